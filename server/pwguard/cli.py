@@ -1,0 +1,50 @@
+"""The `pwguard` command: one entry point, each subcommand lives in the module that owns it."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+# subcommand -> (module, one-line help). Each module exposes `main(argv: list[str]) -> int`.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "lint": ("pwguard.lint.cli", "check rule files; exit 0 clean, 1 findings, 2 usage or I/O error"),
+    "scan": ("pwguard.scan", "list a saved page's checkbox-like controls and the rules covering them"),
+    "schema": ("pwguard.rules.schema", "print the JSON Schema of rule files"),
+    "bundle": ("pwguard.rules.bundle", "write the unsigned bundle the extension ships (rules.bundled.json)"),
+    "serve": ("pwguard.api.serve", "run the rules server"),
+    "keygen": ("pwguard.api.keys", "write an Ed25519 key pair for signing bundles"),
+    "export": ("pwguard.api.export", "write the signed bundle as static files for any web server or CDN"),
+    "publish": ("pwguard.api.publish", "push a rules folder to a running server"),
+}
+
+
+def usage() -> str:
+    width = max(map(len, COMMANDS))
+    lines = ["usage: pwguard COMMAND [ARGS...]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", "Run `pwguard COMMAND --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in {"-h", "--help", "help"}:
+        print(usage())
+        return 0 if args else 2
+    if args[0] == "--version":
+        from pwguard import __version__
+
+        print(f"pwguard {__version__}")
+        return 0
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"pwguard: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    code: int = module.main(rest)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
