@@ -1,0 +1,1 @@
+"""pwguard benchmarks: `make bench` (or `python -m bench [NAME...]`)."""
