@@ -1,0 +1,394 @@
+"""The rules server: GET /v1/rules for every browser, /v1/admin for whoever holds the token.
+
+Caching across workers: each worker keeps the active bundle's bytes in memory and
+re-reads only the active version id (one single-row SELECT) when its copy is older
+than `active_check_seconds` (default 1 s). A publish or rollback updates the copy of
+the worker that handled it at once; other workers follow within that interval.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import threading
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from pwguard import __version__
+from pwguard.api.build import build_text, finding_json
+from pwguard.api.keys import resolve_signing_key
+from pwguard.api.metrics import Metrics, MetricsMiddleware
+from pwguard.api.settings import Settings
+from pwguard.api.signing import sign_bundle
+from pwguard.api.storage import Storage
+
+CACHE_CONTROL = "no-cache"
+RULES_CORS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Expose-Headers": "ETag",
+}
+
+EXAMPLE_YAML = """\
+rules:
+  - id: zoho-terminate-mobile-sessions
+    title: Keep mobile and desktop app sessions
+    why: Ticking it signs out every Zoho app and breaks integrations; end sessions one by one.
+    action: block
+    sites: ["https://accounts.zoho.eu/*"]
+    controls:
+      - selector: "input#ter_mob"
+    message:
+      en: This box signs out every Zoho app. Close sessions one by one instead.
+      es: Esta casilla cierra todas las apps de Zoho. Cierre las sesiones una a una.
+    help: "https://{host}/u/h#sessions"
+"""
+
+
+@dataclass(frozen=True)
+class Cached:
+    version: str
+    etag: str
+    body: bytes
+
+
+class RulesCache:
+    """The active bundle's bytes, prepared once per version."""
+
+    def __init__(self, storage: Storage, interval: float) -> None:
+        self.storage = storage
+        self.interval = interval
+        self.current: Cached | None = None
+        self.checked_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def fresh(self) -> Cached | None:
+        """The cached copy if it was checked recently enough, else None (call refresh)."""
+        if self.current is not None and time.monotonic() - self.checked_at < self.interval:
+            return self.current
+        return None
+
+    def refresh(self) -> Cached | None:
+        """Re-read the active version id; load the bytes only when it changed (blocking)."""
+        with self._lock:
+            if self.fresh() is not None:
+                return self.current
+            version = self.storage.active_version()
+            if version is None:
+                self.current = None
+            elif self.current is None or self.current.version != version:
+                body = self.storage.bundle_of(version)
+                self.current = None if body is None else Cached(version, f'"{version}"', body)
+            self.checked_at = time.monotonic()
+            return self.current
+
+    def set(self, version: str, body: bytes) -> None:
+        """Install a version this worker just activated."""
+        with self._lock:
+            self.current = Cached(version, f'"{version}"', body)
+            self.checked_at = time.monotonic()
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match with weak comparison (RFC 9110 13.1.2): a comma list, W/ accepted, `*`."""
+    for part in if_none_match.split(","):
+        tag = part.strip()
+        if tag == "*":
+            return True
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        if tag == etag:
+            return True
+    return False
+
+
+class VersionOut(BaseModel):
+    version: str = Field(examples=["3f2a9c0d1e4b5a67"])
+    created_at: datetime
+    note: str = Field(examples=["zoho renamed the mobile-sessions box"])
+    actor: str = Field(examples=["alice"])
+    active: bool
+
+
+class PublishOut(VersionOut):
+    created: bool = Field(description="false when the same rules were already stored")
+
+
+class HealthOut(BaseModel):
+    status: str = Field(examples=["ok"])
+    database: str = Field(examples=["ok"])
+    active_version: str | None = Field(examples=["3f2a9c0d1e4b5a67"])
+    server_version: str = Field(examples=[__version__])
+
+
+class ErrorOut(BaseModel):
+    detail: Any
+
+
+class LintErrorDetail(BaseModel):
+    message: str
+    findings: list[dict[str, Any]]
+
+
+class LintErrorOut(BaseModel):
+    detail: LintErrorDetail
+
+
+bearer = HTTPBearer(auto_error=False, description="PWGUARD_ADMIN_TOKEN")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    storage: Storage | None = None,
+    key: Ed25519PrivateKey | None = None,
+) -> FastAPI:
+    """Build the rules server app on an existing (or new) database."""
+    store = storage if storage is not None else Storage(settings.database_url)
+    if storage is None:
+        store.create_schema()
+    signing_key = key if key is not None else resolve_signing_key(settings)
+    cache = RulesCache(store, settings.active_check_seconds)
+    metrics = Metrics()
+    fixtures_dir = Path(settings.rules_dir or "rules") / "fixtures"
+    expected_token = settings.admin_token.strip().encode()
+
+    app = FastAPI(
+        title="pwguard rules server",
+        version=__version__,
+        description="Signed rule bundles for the pwguard extension, and the admin API that "
+        "publishes them behind the same linter as `pwguard lint`.",
+    )
+    app.state.settings = settings
+    app.state.storage = store
+    app.state.cache = cache
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    def require_admin_token(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> None:
+        """Refuse requests without the admin bearer token (constant-time compare)."""
+        given = credentials.credentials.encode() if credentials is not None else b""
+        # compare_digest even when disabled or missing, so timing says nothing about the token.
+        ok = hmac.compare_digest(given, expected_token)
+        if not expected_token or not ok:
+            raise HTTPException(
+                status_code=401,
+                detail="missing or wrong bearer token"
+                if expected_token
+                else "admin API disabled: set PWGUARD_ADMIN_TOKEN",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+
+    AdminDep = Depends(require_admin_token)
+
+    @app.api_route(
+        "/v1/rules",
+        methods=["GET", "HEAD"],
+        tags=["rules"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The active signed bundle (docs/internals.md)",
+                "content": {"application/json": {"example": {
+                    "format": "pwguard-bundle/1", "key_id": "9b1c2d3e4f5a6b7c",
+                    "payload": '{"format":1,"rules":[],"version":"3f2a9c0d1e4b5a67"}',
+                    "signature": "base64...",
+                }}},
+            },
+            304: {"description": "The bundle named in If-None-Match is still the active one"},
+            503: {"description": "No version is active yet", "model": ErrorOut},
+        },
+    )
+    async def get_rules(request: Request) -> Response:
+        """Return the active rules bundle (ETag = its version; 304 when If-None-Match has it)."""
+        current = cache.fresh() or await run_in_threadpool(cache.refresh)
+        if current is None:
+            raise HTTPException(status_code=503, detail="no active rules version")
+        inm = request.headers.get("if-none-match")
+        if inm is not None and etag_matches(inm, current.etag):
+            return Response(
+                status_code=304,
+                headers={"ETag": current.etag, "Cache-Control": CACHE_CONTROL, **RULES_CORS},
+            )
+        return Response(
+            content=current.body if request.method == "GET" else b"",
+            media_type="application/json",
+            headers={
+                "ETag": current.etag,
+                "Cache-Control": CACHE_CONTROL,
+                **RULES_CORS,
+                **({"Content-Length": str(len(current.body))} if request.method == "HEAD" else {}),
+            },
+        )
+
+    @app.options("/v1/rules", tags=["rules"], status_code=204, response_class=Response)
+    def rules_preflight() -> Response:
+        """Answer CORS preflights for GET /v1/rules with If-None-Match."""
+        return Response(
+            status_code=204,
+            headers={
+                **RULES_CORS,
+                "Access-Control-Allow-Methods": "GET, HEAD",
+                "Access-Control-Allow-Headers": "If-None-Match",
+                "Access-Control-Max-Age": "86400",
+            },
+        )
+
+    @app.get(
+        "/healthz",
+        tags=["ops"],
+        response_model=HealthOut,
+        responses={503: {"model": HealthOut, "description": "database down or nothing active"}},
+    )
+    def healthz() -> JSONResponse:
+        """Report whether the database answers and which version is active."""
+        try:
+            version = store.active_version()
+        except Exception as exc:  # any driver error means the same thing to a load balancer
+            out = HealthOut(status="error", database=f"unreachable: {type(exc).__name__}",
+                            active_version=None, server_version=__version__)
+            return JSONResponse(out.model_dump(), status_code=503)
+        ok = version is not None
+        out = HealthOut(status="ok" if ok else "no active version", database="ok",
+                        active_version=version, server_version=__version__)
+        return JSONResponse(out.model_dump(), status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def get_metrics() -> PlainTextResponse:
+        """Prometheus metrics of this process."""
+        try:
+            version, total = store.active_version(), store.count_versions()
+        except Exception:  # still report request counters when the database is down
+            version, total = None, None
+        return PlainTextResponse(
+            metrics.render(version, total), media_type="text/plain; version=0.0.4"
+        )
+
+    admin = APIRouter(prefix="/v1/admin", dependencies=[AdminDep], tags=["admin"], responses={
+        401: {"model": ErrorOut, "description": "missing or wrong bearer token"},
+    })
+
+    def actor_of(request: Request, actor: str | None) -> str:
+        host = request.client.host if request.client else "unknown"
+        return f"{actor or 'admin'}@{host}"[:200]
+
+    @admin.put(
+        "/rules",
+        status_code=201,
+        response_model=PublishOut,
+        responses={
+            200: {"model": PublishOut, "description": "same rules already stored; now active"},
+            201: {"model": PublishOut, "description": "new version stored and active"},
+            413: {"model": ErrorOut, "description": "body larger than PWGUARD_MAX_BODY_BYTES"},
+            415: {"model": ErrorOut, "description": "body is not UTF-8 text"},
+            422: {"model": LintErrorOut, "description": "lint errors; nothing changed"},
+        },
+        openapi_extra={"requestBody": {
+            "required": True,
+            "description": "a ruleset: YAML (application/yaml) or JSON (application/json)",
+            "content": {
+                "application/yaml": {"schema": {"type": "string"}, "example": EXAMPLE_YAML},
+                "application/json": {
+                    "schema": {"type": "object"},
+                    "example": {"rules": []},
+                },
+            },
+        }},
+    )
+    async def put_rules(
+        request: Request,
+        note: Annotated[str | None, Query(max_length=500, description="why (audit log)")] = None,
+        actor: Annotated[str | None, Query(max_length=100, description="who (audit log)")] = None,
+    ) -> JSONResponse:
+        """Publish a ruleset: lint it, store it as a version and make it active."""
+        limit = settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        try:
+            text = b"".join(chunks).decode("utf-8")
+        except UnicodeDecodeError:
+            raise HTTPException(status_code=415, detail="body must be UTF-8 YAML or JSON") from None
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        is_json = ctype.endswith("json") or (
+            not ctype.endswith("yaml") and text.lstrip()[:1] in ("{", "[")
+        )
+        name = "request.json" if is_json else "request.yaml"
+        outcome = await run_in_threadpool(build_text, text, name, fixtures_dir)
+        if outcome.built is None:
+            errors = outcome.errors or outcome.findings
+            raise HTTPException(status_code=422, detail={
+                "message": f"rules rejected by the linter ({len(errors)} error(s)); "
+                "nothing changed",
+                "findings": [finding_json(f) for f in outcome.findings],
+            })
+        built = outcome.built
+        bundle = sign_bundle(built.payload, signing_key)
+        note_text = note or request.headers.get("x-pwguard-note", "")[:500]
+        who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
+        stored, created = await run_in_threadpool(
+            lambda: store.add_version(built.version, built.payload, bundle,
+                                      note=note_text, actor=who)
+        )
+        # the stored bytes, not ours: an identical ruleset keeps its first signature
+        served = await run_in_threadpool(store.bundle_of, stored.version)
+        cache.set(stored.version, served if served is not None else bundle)
+        out = PublishOut(**asdict(stored), active=True, created=created)
+        return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
+
+    @admin.get("/versions", response_model=list[VersionOut])
+    def list_versions() -> list[VersionOut]:
+        """List stored versions, newest first, with the active one marked."""
+        return [VersionOut(**asdict(v), active=a) for v, a in store.list_versions()]
+
+    @admin.post(
+        "/versions/{version}/activate",
+        response_model=VersionOut,
+        responses={404: {"model": ErrorOut, "description": "no such version"}},
+    )
+    def activate(
+        request: Request,
+        version: str,
+        note: Annotated[str | None, Query(max_length=500, description="why (audit log)")] = None,
+        actor: Annotated[str | None, Query(max_length=100, description="who (audit log)")] = None,
+    ) -> VersionOut:
+        """Make a stored version the active one (rollback)."""
+        who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
+        stored = store.activate(version, actor=who, note=note or "")
+        if stored is None:
+            raise HTTPException(status_code=404, detail=f"no version {version!r}")
+        body = store.bundle_of(version)
+        if body is not None:
+            cache.set(version, body)
+        return VersionOut(**asdict(stored), active=True)
+
+    app.include_router(admin)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """uvicorn factory for `pwguard serve` workers: settings from the environment."""
+    settings = Settings()
+    if not logging.getLogger().handlers:  # worker processes start with bare logging
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+    return create_app(settings)

@@ -1,0 +1,122 @@
+"""`pwguard export --out DIR`: the signed bundle as static files that nginx or any CDN can serve.
+
+`DIR/v1/rules` and `DIR/v1/rules.json` hold the same bytes GET /v1/rules serves, so a
+static server rooted at DIR answers the extension's URL. The bundle verifies from the
+file alone; the static server's own ETag (often size/mtime) works as well as ours.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from pwguard.api.build import build_dir, format_finding
+from pwguard.api.keys import resolve_signing_key
+from pwguard.api.settings import Settings
+from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
+from pwguard.api.storage import Storage
+
+NGINX_SNIPPET = """\
+location = /v1/rules {
+    root DIR;                      # the --out folder
+    default_type application/json;
+    add_header Cache-Control "no-cache" always;
+    add_header Access-Control-Allow-Origin "*" always;
+    add_header Access-Control-Expose-Headers "ETag" always;
+    etag on;
+}
+"""
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace a file in one rename so a static server never serves half a bundle."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bundle(out: Path, bundle: bytes) -> list[Path]:
+    """Write DIR/v1/rules and DIR/v1/rules.json (same bytes)."""
+    paths = [out / "v1" / "rules", out / "v1" / "rules.json"]
+    for p in paths:
+        write_atomic(p, bundle)
+    return paths
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pwguard export",
+        description="Write the signed rules bundle to DIR/v1/rules and DIR/v1/rules.json. "
+        "By default it lints and signs the rules folder (PWGUARD_RULES_DIR) with the server's "
+        "key (PWGUARD_SIGNING_KEY, or the dev key beside the database); --from-db copies the "
+        "active version from PWGUARD_DATABASE_URL byte for byte instead.",
+        epilog="nginx:\n" + NGINX_SNIPPET,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder to write v1/rules into")
+    parser.add_argument("--rules", metavar="DIR", help="rules folder (default PWGUARD_RULES_DIR)")
+    parser.add_argument("--from-db", action="store_true",
+                        help="export the database's active version instead of a rules folder")
+    args = parser.parse_args(argv)
+    if args.rules and args.from_db:
+        parser.error("give --rules or --from-db, not both")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"pwguard export: bad PWGUARD_* setting: {exc}", file=sys.stderr)
+        return 2
+
+    if args.from_db:
+        try:
+            storage = Storage(settings.database_url)
+            active = storage.active_bundle()
+            storage.close()
+        except SQLAlchemyError as exc:
+            print(f"pwguard export: cannot read {settings.database_url!r}: {exc}", file=sys.stderr)
+            return 2
+        if active is None:
+            print(f"pwguard export: no active version in {settings.database_url!r}; publish first "
+                  "or export from a rules folder", file=sys.stderr)
+            return 2
+        version, bundle, source = active.version, active.bundle, settings.database_url
+    else:
+        rules_dir = Path(args.rules or settings.rules_dir or "rules")
+        if not rules_dir.is_dir():
+            print(f"pwguard export: rules folder {str(rules_dir)!r} not found; pass --rules DIR",
+                  file=sys.stderr)
+            return 2
+        outcome = build_dir(rules_dir)
+        if outcome.built is None:
+            for f in outcome.findings:
+                print(format_finding(f), file=sys.stderr)
+            print(f"pwguard export: {rules_dir} has lint errors; nothing written", file=sys.stderr)
+            return 1
+        try:
+            key = resolve_signing_key(settings)
+        except SigningKeyError as exc:
+            print(f"pwguard export: {exc}", file=sys.stderr)
+            return 2
+        version, bundle = outcome.built.version, sign_bundle(outcome.built.payload, key)
+        source = f"{rules_dir} (key id {key_id(key)})"
+    try:
+        paths = write_bundle(args.out, bundle)
+    except OSError as exc:
+        print(f"pwguard export: cannot write to {args.out}: {exc}", file=sys.stderr)
+        return 2
+    print(f"exported version {version} from {source}:")
+    for p in paths:
+        print(f"  {p}")
+    return 0

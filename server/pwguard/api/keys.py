@@ -1,0 +1,102 @@
+"""`pwguard keygen`: write an Ed25519 key pair, print the public key for the extension's policy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pwguard.api.settings import Settings
+from pwguard.api.signing import (
+    SigningKeyError,
+    generate_key_file,
+    key_id,
+    load_private_key,
+    public_key_b64,
+)
+
+PRIVATE_NAME = "pwguard-signing.key"
+PUBLIC_NAME = "pwguard-signing.pub"
+EXTENSION_POLICY_NAME = "pwguard-managed-policy.json"
+CHROME_EXTENSION_ID = "<chrome-extension-id>"
+
+log = logging.getLogger("pwguard.keys")
+
+
+def resolve_signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The server's signing key: PWGUARD_SIGNING_KEY, else (dev only) one generated on disk."""
+    if settings.signing_key.strip():
+        return load_private_key(settings.signing_key.strip())
+    if settings.env != "dev":
+        raise SigningKeyError(
+            "PWGUARD_SIGNING_KEY is empty: production never generates keys; run "
+            "`pwguard keygen --out DIR` and set PWGUARD_SIGNING_KEY=DIR/" + PRIVATE_NAME
+        )
+    path = settings.default_key_path()
+    if path.exists():
+        return load_private_key(str(path), where=f"dev signing key {path}")
+    try:
+        key = generate_key_file(path)
+    except FileExistsError:  # another process generated it a moment ago
+        return load_private_key(str(path), where=f"dev signing key {path}")
+    log.warning(
+        "generated a dev signing key at %s (public key %s); set PWGUARD_SIGNING_KEY in production",
+        path, public_key_b64(key),
+    )
+    return key
+
+
+def policy_snippet(public_key: str, server_url: str) -> dict[str, object]:
+    """Managed-storage policy values for the extension (Chrome `3rdparty` / Firefox `3rdparty`)."""
+    return {"serverUrl": server_url, "publicKey": public_key, "pollMinutes": 5}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pwguard keygen",
+        description="Write an Ed25519 key pair for signing rule bundles: DIR/pwguard-signing.key "
+        "(private, PEM, mode 0600; give it to the server as PWGUARD_SIGNING_KEY) and "
+        "DIR/pwguard-signing.pub (the base64 public key the extension's `publicKey` policy takes).",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder to write the key pair to")
+    parser.add_argument(
+        "--server-url", default="https://rules.example.org",
+        help="server URL to put in the printed policy snippet",
+    )
+    parser.add_argument("--force", action="store_true", help="overwrite an existing key pair")
+    args = parser.parse_args(argv)
+
+    out: Path = args.out
+    private, public = out / PRIVATE_NAME, out / PUBLIC_NAME
+    if private.exists() and not args.force:
+        print(
+            f"pwguard keygen: {private} exists; keep it (bundles signed with it stay valid) "
+            "or pass --force to replace it",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if args.force:
+            private.unlink(missing_ok=True)
+        key = generate_key_file(private)
+        pub = public_key_b64(key)
+        public.write_text(pub + "\n", "ascii")
+    except OSError as exc:
+        print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
+        return 2
+    snippet = policy_snippet(pub, args.server_url)
+    print(f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private}")
+    print(f"public key:  {public}")
+    print(f"key id:      {key_id(key)}")
+    print()
+    print(f"publicKey: {pub}")
+    print()
+    print("managed policy for the extension (Chrome: 3rdparty > extensions > <id>; Firefox:")
+    print("policies.json 3rdparty > Extensions > <id>):")
+    print(json.dumps(snippet, indent=2))
+    return 0

@@ -1,0 +1,114 @@
+"""`pwguard publish [DIR] --server URL`: lint a rules folder locally, then PUT it to a server."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+from pwguard.api.build import build_dir, format_finding
+
+RULE_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def rule_files(path: Path) -> list[Path]:
+    """The rule files of a folder (not its fixtures), or the file itself."""
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in RULE_SUFFIXES)
+
+
+def request_body(files: list[Path]) -> tuple[bytes, str]:
+    """One file goes as written (server findings keep its lines); several are merged to JSON."""
+    if len(files) == 1:
+        ctype = "application/json" if files[0].suffix == ".json" else "application/yaml"
+        return files[0].read_bytes(), ctype
+    rules: list[Any] = []
+    for f in files:
+        doc = yaml.safe_load(f.read_text("utf-8")) or {}
+        rules += doc.get("rules") or [] if isinstance(doc, dict) else []
+    return json.dumps({"rules": rules}, ensure_ascii=False).encode(), "application/json"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pwguard publish",
+        description="Lint a rules folder, then publish it to a rules server as the new active "
+        "version (PUT /v1/admin/rules). The token comes from PWGUARD_ADMIN_TOKEN. "
+        "Exit 0 published, 1 lint findings (local or from the server), 2 usage, network or "
+        "authentication error.",
+    )
+    parser.add_argument("dir", nargs="?", default="rules", type=Path,
+                        help="rules folder or file (default: rules)")
+    parser.add_argument("--server", required=True, help="server base URL, e.g. https://rules.corp")
+    parser.add_argument("--note", default="", help="why: stored with the version and audit log")
+    parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
+    args = parser.parse_args(argv)
+
+    token = os.environ.get("PWGUARD_ADMIN_TOKEN", "").strip()
+    if not token:
+        print("pwguard publish: set PWGUARD_ADMIN_TOKEN to the server's admin token",
+              file=sys.stderr)
+        return 2
+    if not args.dir.exists():
+        print(f"pwguard publish: {args.dir} not found", file=sys.stderr)
+        return 2
+    files = rule_files(args.dir)
+    if not files:
+        print(f"pwguard publish: no *.yaml/*.yml/*.json rule files in {args.dir}", file=sys.stderr)
+        return 2
+    outcome = build_dir(args.dir)
+    for f in outcome.findings:
+        print(format_finding(f), file=sys.stderr)
+    if outcome.built is None:
+        print(f"pwguard publish: {args.dir} has lint errors; nothing sent", file=sys.stderr)
+        return 1
+    try:
+        body, ctype = request_body(files)
+    except (OSError, yaml.YAMLError) as exc:
+        print(f"pwguard publish: cannot read rules: {exc}", file=sys.stderr)
+        return 2
+    url = args.server.rstrip("/") + "/v1/admin/rules"
+    try:
+        resp = httpx.put(
+            url, content=body, params={"note": args.note} if args.note else None,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype,
+                     "X-Pwguard-Actor": os.environ.get("USER", "pwguard publish")},
+            timeout=args.timeout,
+        )
+    except httpx.HTTPError as exc:
+        print(f"pwguard publish: cannot reach {url}: {exc}", file=sys.stderr)
+        return 2
+    return report(resp, url)
+
+
+def report(resp: httpx.Response, url: str) -> int:
+    try:
+        data: Any = resp.json()
+    except ValueError:
+        data = None
+    if resp.status_code in (200, 201) and isinstance(data, dict):
+        state = "new version" if data.get("created") else "already stored"
+        print(f"published {data.get('version')} ({state}), now active on {url}")
+        return 0
+    detail = data.get("detail") if isinstance(data, dict) else None
+    if resp.status_code == 422 and isinstance(detail, dict):
+        for f in detail.get("findings", []):
+            print(f"{f['path']}:{f['line']}:{f['col']}: {f['code']} {f['message']}",
+                  file=sys.stderr)
+        print(f"pwguard publish: the server refused the rules: {detail.get('message')}",
+              file=sys.stderr)
+        return 1
+    if resp.status_code == 401:
+        print("pwguard publish: the server refused the token: check PWGUARD_ADMIN_TOKEN",
+              file=sys.stderr)
+        return 2
+    print(f"pwguard publish: {url} answered {resp.status_code}: {detail or resp.text[:300]}",
+          file=sys.stderr)
+    return 2

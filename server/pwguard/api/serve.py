@@ -1,0 +1,165 @@
+"""`pwguard serve`: check settings, key and rules, store the rules as a version, run uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from pwguard.api.build import build_dir, format_finding
+from pwguard.api.keys import resolve_signing_key
+from pwguard.api.settings import Settings
+from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
+from pwguard.api.storage import Storage
+
+log = logging.getLogger("pwguard.serve")
+
+# command-line option -> Settings field; an option overrides PWGUARD_<FIELD>.
+OPTIONS = {
+    "--rules": "rules_dir",
+    "--database-url": "database_url",
+    "--host": "host",
+    "--port": "port",
+    "--workers": "workers",
+    "--env": "env",
+    "--log-level": "log_level",
+}
+
+
+def env_help() -> str:
+    """Every setting with its environment variable, default and meaning."""
+    lines = ["environment (an option above overrides its variable):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = repr(default) if default not in ("", None) else "(empty)"
+        lines.append(f"  PWGUARD_{name.upper():<22} default {shown}")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="pwguard serve",
+        description="Run the rules server. At start it lints the rules folder (refusing to start "
+        "on errors), stores it as a version if it is new, makes it active, then serves "
+        "GET /v1/rules and the admin API.",
+        epilog=env_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--rules", metavar="DIR", help="rules folder (PWGUARD_RULES_DIR)")
+    parser.add_argument("--database-url", metavar="URL", help="database (PWGUARD_DATABASE_URL)")
+    parser.add_argument("--host", help="listen address (PWGUARD_HOST)")
+    parser.add_argument("--port", type=int, help="listen port (PWGUARD_PORT)")
+    parser.add_argument("--workers", type=int, help="worker processes (PWGUARD_WORKERS)")
+    parser.add_argument("--env", choices=["dev", "production"], help="PWGUARD_ENV")
+    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
+                        help="PWGUARD_LOG_LEVEL")
+    return parser.parse_args(argv)
+
+
+def fail(message: str) -> int:
+    print(f"pwguard serve: {message}", file=sys.stderr)
+    return 2
+
+
+def prepare(settings: Settings) -> int:
+    """Everything before listening; returns 0 or an exit code after printing why."""
+    problems = settings.problems()
+    if problems:
+        for p in problems:
+            print(f"pwguard serve: {p}", file=sys.stderr)
+        return 2
+    try:
+        key = resolve_signing_key(settings)
+    except SigningKeyError as exc:
+        return fail(str(exc))
+    try:
+        storage = Storage(settings.database_url)
+        storage.create_schema()
+    except SQLAlchemyError as exc:
+        return fail(
+            f"cannot open the database PWGUARD_DATABASE_URL={settings.database_url!r}: "
+            f"{str(exc.orig if hasattr(exc, 'orig') and exc.orig else exc).strip()}"
+        )
+    try:
+        if settings.rules_dir:
+            code = load_rules_dir(Path(settings.rules_dir), storage, key)
+            if code:
+                return code
+        elif storage.active_version() is None:
+            log.warning("no rules folder and no active version: GET /v1/rules answers 503 "
+                        "until a publish")
+    finally:
+        storage.close()
+    log.info("signing key id %s", key_id(key))
+    return 0
+
+
+def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) -> int:
+    """Lint the folder; store it (active) when new or when nothing is active yet."""
+    if not rules_dir.is_dir():
+        return fail(
+            f"rules folder {str(rules_dir)!r} not found: pass --rules DIR or set "
+            "PWGUARD_RULES_DIR (empty to serve only published versions)"
+        )
+    outcome = build_dir(rules_dir)
+    if outcome.built is None:
+        for f in outcome.findings:
+            print(format_finding(f), file=sys.stderr)
+        return fail(
+            f"{rules_dir}: {len(outcome.errors) or len(outcome.findings)} lint error(s); "
+            "fix them (see `pwguard lint`) before serving"
+        )
+    built = outcome.built
+    known = storage.bundle_of(built.version) is not None
+    # A restart must not undo a later publish or rollback: only new rules take over.
+    activate = not known or storage.active_version() is None
+    storage.add_version(
+        built.version, built.payload, sign_bundle(built.payload, key),
+        note=f"loaded from {rules_dir} at start", actor="pwguard serve", activate=activate,
+    )
+    active = storage.active_version()
+    log.info("rules %s: version %s (%s); active version %s", rules_dir, built.version,
+             "new" if not known else "already stored", active)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    args = parse(argv)
+    for option, field in OPTIONS.items():
+        value = getattr(args, option[2:].replace("-", "_"))
+        if value is not None:
+            os.environ[f"PWGUARD_{field.upper()}"] = str(value)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = "PWGUARD_" + "_".join(str(p) for p in err["loc"]).upper()
+            print(f"pwguard serve: {where}: {err['msg']} (got {err.get('input')!r})",
+                  file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    code = prepare(settings)
+    if code:
+        return code
+    import uvicorn
+
+    uvicorn.run(
+        "pwguard.api.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level=settings.log_level,
+        access_log=settings.log_level == "debug",
+        proxy_headers=False,
+    )
+    return 0

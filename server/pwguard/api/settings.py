@@ -1,0 +1,102 @@
+"""Every knob of the rules server, read from the environment (prefix PWGUARD_)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+
+# Tokens people paste from docs or leave in; refused outside development.
+PLACEHOLDER_TOKENS = {
+    "changeme", "change-me", "change_me", "secret", "password", "admin", "token", "test",
+    "example", "xxx", "placeholder", "dev", "development", "todo", "none", "null",
+}
+MIN_PRODUCTION_TOKEN = 24
+
+
+class Settings(BaseSettings):
+    """Settings of `pwguard serve`; each field is the environment variable PWGUARD_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="PWGUARD_", extra="ignore")
+
+    env: Literal["dev", "production"] = Field(
+        "dev",
+        description="dev generates a signing key if absent and accepts any admin token; "
+        "production refuses both",
+    )
+    database_url: str = Field(
+        "sqlite:///./pwguard.db",
+        description="SQLAlchemy URL: sqlite:///path.db or postgresql://user@host/db",
+    )
+    signing_key: str = Field(
+        "",
+        description="Ed25519 private key: a file path, PEM text or base64 seed; in dev, if empty, "
+        "a key is generated beside the SQLite database (or in ./.pwguard/)",
+    )
+    admin_token: str = Field(
+        "", description="bearer token for /v1/admin; empty disables the admin API"
+    )
+    rules_dir: str = Field(
+        "rules", description="rules folder loaded, linted and activated at start; empty: none"
+    )
+    max_body_bytes: int = Field(
+        1_000_000, ge=1024, description="largest accepted PUT /v1/admin/rules body (413 above)"
+    )
+    host: str = Field("127.0.0.1", description="address to listen on")
+    port: int = Field(8080, ge=0, le=65535, description="port to listen on")
+    workers: int = Field(1, ge=1, le=64, description="uvicorn worker processes")
+    active_check_seconds: float = Field(
+        1.0,
+        ge=0,
+        le=300,
+        description="how often a worker re-reads the active version from the database "
+        "(other workers' publishes show within this delay; 0: every request)",
+    )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        "info", description="log level of the server and the audit log"
+    )
+
+    def default_key_path(self) -> Path:
+        """Where dev mode keeps the generated key: beside the SQLite file, else ./.pwguard/."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            return Path(f"{url.database}.signing-key")
+        return Path(".pwguard") / "signing-key"
+
+    def problems(self) -> list[str]:
+        """Settings that make the server unsafe to run, each with its fix."""
+        found = []
+        token = self.admin_token.strip()
+        if self.env == "production":
+            if not token:
+                found.append(
+                    "PWGUARD_ADMIN_TOKEN is empty: set a random token of at least "
+                    f"{MIN_PRODUCTION_TOKEN} characters (e.g. `openssl rand -hex 32`)"
+                )
+            elif token.lower() in PLACEHOLDER_TOKENS or len(set(token)) < 4:
+                found.append(
+                    "PWGUARD_ADMIN_TOKEN looks like a placeholder: set a random token "
+                    "(e.g. `openssl rand -hex 32`)"
+                )
+            elif len(token) < MIN_PRODUCTION_TOKEN:
+                found.append(
+                    f"PWGUARD_ADMIN_TOKEN is {len(token)} characters: use at least "
+                    f"{MIN_PRODUCTION_TOKEN} (e.g. `openssl rand -hex 32`)"
+                )
+            if not self.signing_key.strip():
+                found.append(
+                    "PWGUARD_SIGNING_KEY is empty: production never generates keys; create one "
+                    "with `pwguard keygen --out DIR` and set "
+                    "PWGUARD_SIGNING_KEY=DIR/pwguard-signing.key"
+                )
+        try:
+            make_url(self.database_url)
+        except Exception:  # sqlalchemy raises ArgumentError; any parse failure is the same fix
+            found.append(
+                f"PWGUARD_DATABASE_URL {self.database_url!r} is not a database URL: use "
+                "sqlite:///path.db or postgresql://user@host/db"
+            )
+        return found

@@ -1,0 +1,194 @@
+"""Ed25519 signing of the rules payload: the signed bundle of docs/internals.md.
+
+A bundle is one JSON object that can be checked from the file alone:
+
+    {"format": "pwguard-bundle/1", "key_id": "<16 hex>",
+     "payload": "<payload bytes as a JSON string>", "signature": "<base64 Ed25519>"}
+
+The signature covers the UTF-8 bytes of `payload` exactly, so a verifier never
+re-serialises anything before checking it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+BUNDLE_FORMAT = "pwguard-bundle/1"
+
+
+class SigningKeyError(ValueError):
+    """A signing or public key that cannot be used; the message names the place and the fix."""
+
+
+class BundleError(ValueError):
+    """A bundle that fails to parse or to verify."""
+
+
+def public_key_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """Return the raw 32-byte public key."""
+    pub = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return pub.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_key_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """Return the public key the way the extension's `publicKey` setting takes it."""
+    return base64.b64encode(public_key_raw(key)).decode("ascii")
+
+
+def key_id(key: Ed25519PrivateKey | Ed25519PublicKey | bytes) -> str:
+    """Return the first 16 hex digits of SHA-256 over the raw public key."""
+    raw = key if isinstance(key, bytes) else public_key_raw(key)
+    return hashlib.sha256(raw).hexdigest()[:16]
+
+
+def private_key_pem(key: Ed25519PrivateKey) -> bytes:
+    """Serialise a private key as unencrypted PKCS#8 PEM (what `openssl pkey` reads)."""
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def parse_private_key(text: str, where: str) -> Ed25519PrivateKey:
+    """Parse a PKCS#8 PEM Ed25519 key or the base64 of its raw 32-byte seed."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        try:
+            key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
+        except (ValueError, TypeError) as exc:
+            raise SigningKeyError(
+                f"{where}: not a readable unencrypted PEM private key ({exc})"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise SigningKeyError(
+                f"{where}: the PEM key is not Ed25519; create one with `pwguard keygen`"
+            )
+        return key
+    try:
+        seed = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        seed = b""
+    if len(seed) != 32:
+        raise SigningKeyError(
+            f"{where}: expected a file path, a PEM Ed25519 private key or the base64 of a 32-byte "
+            "Ed25519 seed; create one with `pwguard keygen --out DIR`"
+        )
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def load_private_key(value: str, where: str = "PWGUARD_SIGNING_KEY") -> Ed25519PrivateKey:
+    """Load a key from a file path, or from the value itself (PEM or base64 seed)."""
+    if "-----BEGIN" not in value and not _looks_like_base64_seed(value):
+        path = Path(value).expanduser()
+        try:
+            text = path.read_text("ascii")
+        except FileNotFoundError:
+            raise SigningKeyError(
+                f"{where}: no key file at {path}; create one with `pwguard keygen --out DIR`"
+            ) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SigningKeyError(f"{where}: cannot read {path}: {exc}") from None
+        return parse_private_key(text, f"{where} ({path})")
+    return parse_private_key(value, where)
+
+
+def _looks_like_base64_seed(value: str) -> bool:
+    return bool(re.fullmatch(r"[A-Za-z0-9+/]{43}=", value.strip()))
+
+
+def parse_public_keys(value: str) -> list[bytes]:
+    """Parse the extension's `publicKey` setting: base64 raw keys separated by commas or spaces."""
+    keys = []
+    for part in re.split(r"[\s,]+", value.strip()):
+        if not part:
+            continue
+        try:
+            raw = base64.b64decode(part, validate=True)
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise SigningKeyError(
+                f"public key {part!r}: expected the base64 of a raw 32-byte Ed25519 key"
+            )
+        keys.append(raw)
+    if not keys:
+        raise SigningKeyError("public key: empty; give the base64 printed by `pwguard keygen`")
+    return keys
+
+
+def generate_key_file(path: Path) -> Ed25519PrivateKey:
+    """Create a new private key at `path`, readable by its owner only (0600)."""
+    key = Ed25519PrivateKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(private_key_pem(key))
+    os.chmod(path, 0o600)
+    return key
+
+
+def canonical_json(obj: Any) -> bytes:
+    """The canonical JSON of docs/internals.md."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_bundle(payload_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
+    """Wrap payload bytes in a signed bundle and return the bundle's bytes."""
+    try:
+        payload_text = payload_bytes.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BundleError(f"payload is not UTF-8: {exc}") from None
+    signature = base64.b64encode(key.sign(payload_bytes)).decode("ascii")
+    bundle = {
+        "format": BUNDLE_FORMAT,
+        "key_id": key_id(key),
+        "payload": payload_text,
+        "signature": signature,
+    }
+    return canonical_json(bundle)
+
+
+def verify_bundle(bundle_bytes: bytes, public_key_b64_: str) -> dict[str, Any]:
+    """Check a bundle against one or more public keys; return the parsed payload.
+
+    Raises BundleError when it does not parse or no key verifies it.
+    """
+    try:
+        bundle = json.loads(bundle_bytes)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BundleError(f"bundle is not JSON: {exc}") from None
+    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"bundle: expected an object with format {BUNDLE_FORMAT!r}")
+    payload, signature = bundle.get("payload"), bundle.get("signature")
+    if not isinstance(payload, str) or not isinstance(signature, str):
+        raise BundleError("bundle: `payload` and `signature` must be strings")
+    try:
+        sig = base64.b64decode(signature, validate=True)
+    except (binascii.Error, ValueError):
+        raise BundleError("bundle: `signature` is not base64") from None
+    data = payload.encode("utf-8")
+    for raw in parse_public_keys(public_key_b64_):
+        try:
+            Ed25519PublicKey.from_public_bytes(raw).verify(sig, data)
+        except InvalidSignature:
+            continue
+        try:
+            parsed = json.loads(data)
+        except ValueError as exc:
+            raise BundleError(f"bundle: signed payload is not JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise BundleError("bundle: signed payload is not a JSON object")
+        return parsed
+    raise BundleError("bundle: signature does not verify with the given public key(s)")

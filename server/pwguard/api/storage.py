@@ -1,0 +1,307 @@
+"""Versions, active pointer and audit log: one SQLAlchemy Core layer for SQLite and PostgreSQL.
+
+Every write is one transaction that also moves the active pointer, so a reader
+sees either the old or the new version, never a half-written one. Writers are
+serialised: SQLite takes its write lock up front (`BEGIN IMMEDIATE`, WAL, busy
+timeout), PostgreSQL locks the single `active` row (`SELECT ... FOR UPDATE`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.pool import NullPool
+
+audit_log = logging.getLogger("pwguard.audit")
+
+metadata = MetaData()
+
+versions = Table(
+    "pwguard_versions",
+    metadata,
+    Column("version", String(64), primary_key=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, default=""),
+    Column("actor", String(200), nullable=False, default=""),
+    Column("payload", LargeBinary, nullable=False),
+    Column("bundle", LargeBinary, nullable=False),
+)
+
+# One row (id = 1): which version GET /v1/rules serves.
+active = Table(
+    "pwguard_active",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", String(64), ForeignKey("pwguard_versions.version"), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=True),
+)
+
+audit = Table(
+    "pwguard_audit",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("version", String(64), nullable=True),
+    Column("previous", String(64), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+)
+
+
+@dataclass(frozen=True)
+class Version:
+    """One stored ruleset version."""
+
+    version: str
+    created_at: datetime
+    note: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class ActiveBundle:
+    """The active version with the exact bytes GET /v1/rules serves."""
+
+    version: str
+    bundle: bytes
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: datetime
+    actor: str
+    action: str
+    version: str | None
+    previous: str | None
+    note: str
+
+
+def engine_url(url: str) -> str:
+    """Pick the psycopg 3 driver for plain postgresql:// URLs (SQLAlchemy defaults to psycopg2)."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres"}:
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+class Storage:
+    """The database of one rules server (or several workers sharing it)."""
+
+    def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
+        self.url = engine_url(url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.engine: Engine
+        if self.is_sqlite:
+            # NullPool: each worker thread opens its own connection; SQLite connections are cheap.
+            self.engine = create_engine(
+                self.url,
+                poolclass=NullPool,
+                connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            )
+            self._setup_sqlite(busy_timeout_ms)
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+    def _setup_sqlite(self, busy_timeout_ms: int) -> None:
+        @event.listens_for(self.engine, "connect")
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's is broken)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        @event.listens_for(self.engine, "begin")
+        def on_begin(conn: Connection) -> None:
+            # Writers take the lock at BEGIN so two writers never deadlock upgrading a read lock.
+            conn.exec_driver_sql(
+                "BEGIN IMMEDIATE" if conn.get_execution_options().get("pwguard_write") else "BEGIN"
+            )
+
+    def create_schema(self) -> None:
+        """Create the tables and the active row if missing (idempotent, safe to race)."""
+        with self._write() as conn:
+            metadata.create_all(conn)
+            if conn.execute(select(active.c.id).where(active.c.id == 1)).first() is None:
+                conn.execute(insert(active).values(id=1, version=None, updated_at=None))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect().execution_options(pwguard_write=True) as conn, conn.begin():
+            yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _lock_active(self, conn: Connection) -> str | None:
+        row = conn.execute(
+            select(active.c.version).where(active.c.id == 1).with_for_update()
+        ).first()
+        if row is None:
+            raise RuntimeError("pwguard_active row missing: call create_schema() first")
+        value: str | None = row[0]
+        return value
+
+    def _audit(
+        self, conn: Connection, actor: str, action: str, version: str | None,
+        previous: str | None, note: str,
+    ) -> None:
+        conn.execute(
+            insert(audit).values(
+                at=_now(), actor=actor, action=action, version=version, previous=previous, note=note
+            )
+        )
+
+    def add_version(
+        self, version: str, payload: bytes, bundle: bytes, *, note: str = "", actor: str = "",
+        activate: bool = True,
+    ) -> tuple[Version, bool]:
+        """Store a version (unless already stored) and, if asked, make it active.
+
+        Returns the stored version and whether it is new. Content-addressed: the
+        same rules twice never make two versions.
+        """
+        with self._write() as conn:
+            previous = self._lock_active(conn)
+            row = conn.execute(
+                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
+                .where(versions.c.version == version)
+            ).first()
+            created = row is None
+            if created:
+                now = _now()
+                conn.execute(
+                    insert(versions).values(
+                        version=version, created_at=now, note=note, actor=actor,
+                        payload=payload, bundle=bundle,
+                    )
+                )
+                stored = Version(version, now, note, actor)
+                self._audit(conn, actor, "publish", version, previous, note)
+            else:
+                assert row is not None
+                stored = Version(row[0], _aware(row[1]), row[2], row[3])
+            if activate and previous != version:
+                conn.execute(update(active).where(active.c.id == 1).values(
+                    version=version, updated_at=_now()))
+                if not created:
+                    self._audit(conn, actor, "activate", version, previous, note)
+        if created or (activate and previous != version):
+            audit_log.info(
+                "audit action=%s version=%s previous=%s actor=%r note=%r",
+                "publish" if created else "activate", version, previous, actor, note,
+            )
+        return stored, created
+
+    def activate(self, version: str, *, actor: str = "", note: str = "") -> Version | None:
+        """Make a stored version active (rollback); None if no such version."""
+        with self._write() as conn:
+            previous = self._lock_active(conn)
+            row = conn.execute(
+                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
+                .where(versions.c.version == version)
+            ).first()
+            if row is None:
+                return None
+            if previous != version:
+                conn.execute(update(active).where(active.c.id == 1).values(
+                    version=version, updated_at=_now()))
+                self._audit(conn, actor, "activate", version, previous, note)
+        if previous != version:
+            audit_log.info(
+                "audit action=activate version=%s previous=%s actor=%r note=%r",
+                version, previous, actor, note,
+            )
+        return Version(row[0], _aware(row[1]), row[2], row[3])
+
+    def active_version(self) -> str | None:
+        """The active version id: one indexed single-row read."""
+        with self._read() as conn:
+            value: str | None = conn.execute(
+                select(active.c.version).where(active.c.id == 1)
+            ).scalar()
+            return value
+
+    def active_bundle(self) -> ActiveBundle | None:
+        """The active version and its signed bundle bytes, read in one transaction."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(versions.c.version, versions.c.bundle)
+                .select_from(active.join(versions, active.c.version == versions.c.version))
+                .where(active.c.id == 1)
+            ).first()
+        return None if row is None else ActiveBundle(row[0], bytes(row[1]))
+
+    def bundle_of(self, version: str) -> bytes | None:
+        with self._read() as conn:
+            value = conn.execute(
+                select(versions.c.bundle).where(versions.c.version == version)
+            ).scalar()
+        return None if value is None else bytes(value)
+
+    def list_versions(self) -> list[tuple[Version, bool]]:
+        """All versions, newest first, each with whether it is the active one."""
+        with self._read() as conn:
+            current = conn.execute(select(active.c.version).where(active.c.id == 1)).scalar()
+            rows = conn.execute(
+                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
+                .order_by(versions.c.created_at.desc(), versions.c.version)
+            ).all()
+        return [(Version(r[0], _aware(r[1]), r[2], r[3]), r[0] == current) for r in rows]
+
+    def audit_entries(self) -> list[AuditEntry]:
+        with self._read() as conn:
+            rows = conn.execute(select(audit).order_by(audit.c.id)).all()
+        return [
+            AuditEntry(_aware(r.at), r.actor, r.action, r.version, r.previous, r.note) for r in rows
+        ]
+
+    def count_versions(self) -> int:
+        with self._read() as conn:
+            return int(conn.execute(select(func.count()).select_from(versions)).scalar() or 0)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self._read() as conn:
+            conn.execute(select(1))
