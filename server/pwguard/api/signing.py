@@ -171,15 +171,20 @@ def verify_bundle(bundle_bytes: bytes, public_key_b64_: str) -> dict[str, Any]:
         raise BundleError(f"bundle is not JSON: {exc}") from None
     if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"bundle: expected an object with format {BUNDLE_FORMAT!r}")
-    payload, signature = bundle.get("payload"), bundle.get("signature")
-    if not isinstance(payload, str) or not isinstance(signature, str):
-        raise BundleError("bundle: `payload` and `signature` must be strings")
+    payload, signature, kid = bundle.get("payload"), bundle.get("signature"), bundle.get("key_id")
+    if not all(isinstance(v, str) for v in (payload, signature, kid)):
+        raise BundleError("bundle: `key_id`, `payload` and `signature` must be strings")
+    assert isinstance(payload, str) and isinstance(signature, str)
     try:
         sig = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         raise BundleError("bundle: `signature` is not base64") from None
+    if base64.b64encode(sig).decode("ascii") != signature:
+        raise BundleError("bundle: `signature` is not canonical base64")
     data = payload.encode("utf-8")
     for raw in parse_public_keys(public_key_b64_):
+        if key_id(raw) != kid:
+            continue
         try:
             Ed25519PublicKey.from_public_bytes(raw).verify(sig, data)
         except InvalidSignature:
@@ -191,4 +196,6 @@ def verify_bundle(bundle_bytes: bytes, public_key_b64_: str) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise BundleError("bundle: signed payload is not a JSON object")
         return parsed
-    raise BundleError("bundle: signature does not verify with the given public key(s)")
+    raise BundleError(
+        f"bundle: key id {kid} with a signature none of the given public key(s) verifies"
+    )

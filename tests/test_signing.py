@@ -1,0 +1,119 @@
+"""The signed bundle of docs/internals.md: Ed25519 over the payload's bytes, key ids, keygen."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from pwguard.api import keys
+from pwguard.api.signing import (
+    BundleError,
+    SigningKeyError,
+    canonical_json,
+    key_id,
+    load_private_key,
+    parse_public_keys,
+    private_key_pem,
+    public_key_b64,
+    sign_bundle,
+    verify_bundle,
+)
+
+PAYLOAD = canonical_json({
+    "format": 1,
+    "version": "0123456789abcdef",
+    "rules": [{"id": "keep-sessions", "message": {"en": "Don’t tick “this”", "es": "No marque ñ"}}],
+})
+
+
+@pytest.fixture(scope="module")
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def test_bundle_has_the_documented_shape_and_verifies_with_its_public_key(key):
+    bundle = sign_bundle(PAYLOAD, key)
+    obj = json.loads(bundle)
+    assert sorted(obj) == ["format", "key_id", "payload", "signature"]
+    assert obj["format"] == "pwguard-bundle/1"
+    assert obj["payload"].encode("utf-8") == PAYLOAD
+    assert obj["key_id"] == hashlib.sha256(base64.b64decode(public_key_b64(key))).hexdigest()[:16]
+    # what the extension does: verify over the UTF-8 bytes of the payload string
+    pub = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64(key)))
+    pub.verify(base64.b64decode(obj["signature"]), obj["payload"].encode("utf-8"))
+    assert verify_bundle(bundle, public_key_b64(key)) == json.loads(PAYLOAD)
+
+
+def test_changing_any_single_byte_of_the_bundle_fails_verification(key):
+    bundle = sign_bundle(PAYLOAD, key)
+    pub = public_key_b64(key)
+    for i in range(len(bundle)):
+        tampered = bytearray(bundle)
+        tampered[i] ^= 0x01
+        with pytest.raises(BundleError):
+            verify_bundle(bytes(tampered), pub)
+
+
+def test_bundle_signed_by_another_key_is_refused_and_rotation_lists_are_accepted(key):
+    other = Ed25519PrivateKey.generate()
+    bundle = sign_bundle(PAYLOAD, other)
+    with pytest.raises(BundleError, match="none of the given public key"):
+        verify_bundle(bundle, public_key_b64(key))
+    both = f"{public_key_b64(key)}, {public_key_b64(other)}\n"
+    assert verify_bundle(bundle, both)["version"] == "0123456789abcdef"
+
+
+@pytest.mark.parametrize("bad", ["", "not base64!", base64.b64encode(b"short").decode()])
+def test_bad_public_key_settings_are_refused_with_the_fix(bad):
+    with pytest.raises(SigningKeyError, match=r"pwguard keygen|32-byte"):
+        parse_public_keys(bad)
+
+
+def test_private_key_loads_from_pem_file_pem_text_and_base64_seed(tmp_path: Path, key):
+    pem = private_key_pem(key)
+    path = tmp_path / "k.pem"
+    path.write_bytes(pem)
+    seed = base64.b64encode(key.private_bytes_raw()).decode()
+    for value in (str(path), pem.decode(), seed):
+        assert public_key_b64(load_private_key(value)) == public_key_b64(key)
+
+
+def test_unusable_private_keys_name_the_setting_and_the_fix(tmp_path: Path):
+    missing = r"PWGUARD_SIGNING_KEY: no key file at .*pwguard keygen"
+    with pytest.raises(SigningKeyError, match=missing):
+        load_private_key(str(tmp_path / "missing.key"))
+    (tmp_path / "garbage.key").write_text("hello")
+    with pytest.raises(SigningKeyError, match=r"garbage.key.*pwguard keygen"):
+        load_private_key(str(tmp_path / "garbage.key"))
+
+
+def test_keygen_writes_a_0600_private_key_and_prints_the_policy_public_key(tmp_path, capsys):
+    assert keys.main(["--out", str(tmp_path / "k"), "--server-url", "https://rules.corp"]) == 0
+    out = capsys.readouterr().out
+    private = tmp_path / "k" / keys.PRIVATE_NAME
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    key = load_private_key(str(private))
+    pub = public_key_b64(key)
+    assert f"publicKey: {pub}" in out
+    assert (tmp_path / "k" / keys.PUBLIC_NAME).read_text().strip() == pub
+    policy = json.loads(out[out.index("{"):])
+    assert policy == {"serverUrl": "https://rules.corp", "publicKey": pub, "pollMinutes": 5}
+    assert key_id(key) in out
+    assert verify_bundle(sign_bundle(PAYLOAD, key), policy["publicKey"])["format"] == 1
+
+
+def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
+    assert keys.main(["--out", str(tmp_path)]) == 0
+    first = (tmp_path / keys.PRIVATE_NAME).read_bytes()
+    capsys.readouterr()
+    assert keys.main(["--out", str(tmp_path)]) == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / keys.PRIVATE_NAME).read_bytes() == first
+    assert keys.main(["--out", str(tmp_path), "--force"]) == 0
+    assert (tmp_path / keys.PRIVATE_NAME).read_bytes() != first
