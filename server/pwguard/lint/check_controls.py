@@ -1,0 +1,94 @@
+"""C and L: selectors (valid, portable, not matching harmless controls) and label phrases
+(not empty, not too short, not only common words, not matching harmless controls)."""
+
+from __future__ import annotations
+
+import soupsieve
+
+from pwguard.lint.context import Context
+from pwguard.rules.engine import fold
+from pwguard.rules.selectors import SelectorError, compile_selector
+from pwguard.rules.vocab import load as load_vocab
+from pwguard.rules.vocab import words
+
+MIN_PHRASE = 5  # characters after folding
+
+
+def check(ctx: Context) -> None:
+    common = set(load_vocab()["common_words"])
+    for index, rule in ctx.rules():
+        if not rule.controls:
+            ctx.report(
+                "C004", index, ("controls",), "`controls` is empty; add a selector or label entry"
+            )
+        fixtures = ctx.fixtures(index)
+        harmless = fixtures.harmless() if fixtures and fixtures.exists else []
+        seen: set[str] = set()
+        for c, control in enumerate(rule.controls):
+            if control.selector is not None:
+                keys: tuple[str | int, ...] = ("controls", c, "selector")
+                try:
+                    matcher = compile_selector(control.selector)
+                except SelectorError as exc:
+                    try:
+                        soupsieve.compile(control.selector)
+                    except Exception as sv_exc:  # soupsieve.SelectorSyntaxError and friends
+                        first = str(sv_exc).splitlines()[0]
+                        ctx.report(
+                            "C001", index, keys, f"invalid selector {control.selector!r}: {first}"
+                        )
+                    else:
+                        ctx.report(
+                            "C002", index, keys, f"{control.selector!r}: {exc.message}; {exc.hint}"
+                        )
+                    continue
+                hit = next((h for h in harmless if matcher(h.element)), None)
+                if hit:
+                    ctx.report(
+                        "C003",
+                        index,
+                        keys,
+                        f"selector {control.selector!r} matches the harmless control {hit.describe()}",  # noqa: E501
+                    )
+                continue
+            phrases = control.label or []
+            if not phrases:
+                ctx.report("L001", index, ("controls", c, "label"), "`label` has no phrases")
+            for p, phrase in enumerate(phrases):
+                keys = ("controls", c, "label", p)
+                folded = fold(phrase)
+                if not folded:
+                    ctx.report(
+                        "L001", index, keys, "empty label phrase: it would match every checkbox"
+                    )
+                    continue
+                if folded in seen:
+                    ctx.report(
+                        "L005", index, keys, f"phrase {phrase!r} is listed twice (after folding)"
+                    )
+                seen.add(folded)
+                if len(folded) < MIN_PHRASE:
+                    ctx.report(
+                        "L002",
+                        index,
+                        keys,
+                        f"phrase {phrase!r} is shorter than {MIN_PHRASE} characters; quote more of the label",  # noqa: E501
+                    )
+                    continue
+                ws = words(folded)
+                if ws and all(w in common for w in ws):
+                    ctx.report(
+                        "L003",
+                        index,
+                        keys,
+                        f"phrase {phrase!r} has only common words; add the words that make the box dangerous",  # noqa: E501
+                    )
+                    continue
+                hit = next((h for h in harmless if folded in h.folded), None)
+                if hit:
+                    ctx.report(
+                        "L004",
+                        index,
+                        keys,
+                        f"phrase {phrase!r} matches the harmless control {hit.describe()}",
+                    )

@@ -1,0 +1,80 @@
+"""E: `examples` exist under fixtures/ and the engine agrees with them."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+from pwguard.lint.context import Context, load_page
+from pwguard.rules.engine import fold, rule_covers
+from pwguard.rules.model import Rule
+
+
+def _covered(path: Path, rule: Rule) -> list[str]:
+    page = load_page(path)
+    hits = []
+    for el in page.controls:
+        label = page.label_text(el)
+        if rule_covers(el, rule, fold(label)):
+            hits.append(f"#{el.get('id')}" if el.get("id") else f"{el.tag} {label[:40]!r}")
+    return hits
+
+
+def check(ctx: Context) -> None:
+    for index, rule in ctx.rules():
+        examples = rule.examples
+        if examples is None or not (examples.match or examples.no_match):
+            ctx.report("E004", index, ("id",), f"rule {rule.id!r} has no examples")
+            continue
+        fixtures = ctx.fixtures(index)
+        if fixtures is None:
+            continue  # lint_text without a fixtures folder: documented skip
+        for kind in ("match", "no_match"):
+            for i, pattern in enumerate(getattr(examples, kind)):
+                keys = ("examples", kind, i)
+                pure = PurePosixPath(pattern)
+                if (
+                    pure.is_absolute()
+                    or ".." in pure.parts
+                    or "\\" in pattern
+                    or not pattern.strip()
+                ):
+                    ctx.report(
+                        "E005", index, keys, f"{pattern!r} must be a relative path inside fixtures/"
+                    )
+                    continue
+                try:
+                    found = fixtures.root.glob(pattern) if fixtures.exists else iter(())
+                    files = sorted(
+                        p
+                        for p in found
+                        if p.is_file() and fixtures.root.resolve() in p.resolve().parents
+                    )
+                except (ValueError, NotImplementedError, OSError):
+                    files = []
+                if not files:
+                    ctx.report(
+                        "E001", index, keys, f"{pattern!r} matches no file under {fixtures.root}"
+                    )
+                    continue
+                for f in files:
+                    try:
+                        hits = _covered(f, rule)
+                    except OSError as exc:
+                        ctx.report(
+                            "E001",
+                            index,
+                            keys,
+                            f"cannot read {fixtures.rel(f)}: {exc.strerror or exc}",
+                        )
+                        continue
+                    if kind == "match" and not hits:
+                        ctx.report(
+                            "E002",
+                            index,
+                            keys,
+                            f"rule does not match any control of {fixtures.rel(f)}",
+                        )
+                    elif kind == "no_match" and hits:
+                        ctx.report(
+                            "E003", index, keys, f"rule matches {hits[0]} in {fixtures.rel(f)}"
+                        )

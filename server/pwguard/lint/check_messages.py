@@ -1,0 +1,73 @@
+"""M and H: banner messages (en required, es expected, plain text, short) and the help link."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from pwguard.lint.context import Context
+
+MAX_MESSAGE = 300
+LANG_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+MARKUP = re.compile(r"<[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def check(ctx: Context) -> None:
+    for index, rule in ctx.rules():
+        for field in ("title", "why"):
+            value: str = getattr(rule, field)
+            if "\n" in value.strip() or MARKUP.search(value):
+                ctx.report("M007", index, (field,), f"`{field}` must be one line of plain text")
+        if "en" not in rule.message:
+            ctx.report(
+                "M001", index, ("message",), "`message` has no `en`; English is the fallback"
+            )
+        if "es" not in rule.message:
+            ctx.report("M002", index, ("message",), "`message` has no `es` (Spanish)")
+        for lang, text in rule.message.items():
+            keys = ("message", lang)
+            if not LANG_TAG.match(lang):
+                ctx.report(
+                    "M006",
+                    index,
+                    keys,
+                    f"{lang!r} is not a language tag like `en`, `es` or `pt-BR`",
+                )
+            if not text.strip():
+                ctx.report("M005", index, keys, f"message `{lang}` is empty")
+            elif m := MARKUP.search(text):
+                ctx.report(
+                    "M003",
+                    index,
+                    keys,
+                    f"message `{lang}` contains markup ({m.group(0)!r}); write plain text",
+                )
+            if len(text) > MAX_MESSAGE:
+                ctx.report(
+                    "M004",
+                    index,
+                    keys,
+                    f"message `{lang}` has {len(text)} characters (max {MAX_MESSAGE}); put details behind `help`",  # noqa: E501
+                )
+        unknown = [p for p in PLACEHOLDER.findall(rule.help) if p != "{host}"]
+        if unknown:
+            ctx.report(
+                "H002",
+                index,
+                ("help",),
+                f"unknown placeholder {unknown[0]}; only {{host}} is replaced",
+            )
+        url = rule.help.replace("{host}", "accounts.zoho.com")
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme == "https" and bool(parts.hostname) and " " not in url
+        except ValueError:
+            ok = False
+        if not ok:
+            ctx.report(
+                "H001",
+                index,
+                ("help",),
+                f"help {rule.help!r} is not an absolute https URL (https://{{host}}/u/h#sessions)",
+            )

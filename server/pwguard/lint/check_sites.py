@@ -1,0 +1,60 @@
+"""U: `sites` match patterns: valid, https, not all sites, inside the host permissions."""
+
+from __future__ import annotations
+
+from pwguard.lint.context import Context
+from pwguard.rules.sites import PatternError, is_all_sites, parse_pattern, permission_of
+
+
+def check(ctx: Context) -> None:
+    for index, rule in ctx.rules():
+        if not rule.sites:
+            ctx.report(
+                "U006",
+                index,
+                ("sites",),
+                "`sites` is empty; name the Zoho hosts, e.g. https://accounts.zoho.com/*",
+            )
+        seen: set[str] = set()
+        for i, pattern in enumerate(rule.sites):
+            keys = ("sites", i)
+            if pattern in seen:
+                ctx.report("U007", index, keys, f"{pattern!r} is listed twice")
+            seen.add(pattern)
+            try:
+                p = parse_pattern(pattern)
+            except PatternError as exc:
+                ctx.report("U001", index, keys, str(exc))
+                continue
+            if is_all_sites(p):
+                ctx.report(
+                    "U003",
+                    index,
+                    keys,
+                    f"{pattern!r} matches every site; name the hosts (https://accounts.zoho.com/*)",
+                )
+                continue
+            if p.scheme != "https":
+                ctx.report(
+                    "U002",
+                    index,
+                    keys,
+                    f"{pattern!r} is not https; write https://{p.host or 'host'}{p.path}",
+                )
+                continue
+            where = permission_of(pattern)
+            if where is None:
+                ctx.report(
+                    "U004",
+                    index,
+                    keys,
+                    f"{pattern!r} lies outside the extension's host permissions "
+                    "(pwguard.rules.sites.ZOHO_HOSTS / OPTIONAL_HOSTS)",
+                )
+            elif where == "optional":
+                ctx.report(
+                    "U005",
+                    index,
+                    keys,
+                    f"{pattern!r} is only in the optional host permission: it works once an administrator grants that host",  # noqa: E501
+                )

@@ -1,0 +1,315 @@
+# ruff: noqa: E501  (a table of prose: one code per line reads best)
+"""The catalogue of lint codes: family letter + 3 digits, severity, one-line message, why it matters.
+
+Families: F file/YAML, S schema, U sites, C controls/selectors, L label phrases,
+M messages, H help link, R request guard, E examples, I inline silencing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pwguard.rules.finding import Severity
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    severity: Severity
+    summary: str
+    why: str
+
+
+FAMILIES = {
+    "F": "file and YAML",
+    "S": "schema",
+    "U": "sites (match patterns)",
+    "C": "controls and selectors",
+    "L": "label phrases",
+    "M": "messages",
+    "H": "help link",
+    "R": "request guard",
+    "E": "examples",
+    "I": "inline silencing",
+}
+
+_E: Severity = "error"
+_W: Severity = "warning"
+_TABLE: list[tuple[str, Severity, str, str]] = [
+    (
+        "F001",
+        _E,
+        "cannot read the file",
+        "A rule file that cannot be read protects nobody; check the path and permissions.",
+    ),
+    (
+        "F002",
+        _E,
+        "not UTF-8 text",
+        "Rule files are UTF-8 text; binary or mis-encoded files would garble label phrases in other languages.",
+    ),
+    (
+        "F003",
+        _E,
+        "file too large (over 1 MiB)",
+        "Rules are shipped to every browser and parsed on every sync; a huge file is a mistake or an attack. Split it.",
+    ),
+    (
+        "F004",
+        _E,
+        "YAML syntax error or unsupported YAML",
+        "The file must parse as plain YAML or JSON; custom tags and deep nesting are refused.",
+    ),
+    (
+        "F005",
+        _E,
+        "duplicate mapping key",
+        "YAML silently keeps the last of two equal keys, so half of what you wrote would be ignored.",
+    ),
+    (
+        "F006",
+        _E,
+        "too many values after alias expansion",
+        'Anchors/aliases that expand exponentially ("billion laughs") would exhaust the server\'s memory.',
+    ),
+    (
+        "F007",
+        _E,
+        "the root is not a mapping with a `rules:` list",
+        "A rule file is `rules:` followed by a list of rules.",
+    ),
+    ("F008", _E, "no rule files found", "An empty ruleset would silently remove all protection."),
+    (
+        "S001",
+        _E,
+        "unknown field",
+        "A misspelt field (say `acton`) would be ignored and the rule would not do what you think; the message suggests the closest field.",
+    ),
+    (
+        "S002",
+        _E,
+        "missing required field",
+        "Every rule needs id, title, why, sites, controls, message and help for the extension to enforce and explain it.",
+    ),
+    (
+        "S003",
+        _E,
+        "wrong type or invalid value",
+        "The extension validates the bundle the same way and would refuse the whole ruleset.",
+    ),
+    (
+        "S004",
+        _E,
+        "invalid rule id",
+        "Ids are `[a-z0-9-]+` so that they are stable in URLs, logs and silencing comments.",
+    ),
+    (
+        "S005",
+        _E,
+        "a control needs exactly one of `selector` or `label`",
+        "An entry with both is ambiguous; with neither it matches nothing.",
+    ),
+    (
+        "S006",
+        _E,
+        "duplicate rule id",
+        "Ids must be unique across all files: verdicts, logs and the extension refer to rules by id.",
+    ),
+    (
+        "U001",
+        _E,
+        "invalid match pattern",
+        "The browser would reject the pattern and the rule would never run; write `https://host/*`.",
+    ),
+    (
+        "U002",
+        _E,
+        "pattern is not https",
+        "Zoho Accounts is served over https only; http/ws/* patterns widen the rule to insecure pages.",
+    ),
+    (
+        "U003",
+        _E,
+        "pattern matches every site",
+        "The extension must not touch checkboxes on unrelated sites; name the Zoho hosts.",
+    ),
+    (
+        "U004",
+        _E,
+        "pattern outside the extension's host permissions",
+        "The content script cannot run there, so the rule would silently do nothing.",
+    ),
+    (
+        "U005",
+        _W,
+        "pattern covered only by the optional host permission",
+        "It works only after an administrator grants the host at run time (white-label portals); make sure that is intended.",
+    ),
+    ("U006", _E, "no sites", "A rule without sites never runs."),
+    (
+        "U007",
+        _W,
+        "duplicate site pattern",
+        "Listing a pattern twice is harmless but usually a copy-paste slip.",
+    ),
+    (
+        "C001",
+        _E,
+        "invalid CSS selector",
+        "The browser would throw on it and the rule would not protect anyone.",
+    ),
+    (
+        "C002",
+        _E,
+        "selector outside the portable subset",
+        "Only a subset that soupsieve and browsers evaluate identically keeps lint verdicts true in the browser; state pseudo-classes such as :checked change as the user clicks.",
+    ),
+    (
+        "C003",
+        _E,
+        "selector matches a harmless control",
+        "Blocking the harmless web-sessions box or an unrelated box gets the extension uninstalled; make the selector specific.",
+    ),
+    ("C004", _E, "no controls", "A rule without controls matches nothing."),
+    (
+        "L001",
+        _E,
+        "empty label phrase",
+        "An empty phrase is contained in every label: the rule would block every checkbox.",
+    ),
+    (
+        "L002",
+        _E,
+        "label phrase too short",
+        "A phrase of a few characters matches unrelated labels; quote a distinctive part of the label.",
+    ),
+    (
+        "L003",
+        _E,
+        "label phrase of common words only",
+        "Words like 'terminate all sessions' also label the harmless web-sessions box; include the words that make the box dangerous (mobile, app, token...).",
+    ),
+    (
+        "L004",
+        _E,
+        "label phrase matches a harmless control",
+        "The phrase is contained in the label of a harmless control in the fixtures (web sessions, Remember me...): it is over-generic.",
+    ),
+    (
+        "L005",
+        _W,
+        "duplicate label phrase",
+        "The same phrase twice (after folding case, accents and spaces) is redundant.",
+    ),
+    (
+        "M001",
+        _E,
+        "message without `en`",
+        "English is the fallback when neither the page's nor the browser's language has a message.",
+    ),
+    (
+        "M002",
+        _W,
+        "message without `es`",
+        "Spanish-speaking users are a large share of Zoho's; the banner would fall back to English.",
+    ),
+    (
+        "M003",
+        _E,
+        "message contains markup",
+        "Messages are plain text set with textContent; markup would show literally (and must never be rendered as HTML).",
+    ),
+    (
+        "M004",
+        _E,
+        "message too long for the banner",
+        "The banner must be read in a glance: keep messages within 300 characters and link to `help` for details.",
+    ),
+    ("M005", _E, "empty message", "An empty banner explains nothing."),
+    (
+        "M006",
+        _E,
+        "invalid language tag",
+        "Keys of `message` are BCP 47 language tags such as `en`, `es`, `pt-BR`, matched against `<html lang>`.",
+    ),
+    (
+        "M007",
+        _E,
+        "title or why is not one plain line",
+        "They are shown in the options page and logs as one line of text.",
+    ),
+    (
+        "H001",
+        _E,
+        "help is not an https URL",
+        "The banner links to it; a non-https or relative link is unsafe or broken.",
+    ),
+    (
+        "H002",
+        _E,
+        "unknown placeholder in help",
+        "Only `{host}` (the page's host) is replaced; any other `{...}` would end up in the URL.",
+    ),
+    (
+        "R001",
+        _E,
+        "invalid request method",
+        "The guard refuses PUT, POST, PATCH or DELETE requests (uppercase); other methods carry no JSON body to inspect.",
+    ),
+    (
+        "R002",
+        _E,
+        "request path must start with `/` or `*`",
+        "The path is a glob on the URL path; `*` allows prefixes such as white-label `/accounts/p/<id>`.",
+    ),
+    ("R003", _E, "json_true is empty", "A guard without field names refuses nothing."),
+    (
+        "R004",
+        _E,
+        "json_true entry is not a field name",
+        "Entries are JSON field names such as `rmappses` (letters, digits, underscores).",
+    ),
+    (
+        "E001",
+        _E,
+        "example pattern matches no fixture file",
+        "An example that does not exist tests nothing; paths are relative to the `fixtures/` folder beside the rule file.",
+    ),
+    (
+        "E002",
+        _E,
+        "rule does not match a `match` example",
+        "The engine found no control of that page covered by the rule: the rule would not protect that page.",
+    ),
+    (
+        "E003",
+        _E,
+        "rule matches a `no_match` example",
+        "The rule covers a control of a page it must leave alone.",
+    ),
+    (
+        "E004",
+        _W,
+        "rule has no examples",
+        "Without examples nothing proves the rule matches Zoho's real pages.",
+    ),
+    (
+        "E005",
+        _E,
+        "example path leaves the fixtures folder",
+        "Example paths are relative to `fixtures/` and may not be absolute or use `..`.",
+    ),
+    (
+        "I001",
+        _E,
+        "silencing comment without a reason",
+        "Write why the finding is acceptable: `# pwguard: ignore[L002] reason`.",
+    ),
+    ("I002", _W, "silencing comment names an unknown code", "A typo in the code silences nothing."),
+]
+
+CODES: dict[str, Code] = {c: Code(c, sev, summary, why) for c, sev, summary, why in _TABLE}
+
+
+def severity(code: str) -> Severity:
+    return CODES[code].severity

@@ -1,0 +1,116 @@
+"""What checks see: the loaded rules with positions, and the fixture pages beside them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from pwguard.lint.codes import severity
+from pwguard.rules.engine import Element, Page, fold
+from pwguard.rules.finding import Finding
+from pwguard.rules.loader import LoadResult
+from pwguard.rules.model import Rule
+from pwguard.rules.selectors import SelectorError, compile_selector
+
+HARMLESS_DIR = "harmless"
+HARMLESS_SELECTORS = "harmless-controls.txt"
+
+
+@dataclass(frozen=True)
+class HarmlessControl:
+    page: str  # path relative to the fixtures folder
+    element: Element
+    label: str
+    folded: str
+
+    def describe(self) -> str:
+        ident = f"#{self.element.get('id')}" if self.element.get("id") else self.element.tag
+        return f"{ident} ({self.label[:60]!r}) in {self.page}"
+
+
+@lru_cache(maxsize=512)
+def _page(path: str, mtime_ns: int, size: int) -> Page:
+    return Page(Path(path).read_bytes())
+
+
+def load_page(path: Path) -> Page:
+    """A parsed fixture page, cached while the file is unchanged."""
+    st = path.stat()
+    return _page(str(path), st.st_mtime_ns, st.st_size)
+
+
+@dataclass
+class Fixtures:
+    """The `fixtures/` folder beside a rule file (may not exist)."""
+
+    root: Path
+    _harmless: list[HarmlessControl] | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+    def pages(self) -> list[Path]:
+        return sorted(self.root.rglob("*.html")) if self.exists else []
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def harmless_selectors(self) -> list[str]:
+        f = self.root / HARMLESS_SELECTORS
+        try:
+            lines = f.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return []
+        return [
+            s
+            for s in (
+                line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
+                for line in lines
+            )
+            if s
+        ]
+
+    def harmless(self) -> list[HarmlessControl]:
+        """Every control of pages under harmless/, and controls matching harmless-controls.txt."""
+        if self._harmless is not None:
+            return self._harmless
+        out: list[HarmlessControl] = []
+        matchers = []
+        for sel in self.harmless_selectors():
+            try:
+                matchers.append(compile_selector(sel))
+            except SelectorError as exc:
+                self.problems.append(f"{HARMLESS_SELECTORS}: {sel!r}: {exc.message}")
+        harmless_root = self.root / HARMLESS_DIR
+        for path in self.pages():
+            page = load_page(path)
+            all_harmless = harmless_root in path.parents
+            for el in page.controls:
+                if all_harmless or any(m(el) for m in matchers):
+                    label = page.label_text(el)
+                    out.append(HarmlessControl(self.rel(path), el, label, fold(label)))
+        self._harmless = out
+        return out
+
+
+@dataclass
+class Context:
+    load: LoadResult
+    fixtures_for: dict[str, Fixtures]  # rule file path -> its fixtures
+    findings: list[Finding] = field(default_factory=list)
+
+    def rules(self) -> Iterator[tuple[int, Rule]]:
+        for index, rule in enumerate(self.load.rules):
+            if rule is not None:
+                yield index, rule
+
+    def fixtures(self, index: int) -> Fixtures | None:
+        return self.fixtures_for.get(self.load.sources[index].path)
+
+    def report(self, code: str, index: int, keys: tuple[str | int, ...], message: str) -> None:
+        path, line, col = self.load.position(index, *keys)
+        self.findings.append(Finding.at(path, line, col, code, message, severity(code)))

@@ -1,0 +1,77 @@
+"""Inline silencing: `# pwguard: ignore[CODE,...] reason` on the line a finding points at.
+
+The reason is required: a silence without one is itself a finding (I001) and silences
+nothing. Codes may be given by prefix (`L` or `L00`). A code that is not in the catalogue
+and is no prefix of one is reported (I002).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pwguard.lint.codes import CODES, severity
+from pwguard.rules.finding import Finding
+
+SILENCE = re.compile(r"#\s*pwguard:\s*ignore\[(?P<codes>[^\]]*)\](?P<reason>.*)$")
+
+
+@dataclass(frozen=True)
+class Silence:
+    line: int
+    col: int
+    codes: tuple[str, ...]
+    reason: str
+
+
+def silences(text: str) -> list[Silence]:
+    out = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if "pwguard" not in line:
+            continue
+        m = SILENCE.search(line)
+        if m:
+            codes = tuple(c.strip().upper() for c in m.group("codes").split(",") if c.strip())
+            out.append(Silence(n, m.start() + 1, codes, m.group("reason").strip(" \t-:—")))
+    return out
+
+
+def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
+    """Drop findings silenced with a reason; add I001/I002 findings for bad silences."""
+    by_line: dict[tuple[str, int], list[Silence]] = {}
+    extra: list[Finding] = []
+    for path, text in texts.items():
+        for s in silences(text):
+            if not s.reason:
+                extra.append(
+                    Finding.at(
+                        path,
+                        s.line,
+                        s.col,
+                        "I001",
+                        f"`pwguard: ignore[{','.join(s.codes)}]` needs a reason after it",
+                        severity("I001"),
+                    )
+                )
+                continue
+            for code in s.codes:
+                if not any(known.startswith(code) for known in CODES):
+                    extra.append(
+                        Finding.at(
+                            path,
+                            s.line,
+                            s.col,
+                            "I002",
+                            f"unknown code {code!r} in a silencing comment",
+                            severity("I002"),
+                        )
+                    )
+            by_line.setdefault((path, s.line), []).append(s)
+    kept = [
+        f
+        for f in findings
+        if not any(
+            f.code.startswith(code) for s in by_line.get((f.path, f.line), []) for code in s.codes
+        )
+    ]
+    return kept + extra

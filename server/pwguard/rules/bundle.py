@@ -1,0 +1,110 @@
+"""The rules payload the extension enforces, and `pwguard bundle` (extension/rules.bundled.json).
+
+    {"format": 1, "version": "<16 hex>", "rules": [<rule>...]}
+
+Each rule has exactly the keys `id, title, why, action, sites, controls, request, message,
+help` (defaults filled in, `examples` removed, `request` null when absent); each control
+is `{"selector": ...}` or `{"label": [...]}`. `version` = first 16 hex digits of SHA-256
+over the canonical JSON of the `rules` list; canonical JSON = sort_keys, no spaces,
+ensure_ascii=False, UTF-8. See docs/internals.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pwguard.rules.model import Rule, RuleSet
+
+FORMAT = 1
+
+
+def canonical_json(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+        "utf-8"
+    )
+
+
+def rule_payload(rule: Rule) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "title": rule.title,
+        "why": rule.why,
+        "action": rule.action,
+        "sites": list(rule.sites),
+        "controls": [c.model_dump(exclude_none=True) for c in rule.controls],
+        "request": rule.request.model_dump() if rule.request else None,
+        "message": dict(rule.message),
+        "help": rule.help,
+    }
+
+
+def version_of(ruleset: RuleSet) -> str:
+    rules = [rule_payload(r) for r in ruleset.rules]
+    return hashlib.sha256(canonical_json(rules)).hexdigest()[:16]
+
+
+def payload(ruleset: RuleSet) -> dict[str, Any]:
+    rules = [rule_payload(r) for r in ruleset.rules]
+    version = hashlib.sha256(canonical_json(rules)).hexdigest()[:16]
+    return {"format": FORMAT, "version": version, "rules": rules}
+
+
+def payload_bytes(ruleset: RuleSet) -> bytes:
+    return canonical_json(payload(ruleset))
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pwguard bundle",
+        description="Write the unsigned rules payload the extension ships (extension/rules.bundled.json).",  # noqa: E501
+    )
+    parser.add_argument("--rules", default="rules", help="rules folder or files (default: rules)")
+    parser.add_argument(
+        "--out", required=True, help="file to write, e.g. extension/rules.bundled.json"
+    )
+    parser.add_argument("--check", action="store_true", help="only check that --out is up to date")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    from pwguard.lint import lint_paths
+
+    if not Path(args.rules).exists():
+        print(f"pwguard bundle: {args.rules}: no such file or directory", file=sys.stderr)
+        return 2
+    result = lint_paths([args.rules])
+    if result.ruleset is None or result.errors:
+        for finding in result.errors:
+            print(finding, file=sys.stderr)
+        print(
+            f"pwguard bundle: {args.rules} has lint errors; fix them (pwguard lint {args.rules})",
+            file=sys.stderr,
+        )
+        return 1
+    data = payload_bytes(result.ruleset) + b"\n"
+    out = Path(args.out)
+    if args.check:
+        try:
+            current = out.read_bytes()
+        except OSError:
+            current = None
+        if current != data:
+            print(f"{out} is stale (or missing): run `make bundle`", file=sys.stderr)
+            return 1
+        print(f"{out} is up to date (version {payload(result.ruleset)['version']})")
+        return 0
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(data)
+    except OSError as exc:
+        print(f"pwguard bundle: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {out} (version {payload(result.ruleset)['version']}, {len(result.ruleset.rules)} rules)"  # noqa: E501
+    )
+    return 0

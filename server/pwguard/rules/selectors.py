@@ -1,0 +1,267 @@
+"""The portable CSS selector subset rules may use, parsed and matched on lxml elements.
+
+Browsers and soupsieve agree on this subset (a test holds soupsieve to it on the fixtures):
+
+    selector list   complex ("," complex)*
+    complex         compound (combinator compound)*   combinators: " " ">" "+" "~"
+    compound        [type | "*"] simple*  (at least one part)
+    simple          "#" ident | "." ident | "[" ident [op value [" i" | " s"]] "]"
+                    | ":not(" compound ")"
+    op              =  ~=  |=  ^=  $=  *=
+    value           ident | "double-quoted" | 'single-quoted' (no backslash escapes)
+    ident           [A-Za-z_-][A-Za-z0-9_-]*  (not "-" + digit, not "--" custom-property style)
+
+Type and attribute names are ASCII case-insensitive (HTML); ids, classes and attribute
+values are case-sensitive (standards mode), except the value of `type`, which is ASCII
+case-insensitive as in browsers and soupsieve. Everything else (pseudo-classes such as
+`:checked` or `:has()`, pseudo-elements, namespaces `|`, escapes, `:nth-*`) is refused with a
+`SelectorError` whose `hint` says what to write instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+Element = Any  # an lxml.html element
+Matcher = Callable[[Element], bool]
+
+_IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
+_TOKEN = re.compile(
+    rf"""
+    (?P<ws>[ \t\n\r\f]+)
+  | (?P<comb>[>+~])
+  | (?P<comma>,)
+  | (?P<type>{_IDENT}|\*)
+  | (?P<id>\#{_IDENT})
+  | (?P<cls>\.{_IDENT})
+  | (?P<attr>\[[ \t]*(?P<aname>{_IDENT})[ \t]*
+        (?:(?P<op>[~|^$*]?=)[ \t]*
+            (?P<val>{_IDENT}|"[^"\\\n]*"|'[^'\\\n]*')[ \t]*(?P<flag>[iIsS])?[ \t]*)?\])
+  | (?P<not>:not\()
+  | (?P<close>\))
+    """,
+    re.VERBOSE,
+)
+_WS = " \t\n\r\f"
+
+
+class SelectorError(ValueError):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.hint = message, hint
+
+
+def _unsupported(text: str, pos: int) -> SelectorError:
+    rest = text[pos:]
+    if rest.startswith("::") or rest.startswith(":"):
+        name = re.match(r"::?[A-Za-z-]*", rest)
+        what = name.group(0) if name else rest[:2]
+        return SelectorError(
+            f"`{what}` is not in the portable selector subset",
+            "match the control by type, #id, .class or [attribute] (state such as :checked "
+            "changes as the user clicks; :has()/:nth-*/pseudo-elements differ across engines)",
+        )
+    if rest.startswith("|") or ("|" in rest.split("]")[0] and rest.startswith("[")):
+        return SelectorError("namespaces are not portable", "drop the `ns|` prefix")
+    if "\\" in rest[:1]:
+        return SelectorError("CSS escapes are not portable", 'quote the value: [id="a.b"]')
+    return SelectorError(
+        f"unexpected {rest[:12]!r} at column {pos + 1}",
+        "use the subset: type, #id, .class, [attr], [attr=v] (also ~= |= ^= $= *=), "
+        ":not(compound), and the combinators ' ', '>', '+', '~'",
+    )
+
+
+def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
+    if kind == "type":
+        name = m.group(0).lower()
+        if name == "*":
+            return lambda el: True
+        return lambda el: el.tag == name
+    if kind == "id":
+        ident = m.group(0)[1:]
+        return lambda el: el.get("id") == ident
+    if kind == "cls":
+        cls = m.group(0)[1:]
+        return lambda el: cls in (el.get("class") or "").split()
+    # attribute
+    aname = m.group("aname").lower()
+    op = m.group("op")
+    if op is None:
+        return lambda el: el.get(aname) is not None
+    raw = m.group("val")
+    value = raw[1:-1] if raw[0] in "\"'" else raw
+    flag = (m.group("flag") or "").lower()
+    insensitive = flag == "i" or (aname == "type" and flag != "s")
+    if insensitive:
+        value = value.lower()
+
+    def get(el: Element) -> str | None:
+        v: str | None = el.get(aname)
+        return v.lower() if insensitive and v is not None else v
+
+    if op == "=":
+        return lambda el: get(el) == value
+    if op == "~=":
+        return lambda el: bool(value) and value in (get(el) or "").split()
+    if op == "|=":
+        return lambda el: (v := get(el)) is not None and (v == value or v.startswith(value + "-"))
+    if op == "^=":
+        return lambda el: bool(value) and (get(el) or "").startswith(value)
+    if op == "$=":
+        return lambda el: bool(value) and (get(el) or "").endswith(value)
+    return lambda el: bool(value) and value in (get(el) or "")
+
+
+def _negate(inner: Matcher) -> Matcher:
+    return lambda el: not inner(el)
+
+
+def _all(parts: list[Matcher]) -> Matcher:
+    return lambda el: all(p(el) for p in parts)
+
+
+@dataclass
+class _Parser:
+    text: str
+    pos: int = 0
+
+    def next(self) -> tuple[str, re.Match[str]] | None:
+        if self.pos >= len(self.text):
+            return None
+        m = _TOKEN.match(self.text, self.pos)
+        if not m or m.lastgroup is None:
+            raise _unsupported(self.text, self.pos)
+        kind = m.lastgroup if m.lastgroup not in {"aname", "op", "val", "flag"} else "attr"
+        return kind, m
+
+    def compound(self, inside_not: bool = False) -> Matcher | None:
+        parts: list[Matcher] = []
+        seen_type = False
+        while (tok := self.next()) is not None:
+            kind, m = tok
+            if kind == "type":
+                if parts or seen_type:
+                    raise SelectorError(
+                        f"type selector {m.group(0)!r} must come first in a compound",
+                        "write the element name before #id/.class/[attr], e.g. input#ter_mob",
+                    )
+                seen_type = True
+            elif kind == "not":
+                if inside_not:
+                    raise SelectorError("nested :not() is not portable", "flatten it")
+                self.pos = m.end()
+                self._skip_ws()
+                inner = self.compound(inside_not=True)
+                self._skip_ws()
+                close = self.next()
+                if inner is None or close is None or close[0] != "close":
+                    raise SelectorError(
+                        ":not() takes one compound selector", "e.g. input:not(#ter_all)"
+                    )
+                self.pos = close[1].end()
+                parts.append(_negate(inner))
+                continue
+            elif kind not in {"id", "cls", "attr"}:
+                break
+            parts.append(_simple_matcher(kind, m))
+            self.pos = m.end()
+        return _all(parts) if parts else None
+
+    def _skip_ws(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos] in _WS:
+            self.pos += 1
+
+    def complex(self) -> Matcher:
+        self._skip_ws()
+        first = self.compound()
+        if first is None:
+            raise (
+                _unsupported(self.text, self.pos)
+                if self.pos < len(self.text)
+                else SelectorError("empty selector", "write a selector such as input#ter_mob")
+            )
+        # chain: list of (combinator, compound) from left to right
+        chain: list[tuple[str, Matcher]] = [("", first)]
+        while True:
+            start = self.pos
+            self._skip_ws()
+            comb = " " if self.pos > start else ""
+            tok = self.next()
+            if tok is None or tok[0] in {"comma", "close"}:
+                break
+            if tok[0] == "comb":
+                comb = tok[1].group(0)
+                self.pos = tok[1].end()
+                self._skip_ws()
+            elif not comb:
+                raise _unsupported(self.text, self.pos)
+            nxt = self.compound()
+            if nxt is None:
+                raise SelectorError(
+                    f"combinator {comb.strip() or 'descendant'!r} needs a selector after it",
+                    "complete or remove the combinator",
+                )
+            chain.append((comb, nxt))
+        return _chain_matcher(chain)
+
+    def selector_list(self) -> Matcher:
+        alternatives = [self.complex()]
+        while (tok := self.next()) is not None:
+            if tok[0] != "comma":
+                raise _unsupported(self.text, self.pos)
+            self.pos = tok[1].end()
+            alternatives.append(self.complex())
+        return lambda el: any(a(el) for a in alternatives)
+
+
+def _element_parent(el: Element) -> Element | None:
+    return el.getparent()
+
+
+def _prev_elements(el: Element) -> Any:
+    sib = el.getprevious()
+    while sib is not None:
+        if isinstance(sib.tag, str):
+            yield sib
+        sib = sib.getprevious()
+
+
+def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
+    def match_at(el: Element, i: int) -> bool:
+        comb, compound = chain[i]
+        if not compound(el):
+            return False
+        if i == 0:
+            return True
+        if comb == ">":
+            parent = el.getparent()
+            return parent is not None and match_at(parent, i - 1)
+        if comb == " ":
+            parent = el.getparent()
+            while parent is not None:
+                if match_at(parent, i - 1):
+                    return True
+                parent = parent.getparent()
+            return False
+        if comb == "+":
+            prev = next(_prev_elements(el), None)
+            return prev is not None and match_at(prev, i - 1)
+        return any(match_at(s, i - 1) for s in _prev_elements(el))  # "~"
+
+    last = len(chain) - 1
+    return lambda el: isinstance(el.tag, str) and match_at(el, last)
+
+
+@lru_cache(maxsize=1024)
+def compile_selector(text: str) -> Matcher:
+    """A predicate for lxml elements, or SelectorError (with `.hint`) outside the subset."""
+    if not text.strip():
+        raise SelectorError("empty selector", "write a selector such as input#ter_mob")
+    parser = _Parser(text.strip())
+    matcher = parser.selector_list()
+    return matcher
