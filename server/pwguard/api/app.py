@@ -159,7 +159,9 @@ def create_app(
     signing_key = key if key is not None else resolve_signing_key(settings)
     cache = RulesCache(store, settings.active_check_seconds)
     metrics = Metrics()
-    fixtures_dir = Path(settings.rules_dir or "rules") / "fixtures"
+    # examples in published rules resolve in the rules folder's fixtures (else the linter's default)
+    fixtures = Path(settings.rules_dir or "rules") / "fixtures"
+    fixtures_dir = fixtures if fixtures.is_dir() else None
     expected_token = settings.admin_token.strip().encode()
 
     app = FastAPI(

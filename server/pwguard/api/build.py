@@ -4,20 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from pwguard.lint import lint_paths, lint_text
+from pwguard.lint import LintResult, lint_paths, lint_text
 from pwguard.rules.bundle import payload_bytes, version_of
-
-
-class FindingLike(Protocol):
-    code: str
-    path: str
-    line: int
-    col: int
-    message: str
-    severity: str
-
+from pwguard.rules.finding import Finding
 
 @dataclass(frozen=True)
 class Built:
@@ -32,11 +23,11 @@ class Outcome:
     """What the linter said, and the payload when it found no errors."""
 
     built: Built | None
-    findings: list[Any]
-    errors: list[Any]
+    findings: list[Finding]
+    errors: list[Finding]
 
 
-def _outcome(result: Any) -> Outcome:
+def _outcome(result: LintResult) -> Outcome:
     findings = list(result.findings)
     errors = list(result.errors)
     if errors or result.ruleset is None:
@@ -50,23 +41,16 @@ def build_dir(rules_dir: Path) -> Outcome:
     return _outcome(lint_paths([rules_dir]))
 
 
-def build_text(text: str, name: str, fixtures_dir: Path) -> Outcome:
+def build_text(text: str, name: str, fixtures_dir: Path | None) -> Outcome:
     """Lint one ruleset text (YAML or JSON) and build its payload."""
     return _outcome(lint_text(text, name, fixtures_dir))
 
 
-def format_finding(f: Any) -> str:
+def format_finding(f: Finding) -> str:
     """`path:line:col: CODE message`, the linter's text format."""
     return f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}"
 
 
-def finding_json(f: Any) -> dict[str, Any]:
+def finding_json(f: Finding) -> dict[str, Any]:
     """A finding as the JSON the admin API returns and `pwguard publish` prints."""
-    return {
-        "code": f.code,
-        "path": str(f.path),
-        "line": f.line,
-        "col": f.col,
-        "message": f.message,
-        "severity": str(getattr(f, "severity", "error")),
-    }
+    return f.to_dict()
