@@ -10,6 +10,7 @@ from pwguard.lint import LintResult, lint_paths, lint_text
 from pwguard.rules.bundle import payload_bytes, version_of
 from pwguard.rules.finding import Finding
 
+
 @dataclass(frozen=True)
 class Built:
     """A linted ruleset's version and canonical payload bytes."""
