@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import soupsieve
 
 from pwguard.lint.context import Context
@@ -11,7 +13,11 @@ from pwguard.rules.selectors import SelectorError, compile_selector
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
 
-MIN_PHRASE = 5  # characters after folding
+MIN_PHRASE = 5  # after folding; wide (CJK) characters count 2
+
+
+def width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
 def check(ctx: Context) -> None:
@@ -67,12 +73,12 @@ def check(ctx: Context) -> None:
                         "L005", index, keys, f"phrase {phrase!r} is listed twice (after folding)"
                     )
                 seen.add(folded)
-                if len(folded) < MIN_PHRASE:
+                if width(folded) < MIN_PHRASE:
                     ctx.report(
                         "L002",
                         index,
                         keys,
-                        f"phrase {phrase!r} is shorter than {MIN_PHRASE} characters; quote more of the label",  # noqa: E501
+                        f"phrase {phrase!r} is shorter than {MIN_PHRASE} characters (CJK count 2); quote more of the label",  # noqa: E501
                     )
                     continue
                 ws = words(folded)

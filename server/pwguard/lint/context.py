@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -28,6 +29,16 @@ class HarmlessControl:
     def describe(self) -> str:
         ident = f"#{self.element.get('id')}" if self.element.get("id") else self.element.tag
         return f"{ident} ({self.label[:60]!r}) in {self.page}"
+
+
+_COMMENT = re.compile(r"(^|\s)#(\s|$)")
+
+
+def strip_comment(line: str) -> str:
+    """A selector line without its comment: `#` followed by a space (or the line end) starts a
+    comment, so that `#ter_all` stays a selector."""
+    m = _COMMENT.search(line)
+    return (line[: m.start()] if m else line).strip()
 
 
 @lru_cache(maxsize=512)
@@ -65,14 +76,7 @@ class Fixtures:
             lines = f.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError):
             return []
-        return [
-            s
-            for s in (
-                line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
-                for line in lines
-            )
-            if s
-        ]
+        return [sel for sel in map(strip_comment, lines) if sel]
 
     def harmless(self) -> list[HarmlessControl]:
         """Every control of pages under harmless/, and controls matching harmless-controls.txt."""

@@ -1,0 +1,102 @@
+"""`pwguard lint [PATH...]`: exit 0 clean, 1 findings (warnings included), 2 usage or I/O error."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pwguard.lint import lint_paths
+from pwguard.lint.codes import CODES, FAMILIES
+from pwguard.lint.formatters import FORMATS, render
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _prefixes(values: list[str]) -> list[str]:
+    return [p.strip().upper() for v in values for p in v.split(",") if p.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pwguard lint",
+        description="Check pwguard rule files. Findings print as path:line:col: CODE message.",
+        epilog="Silence one finding on its line with `# pwguard: ignore[CODE] reason`.",
+    )
+    parser.add_argument(
+        "paths", nargs="*", default=[], help="rule files or folders (default: rules)"
+    )
+    parser.add_argument(
+        "--select",
+        action="append",
+        default=[],
+        metavar="PREFIXES",
+        help="only report codes starting with these (comma-separated, e.g. L,S001)",
+    )
+    parser.add_argument(
+        "--ignore",
+        action="append",
+        default=[],
+        metavar="PREFIXES",
+        help="do not report codes starting with these",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
+    parser.add_argument("--explain", metavar="CODE", help="explain one code and exit")
+    parser.add_argument("--list-codes", action="store_true", help="list every code and exit")
+    return parser
+
+
+def list_codes() -> str:
+    out = []
+    for letter, family in FAMILIES.items():
+        out.append(f"{letter}: {family}")
+        out += [
+            f"  {c.code} {c.severity:<7} {c.summary}" for c in CODES.values() if c.code[0] == letter
+        ]
+    return "\n".join(out) + "\n"
+
+
+def explain(code: str) -> str | None:
+    c = CODES.get(code.strip().upper())
+    if c is None:
+        return None
+    return f"{c.code} ({c.severity}, {FAMILIES[c.code[0]]}): {c.summary}\n\n{c.why}\n"
+
+
+def main(argv: list[str]) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    if args.list_codes:
+        sys.stdout.write(list_codes())
+        return 0
+    if args.explain:
+        text = explain(args.explain)
+        if text is None:
+            print(f"pwguard lint: unknown code {args.explain!r}; see --list-codes", file=sys.stderr)
+            return 2
+        sys.stdout.write(text)
+        return 0
+    paths = args.paths or ["rules"]
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        for p in missing:
+            print(f"pwguard lint: {p}: no such file or directory", file=sys.stderr)
+        return 2
+    select, ignore = _prefixes(args.select), _prefixes(args.ignore)
+    unknown = [p for p in select + ignore if not any(c.startswith(p) for c in CODES)]
+    if unknown:
+        print(
+            f"pwguard lint: no code starts with {', '.join(unknown)}; see --list-codes",
+            file=sys.stderr,
+        )
+        return 2
+    result = lint_paths(paths, select=select, ignore=ignore)
+    sys.stdout.write(render(result.findings, args.format))
+    return 1 if result.findings else 0

@@ -1,0 +1,87 @@
+"""Output formats for findings: text (flake8-like), json, github (workflow commands), sarif."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from pwguard import __version__
+from pwguard.lint.codes import CODES
+from pwguard.rules.finding import Finding
+
+FORMATS = ("text", "json", "github", "sarif")
+
+
+def text(findings: Sequence[Finding]) -> str:
+    lines = [str(f) + (" (warning)" if f.severity == "warning" else "") for f in findings]
+    return "".join(line + "\n" for line in lines)
+
+
+def as_json(findings: Sequence[Finding]) -> str:
+    return json.dumps([f.to_dict() for f in findings], indent=2, ensure_ascii=False) + "\n"
+
+
+def _gh_escape(value: str, prop: bool = False) -> str:
+    value = value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return value.replace(":", "%3A").replace(",", "%2C") if prop else value
+
+
+def github(findings: Sequence[Finding]) -> str:
+    out = []
+    for f in findings:
+        level = "error" if f.severity == "error" else "warning"
+        where = f"file={_gh_escape(f.path, True)},line={max(f.line, 1)},col={max(f.col, 1)}"
+        props = f"{where},title={f.code}"
+        out.append(f"::{level} {props}::{_gh_escape(f'{f.code} {f.message}')}\n")
+    return "".join(out)
+
+
+def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
+    used = sorted({f.code for f in findings})
+    rules = [
+        {
+            "id": code,
+            "shortDescription": {"text": CODES[code].summary},
+            "fullDescription": {"text": CODES[code].why},
+            "defaultConfiguration": {"level": CODES[code].severity},
+        }
+        for code in used
+        if code in CODES
+    ]
+    results = [
+        {
+            "ruleId": f.code,
+            "level": f.severity,
+            "message": {"text": f.message},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": f.path},
+                        "region": {"startLine": max(f.line, 1), "startColumn": max(f.col, 1)},
+                    }
+                }
+            ],
+        }
+        for f in findings
+    ]
+    doc = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {"driver": {"name": tool, "version": __version__, "rules": rules}},
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(findings: Sequence[Finding], fmt: str) -> str:
+    if fmt == "json":
+        return as_json(findings)
+    if fmt == "github":
+        return github(findings)
+    if fmt == "sarif":
+        return sarif(findings)
+    return text(findings)
