@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 from bs4 import BeautifulSoup, Tag
-
 from rules.fixtures import generate
 from tools import zoho_pages as zp
 
