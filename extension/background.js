@@ -1,0 +1,460 @@
+// Background: settings, sync, the single message router. The only writer of storage.
+// Chrome runs this file as the service worker (and loads its helpers with importScripts);
+// Firefox runs messages.js, engine.js and this file as background scripts (manifest "scripts").
+if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
+  importScripts("messages.js", "engine.js");
+}
+
+(() => {
+  "use strict";
+  const ext = globalThis.browser ?? globalThis.chrome;
+  const M = globalThis.pwguardMessages;
+  const E = globalThis.pwguardEngine;
+
+  const DEFAULTS = Object.freeze({ serverUrl: "", publicKey: "", pollMinutes: 5 });
+  const MIN_POLL = 0.5; // Chrome's shortest alarm period; lets tests poll every 30 s
+  const MAX_POLL = 1440;
+  const FETCH_TIMEOUT_MS = 10000; // a server slower than this counts as down
+  const MAX_BODY_BYTES = 1024 * 1024; // a rules bundle is a few KiB; refuse anything over 1 MiB
+  const BUNDLE_FORMAT = "pwguard-bundle/1";
+  const ID_RE = /^[a-z0-9-]+$/;
+  // hosts the static content scripts already cover (manifest host_permissions)
+  const STATIC_HOSTS = ext.runtime.getManifest().host_permissions;
+
+  // ---- settings ----
+  async function managedSettings() {
+    try {
+      const items = (await ext.storage.managed.get()) || {};
+      const out = {};
+      for (const key of Object.keys(DEFAULTS)) {
+        if (items[key] !== undefined && items[key] !== null && items[key] !== "") out[key] = items[key];
+      }
+      return out;
+    } catch {
+      return {}; // no policy (Firefox throws when there is no managed storage at all)
+    }
+  }
+
+  async function settings() {
+    const managed = await managedSettings();
+    const local = (await ext.storage.local.get({ [M.STORE_SETTINGS]: {} }))[M.STORE_SETTINGS];
+    const merged = { ...DEFAULTS, ...local, ...managed };
+    merged.pollMinutes = clampPoll(merged.pollMinutes);
+    return { ...merged, managed: Object.keys(managed) };
+  }
+
+  function clampPoll(value) {
+    const n = Number(value);
+    if (!Number.isFinite(n)) return DEFAULTS.pollMinutes;
+    return Math.min(MAX_POLL, Math.max(MIN_POLL, n));
+  }
+
+  function splitKeys(text) {
+    return String(text || "").split(/[\s,]+/).filter(Boolean);
+  }
+
+  function b64decode(text) {
+    const bin = atob(text);
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  }
+
+  /** Problems with settings typed on the options page, as sentences naming field and fix. */
+  function settingsProblems(s) {
+    const problems = [];
+    if (s.serverUrl) {
+      let url = null;
+      try {
+        url = new URL(s.serverUrl);
+      } catch {
+        /* reported below */
+      }
+      if (!url || !["https:", "http:"].includes(url.protocol)) {
+        problems.push("Server URL: give a full http(s) address such as https://rules.example.com/");
+      }
+    }
+    for (const key of splitKeys(s.publicKey)) {
+      let ok = false;
+      try {
+        ok = b64decode(key).length === 32;
+      } catch {
+        ok = false;
+      }
+      if (!ok) {
+        problems.push(`Public key: "${key.slice(0, 12)}…" is not base64 of 32 bytes; paste the output of \`pwguard keygen\``);
+      }
+    }
+    const poll = Number(s.pollMinutes);
+    if (!Number.isFinite(poll) || poll < MIN_POLL || poll > MAX_POLL) {
+      problems.push(`Poll minutes: give a number from ${MIN_POLL} to ${MAX_POLL}`);
+    }
+    return problems;
+  }
+
+  // ---- state (the rules in force) ----
+  let bundledCache = null;
+  async function bundledPayload() {
+    if (!bundledCache) {
+      const res = await fetch(ext.runtime.getURL("rules.bundled.json"));
+      bundledCache = await res.json();
+    }
+    return bundledCache;
+  }
+
+  async function bundledState() {
+    const payload = await bundledPayload();
+    return {
+      payload, source: "bundled", version: payload.version,
+      lastSync: null, lastAttempt: null, lastError: null, serverUrl: "",
+    };
+  }
+
+  async function getState() {
+    const state = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    return state && state.payload ? state : bundledState();
+  }
+
+  async function putState(state) {
+    await ext.storage.local.set({ [M.STORE_STATE]: state });
+    await registerExtraHosts(state.payload);
+    return state;
+  }
+
+  /** On start: store the bundled rules if nothing (or an older bundled copy) is stored. */
+  async function ensureState() {
+    const stored = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    const bundled = await bundledPayload();
+    if (!stored || !stored.payload || (stored.source === "bundled" && stored.version !== bundled.version)) {
+      return putState(await bundledState());
+    }
+    await registerExtraHosts(stored.payload);
+    return stored;
+  }
+
+  // ---- validation of a received payload (mirrors the rule language's schema) ----
+  function payloadProblems(p) {
+    const problems = [];
+    const at = (i, r) => `rule ${i + 1}${r && typeof r.id === "string" ? ` (${r.id})` : ""}`;
+    if (!p || typeof p !== "object" || Array.isArray(p)) return ["the payload is not a JSON object"];
+    if (p.format !== 1) problems.push(`payload format ${JSON.stringify(p.format)} is not 1`);
+    if (typeof p.version !== "string" || !p.version) problems.push("payload has no version");
+    if (!Array.isArray(p.rules) || p.rules.length === 0) {
+      problems.push("payload has no rules");
+      return problems;
+    }
+    const ids = new Set();
+    p.rules.forEach((r, i) => {
+      if (!r || typeof r !== "object") {
+        problems.push(`${at(i)} is not an object`);
+        return;
+      }
+      if (typeof r.id !== "string" || !ID_RE.test(r.id)) problems.push(`${at(i, r)}: id must match [a-z0-9-]+`);
+      else if (ids.has(r.id)) problems.push(`${at(i, r)}: duplicate id`);
+      ids.add(r.id);
+      for (const key of ["title", "why", "help"]) {
+        if (typeof r[key] !== "string" || !r[key]) problems.push(`${at(i, r)}: ${key} must be a non-empty string`);
+      }
+      if (!["block", "warn"].includes(r.action)) problems.push(`${at(i, r)}: action must be block or warn`);
+      if (!Array.isArray(r.sites) || r.sites.length === 0) problems.push(`${at(i, r)}: sites must be a non-empty list`);
+      else {
+        for (const s of r.sites) {
+          try {
+            E.parse_pattern(s);
+          } catch (err) {
+            problems.push(`${at(i, r)}: ${err.message}`);
+          }
+        }
+      }
+      if (!Array.isArray(r.controls) || r.controls.length === 0) problems.push(`${at(i, r)}: controls must be a non-empty list`);
+      else {
+        r.controls.forEach((c, j) => {
+          const hasSel = c && typeof c.selector === "string" && c.selector.length > 0;
+          const hasLabel = c && Array.isArray(c.label) && c.label.length > 0 &&
+            c.label.every((x) => typeof x === "string" && x.trim());
+          const sel = c && c.selector != null;
+          const lab = c && c.label != null;
+          if (sel === lab || (sel && !hasSel) || (lab && !hasLabel)) {
+            problems.push(`${at(i, r)}: control ${j + 1} needs exactly one of a selector or a list of label phrases`);
+          }
+        });
+      }
+      if (r.request != null) {
+        const q = r.request;
+        if (typeof q !== "object" || typeof q.method !== "string" || typeof q.path !== "string" || !q.path ||
+            !Array.isArray(q.json_true) || !q.json_true.every((f) => typeof f === "string")) {
+          problems.push(`${at(i, r)}: request needs method, path and a json_true list of field names`);
+        }
+      }
+      if (!r.message || typeof r.message !== "object" || typeof r.message.en !== "string" || !r.message.en) {
+        problems.push(`${at(i, r)}: message.en is required`);
+      } else if (!Object.values(r.message).every((v) => typeof v === "string")) {
+        problems.push(`${at(i, r)}: every message must be text`);
+      }
+    });
+    return problems;
+  }
+
+  // ---- sync ----
+  class SyncError extends Error {}
+
+  async function readLimited(res, controller) {
+    const declared = Number(res.headers.get("content-length"));
+    if (declared > MAX_BODY_BYTES) {
+      controller.abort();
+      throw new SyncError(`the answer is ${declared} bytes, over the ${MAX_BODY_BYTES}-byte limit`);
+    }
+    const reader = res.body.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > MAX_BODY_BYTES) {
+        controller.abort();
+        throw new SyncError(`the answer is over the ${MAX_BODY_BYTES}-byte limit`);
+      }
+      chunks.push(value);
+    }
+    const bytes = new Uint8Array(total);
+    let offset = 0;
+    for (const c of chunks) {
+      bytes.set(c, offset);
+      offset += c.byteLength;
+    }
+    return new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  }
+
+  async function verifySignature(bundle, publicKeys) {
+    let signature;
+    try {
+      signature = b64decode(bundle.signature);
+    } catch {
+      throw new SyncError("bad signature: the signature is not base64");
+    }
+    const data = new TextEncoder().encode(bundle.payload);
+    for (const key of publicKeys) {
+      try {
+        const cryptoKey = await crypto.subtle.importKey("raw", b64decode(key), { name: "Ed25519" }, false, ["verify"]);
+        if (await crypto.subtle.verify({ name: "Ed25519" }, cryptoKey, signature, data)) return;
+      } catch {
+        /* a malformed key verifies nothing; try the next one */
+      }
+    }
+    throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key`);
+  }
+
+  /** Fetch, verify and validate the server's bundle; returns the payload or throws SyncError. */
+  async function fetchPayload(s) {
+    let url;
+    try {
+      url = new URL("v1/rules", s.serverUrl.replace(/\/*$/, "/"));
+    } catch {
+      throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
+    }
+    const keys = splitKeys(s.publicKey);
+    if (keys.length === 0) throw new SyncError("no public key is configured, so no rules from the server can be trusted");
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+    let text;
+    try {
+      let res;
+      try {
+        // "no-cache": the browser's HTTP cache revalidates with If-None-Match (the server's
+        // strong ETag) on every poll and an unchanged bundle costs a 304. ("no-store" would
+        // drop the ETag and download the bundle every time; setting If-None-Match by hand would
+        // make cross-origin requests preflighted, which a static CDN may not answer.)
+        res = await fetch(url.href, {
+          cache: "no-cache", credentials: "omit", redirect: "follow", signal: controller.signal,
+          headers: { Accept: "application/json" },
+        });
+      } catch (err) {
+        if (controller.signal.aborted) throw new SyncError(`the server did not answer within ${FETCH_TIMEOUT_MS / 1000} s`);
+        throw new SyncError(`could not reach ${url.href} (${err.message || err})`);
+      }
+      if (!res.ok) throw new SyncError(`the server answered HTTP ${res.status} for ${url.href}`);
+      try {
+        text = await readLimited(res, controller);
+      } catch (err) {
+        if (err instanceof SyncError) throw err;
+        if (controller.signal.aborted) throw new SyncError(`the server did not finish its answer within ${FETCH_TIMEOUT_MS / 1000} s`);
+        throw new SyncError(`the answer broke off (${err.message || err})`);
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+    let bundle;
+    try {
+      bundle = JSON.parse(text);
+    } catch {
+      const start = text.trimStart().slice(0, 40).replace(/\s+/g, " ");
+      throw new SyncError(`the answer is not JSON (it starts with ${JSON.stringify(start)}); is the server URL right?`);
+    }
+    if (!bundle || bundle.format !== BUNDLE_FORMAT || typeof bundle.payload !== "string" || typeof bundle.signature !== "string") {
+      throw new SyncError(`the answer is not a ${BUNDLE_FORMAT} signed bundle`);
+    }
+    await verifySignature(bundle, keys);
+    let payload;
+    try {
+      payload = JSON.parse(bundle.payload);
+    } catch {
+      throw new SyncError("invalid rules: the signed payload is not JSON");
+    }
+    const problems = payloadProblems(payload);
+    if (problems.length) throw new SyncError(`invalid rules: ${problems.slice(0, 5).join("; ")}`);
+    return payload;
+  }
+
+  async function doSync() {
+    const s = await settings();
+    const state = await getState();
+    const now = new Date().toISOString();
+    if (!s.serverUrl) {
+      // no server: the bundled rules are the rules
+      if (state.source !== "bundled") return putState(await bundledState());
+      return state;
+    }
+    try {
+      const payload = await fetchPayload(s);
+      return putState({
+        payload, source: "server", version: payload.version,
+        lastSync: now, lastAttempt: now, lastError: null, serverUrl: s.serverUrl,
+      });
+    } catch (err) {
+      const message = err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`;
+      // keep the last good rules, whatever they are
+      return putState({ ...state, lastAttempt: now, lastError: message });
+    }
+  }
+
+  let syncChain = Promise.resolve();
+  function sync() {
+    const run = syncChain.then(doSync, doSync);
+    syncChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function schedule() {
+    const s = await settings();
+    await ext.alarms.clear(M.ALARM);
+    if (s.serverUrl) {
+      ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
+    }
+  }
+
+  // ---- white-label hosts an administrator granted ----
+  function isStaticPattern(pattern) {
+    return STATIC_HOSTS.includes(pattern) ||
+      STATIC_HOSTS.some((h) => {
+        try {
+          const a = E.parse_pattern(h);
+          const b = E.parse_pattern(pattern);
+          return a.host === b.host && a.scheme === b.scheme;
+        } catch {
+          return false;
+        }
+      });
+  }
+
+  async function registerExtraHosts(payload) {
+    if (!ext.scripting || !ext.scripting.registerContentScripts) return;
+    const wanted = new Set();
+    for (const rule of (payload && payload.rules) || []) {
+      for (const site of rule.sites || []) if (!isStaticPattern(site)) wanted.add(site);
+    }
+    const matches = [];
+    for (const site of wanted) {
+      try {
+        if (await ext.permissions.contains({ origins: [site] })) matches.push(site);
+      } catch {
+        /* not a pattern this browser accepts as an origin */
+      }
+    }
+    const ids = ["pwguard-extra-main", "pwguard-extra"];
+    try {
+      const existing = await ext.scripting.getRegisteredContentScripts({ ids });
+      if (existing.length) await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
+      if (matches.length === 0) return;
+      const common = { matches, runAt: "document_start", allFrames: true, matchOriginAsFallback: true };
+      await ext.scripting.registerContentScripts([
+        { id: ids[0], js: ["guard-main.js"], world: "MAIN", ...common },
+        { id: ids[1], js: ["messages.js", "engine.js", "banner.js", "content.js"], ...common },
+      ]);
+    } catch (err) {
+      console.error("pwguard: could not register content scripts for extra hosts:", err);
+    }
+  }
+
+  // ---- status and the message router ----
+  async function status() {
+    const [s, state] = await Promise.all([settings(), getState()]);
+    return {
+      version: state.version, source: state.source, lastSync: state.lastSync,
+      lastAttempt: state.lastAttempt, lastError: state.lastError,
+      serverUrl: s.serverUrl, publicKey: s.publicKey, pollMinutes: s.pollMinutes, managed: s.managed,
+    };
+  }
+
+  function fromExtensionPage(sender) {
+    return sender.id === ext.runtime.id && String(sender.url || "").startsWith(ext.runtime.getURL(""));
+  }
+
+  const handlers = {
+    [M.GET_STATUS]: () => status(),
+    [M.GET_RULES]: async () => (await getState()).payload,
+    [M.SYNC_NOW]: async (msg, sender) => {
+      if (!fromExtensionPage(sender)) throw new Error("sync-now is only for the options page");
+      await sync();
+      return status();
+    },
+    [M.SAVE_SETTINGS]: async (msg, sender) => {
+      if (!fromExtensionPage(sender)) throw new Error("save-settings is only for the options page");
+      const s = await settings();
+      const next = { ...DEFAULTS };
+      for (const key of Object.keys(DEFAULTS)) {
+        if (msg.settings && key in msg.settings) next[key] = msg.settings[key];
+      }
+      next.serverUrl = String(next.serverUrl || "").trim();
+      next.publicKey = splitKeys(next.publicKey).join("\n");
+      next.pollMinutes = Number(next.pollMinutes);
+      const problems = settingsProblems(next);
+      if (problems.length) return { ...(await status()), saveErrors: problems };
+      for (const key of s.managed) delete next[key]; // the administrator's values win anyway
+      await ext.storage.local.set({ [M.STORE_SETTINGS]: next });
+      await schedule();
+      await sync();
+      return status();
+    },
+  };
+
+  ext.runtime.onMessage.addListener((msg, sender, sendResponse) => {
+    if (sender.id !== ext.runtime.id) return false;
+    const handler = msg && handlers[msg.type];
+    if (!handler) throw new Error(`pwguard: unknown message ${JSON.stringify(msg && msg.type)}`);
+    Promise.resolve()
+      .then(() => handler(msg, sender))
+      .then(sendResponse, (err) => sendResponse({ error: String(err && err.message ? err.message : err) }));
+    return true; // answer asynchronously
+  });
+
+  ext.alarms.onAlarm.addListener((alarm) => {
+    if (alarm.name === M.ALARM) sync();
+  });
+
+  ext.storage.onChanged.addListener((changes, area) => {
+    if (area === "managed") schedule().then(sync);
+  });
+
+  if (ext.permissions && ext.permissions.onAdded) {
+    ext.permissions.onAdded.addListener(async () => registerExtraHosts((await getState()).payload));
+  }
+
+  async function start() {
+    await ensureState();
+    await schedule();
+    await sync();
+  }
+  ext.runtime.onInstalled.addListener(() => start());
+  ext.runtime.onStartup.addListener(() => start());
+  // a service worker woken for an alarm or a message also makes sure the state exists
+  ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
+})();

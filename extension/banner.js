@@ -1,0 +1,180 @@
+// The banner: one per page, `[data-pwguard="banner"][role="alert"]`, fixed at the top. Its
+// content lives in an OPEN shadow root (so tests and assistive technology can read it) whose
+// host carries `all: initial`, so the page's CSS can neither hide nor restyle it. Rule text is
+// always set with textContent, never as HTML. Classic script: attaches to globalThis.pwguardBanner.
+(() => {
+  "use strict";
+
+  // The banner's own words, by language; the rule's `message` supplies the rest.
+  const WORDS = {
+    en: {
+      blocked: "pwguard kept this option switched off",
+      warned: "pwguard: careful with this option",
+      refused: "pwguard stopped a request to",
+      help: "Do it the safe way",
+      dismiss: "Dismiss",
+    },
+    es: {
+      blocked: "pwguard mantuvo esta opción desactivada",
+      warned: "pwguard: cuidado con esta opción",
+      refused: "pwguard detuvo una solicitud a",
+      help: "Hágalo de forma segura",
+      dismiss: "Cerrar",
+    },
+    fr: {
+      blocked: "pwguard a laissé cette option désactivée",
+      warned: "pwguard : attention à cette option",
+      refused: "pwguard a arrêté une requête vers",
+      help: "Procéder en toute sécurité",
+      dismiss: "Fermer",
+    },
+    de: {
+      blocked: "pwguard hat diese Option ausgeschaltet gelassen",
+      warned: "pwguard: Vorsicht mit dieser Option",
+      refused: "pwguard hat eine Anfrage gestoppt an",
+      help: "Auf dem sicheren Weg",
+      dismiss: "Schließen",
+    },
+    pt: {
+      blocked: "pwguard manteve esta opção desativada",
+      warned: "pwguard: cuidado com esta opção",
+      refused: "pwguard interrompeu um pedido para",
+      help: "Faça da forma segura",
+      dismiss: "Fechar",
+    },
+    it: {
+      blocked: "pwguard ha lasciato disattivata questa opzione",
+      warned: "pwguard: attenzione a questa opzione",
+      refused: "pwguard ha fermato una richiesta a",
+      help: "Procedi in modo sicuro",
+      dismiss: "Chiudi",
+    },
+  };
+
+  /** "es-MX" -> "es", "pt_BR" -> "pt", "" -> "". */
+  function normalizeLang(tag) {
+    return String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
+  }
+
+  /** The language to speak for these messages: <html lang>, else the browser's, else en. */
+  function pickLang(doc, messages) {
+    const candidates = [
+      normalizeLang(doc.documentElement && doc.documentElement.getAttribute("lang")),
+      normalizeLang(globalThis.navigator && navigator.language),
+    ];
+    for (const c of candidates) if (c && messages && Object.hasOwn(messages, c)) return c;
+    return "en";
+  }
+
+  function messageOf(rule, lang) {
+    const m = rule.message || {};
+    return m[lang] || m.en || rule.title || rule.id;
+  }
+
+  /** The rule's help link with {host} filled in, or null unless it is http(s). */
+  function helpUrl(rule, host) {
+    if (!rule.help) return null;
+    try {
+      const url = new URL(String(rule.help).replaceAll("{host}", host));
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch {
+      return null;
+    }
+  }
+
+  const CSS_TEXT = `
+    :host { all: initial !important; position: fixed !important; top: 0 !important;
+      left: 0 !important; right: 0 !important; z-index: 2147483647 !important;
+      display: block !important; }
+    .box { all: initial; display: block; box-sizing: border-box; width: 100%;
+      background: #fff4e5; color: #3b2300; border-bottom: 3px solid #c62828;
+      font: 14px/1.4 system-ui, sans-serif; padding: 10px 44px 10px 14px; }
+    .line { all: initial; display: block; font: inherit; color: inherit; margin: 2px 0; }
+    .head { font-weight: bold; }
+    a { all: initial; font: inherit; color: #0b57d0; text-decoration: underline; cursor: pointer; }
+    button { all: initial; position: absolute; top: 6px; right: 10px; font: 20px/1 sans-serif;
+      color: #3b2300; cursor: pointer; padding: 4px 8px; }
+  `;
+
+  // A constructed style sheet keeps the CSS out of the shadow root's textContent (tests and
+  // screen readers read that); browsers that refuse it from a content script get a <style>.
+  function adoptStyle(doc, root) {
+    try {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS_TEXT);
+      root.adoptedStyleSheets = [sheet];
+      return;
+    } catch {
+      /* fall through */
+    }
+    root.prepend(el(doc, "style", null, CSS_TEXT));
+  }
+
+  function el(doc, tag, cls, text) {
+    const node = doc.createElement(tag);
+    if (cls) node.className = cls;
+    if (text != null) node.textContent = text;
+    return node;
+  }
+
+  /**
+   * Show (or update) the page's single banner.
+   * entries: [{rule, kind: "blocked" | "warned" | "refused", path?}] in the order to list them.
+   */
+  function show(doc, entries) {
+    let host = doc.querySelector('[data-pwguard="banner"]');
+    if (!host) {
+      host = doc.createElement("div");
+      host.setAttribute("data-pwguard", "banner");
+      host.setAttribute("role", "alert");
+      host.attachShadow({ mode: "open" });
+    }
+    if (!host.isConnected) (doc.body || doc.documentElement).appendChild(host);
+    const root = host.shadowRoot;
+    const messages = Object.assign({}, ...entries.map((e) => e.rule.message || {}));
+    const lang = pickLang(doc, messages);
+    const words = WORDS[lang] || WORDS.en;
+    host.setAttribute("lang", lang);
+
+    const box = el(doc, "div", "box");
+    const seen = new Set();
+    const helps = [];
+    for (const { rule, kind, path } of entries) {
+      const key = `${kind}|${rule.id}|${path || ""}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const head = kind === "refused" ? `${words.refused} ${path}` : words[kind];
+      box.append(el(doc, "span", "line head", head), " ");
+      box.append(el(doc, "span", "line", messageOf(rule, lang)), " ");
+      const href = helpUrl(rule, globalThis.location ? location.host : "");
+      if (href && !helps.includes(href)) helps.push(href);
+    }
+    for (const href of helps) {
+      const a = el(doc, "a", null, words.help);
+      a.href = href;
+      a.target = "_blank";
+      a.rel = "noopener noreferrer";
+      const line = el(doc, "span", "line");
+      line.appendChild(a);
+      box.appendChild(line);
+    }
+    const close = el(doc, "button", null, "\u00D7");
+    close.type = "button";
+    close.setAttribute("aria-label", words.dismiss);
+    close.addEventListener("click", () => {
+      host.hidden = true;
+      host.style.setProperty("display", "none", "important");
+    });
+    box.appendChild(close);
+    root.replaceChildren(box);
+    adoptStyle(doc, root);
+    return host;
+  }
+
+  function remove(doc) {
+    const host = doc.querySelector('[data-pwguard="banner"]');
+    if (host) host.remove();
+  }
+
+  globalThis.pwguardBanner = Object.freeze({ show, remove, normalizeLang, pickLang, helpUrl });
+})();

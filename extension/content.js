@@ -1,0 +1,359 @@
+// Content script (isolated world), document_start, every frame.
+//
+// Why static content_scripts for the nine Zoho data-centre hosts (manifest.json) rather than
+// scripting.registerContentScripts: a static script is in place from the first page load after
+// install or browser start, before the service worker has ever run, so protection never waits
+// for the background. It checks the URL against the current rules before doing anything: on a
+// page no rule names it changes nothing (no banner, no attribute, no listener that acts) and
+// tells guard-main.js to pass every request through. Hosts outside the nine (white-label
+// portals an administrator has granted through optional_host_permissions) are covered by the
+// background with scripting.registerContentScripts, which runs these same files.
+//
+// Rules come from storage.local (written only by the background, starting from the bundled
+// rules) and follow it live through storage.onChanged.
+(() => {
+  "use strict";
+  if (globalThis.__pwguardContentInstalled) return;
+  globalThis.__pwguardContentInstalled = true;
+
+  const ext = globalThis.browser ?? globalThis.chrome;
+  const M = globalThis.pwguardMessages;
+  const E = globalThis.pwguardEngine;
+  const B = globalThis.pwguardBanner;
+  const SEL = E.CHECKBOX_SELECTOR;
+  const WATCHED_ATTRIBUTES = [
+    "checked", "disabled", "data-pwguard", "aria-checked", "aria-disabled", "role", "type",
+    "id", "for", "name", "class", "aria-label", "aria-labelledby",
+  ];
+
+  let payload = null; // the whole rules payload
+  let rules = []; // the rules whose sites name this page
+  let active = false;
+  let mainPort = null;
+  const controls = new Set(); // checkbox-like controls seen (blocked, warned or not)
+  const verdictOf = new WeakMap(); // control -> rule applied to it (or null)
+  const original = new WeakMap(); // control -> {disabled, ariaDisabled} before we blocked it
+  const roots = new Set(); // open shadow roots observed
+  const refused = []; // [{rule, path}] requests guard-main.js refused
+  let observer = null;
+  let bannerKey = "";
+
+  // ---- handshake with guard-main.js (MAIN world); see the comment at the top of that file ----
+  function onHello(ev) {
+    const data = ev.data;
+    if (ev.source !== window || !data || data.__pwguard !== "main-hello") return;
+    ev.stopImmediatePropagation(); // the page never sees the port
+    if (mainPort || !ev.ports || !ev.ports[0]) return;
+    mainPort = ev.ports[0];
+    mainPort.onmessage = onMainMessage;
+    window.removeEventListener("message", onHello, true);
+    sendGuardConfig();
+  }
+  window.addEventListener("message", onHello, true);
+
+  function sendGuardConfig() {
+    if (!mainPort || payload === null) return;
+    const guards = active
+      ? rules
+          .filter((r) => (r.action || "block") === "block" && r.request)
+          .map((r) => ({
+            ruleId: r.id,
+            method: r.request.method,
+            path: r.request.path,
+            json_true: [...(r.request.json_true || [])],
+          }))
+      : [];
+    mainPort.postMessage({ type: "config", active, guards });
+  }
+
+  function onMainMessage(ev) {
+    const msg = ev.data || {};
+    if (msg.type !== "refused") return;
+    const all = (payload && payload.rules) || [];
+    const rule = all.find((r) => r.id === msg.ruleId) || {
+      id: "pwguard-fail-closed",
+      message: { en: "The rules had not loaded yet, so a request that could revoke sessions or tokens was stopped. Reload the page and try again." },
+      help: "",
+    };
+    let path = String(msg.url || "");
+    try {
+      path = new URL(path, document.baseURI).pathname;
+    } catch {
+      /* keep the raw text */
+    }
+    refused.push({ rule, path: `${String(msg.method || "").toUpperCase()} ${path}` });
+    updateBanner();
+  }
+
+  // ---- rules ----
+  function pageUrl() {
+    let url = location.href;
+    if (!/^https?:/.test(url)) {
+      try {
+        url = window.parent.location.href; // about:blank / srcdoc frames inherit their parent's
+      } catch {
+        /* cross-origin parent: keep our own URL */
+      }
+    }
+    return url;
+  }
+
+  function applyPayload(next) {
+    if (!next || !Array.isArray(next.rules)) return;
+    payload = next;
+    rules = E.rules_for_url(payload, pageUrl());
+    if (rules.length > 0) activate();
+    else deactivate();
+    sendGuardConfig();
+  }
+
+  ext.storage.local.get({ [M.STORE_STATE]: null }).then((items) => {
+    const state = items[M.STORE_STATE];
+    if (state && state.payload) return applyPayload(state.payload);
+    // first moments after install: the background has not stored anything yet
+    return ext.runtime.sendMessage({ type: M.GET_RULES }).then(applyPayload);
+  }).catch((err) => console.error("pwguard: could not read the rules:", err));
+
+  ext.storage.onChanged.addListener((changes, area) => {
+    const change = changes[M.STORE_STATE];
+    if (area === "local" && change && change.newValue && change.newValue.payload) {
+      if (!payload || change.newValue.payload.version !== payload.version) {
+        applyPayload(change.newValue.payload);
+      }
+    }
+  });
+
+  // ---- enforcement ----
+  function isInput(el) {
+    return el.localName === "input";
+  }
+
+  function block(el) {
+    if (!original.has(el)) {
+      original.set(el, {
+        disabled: isInput(el) ? el.disabled : el.hasAttribute("disabled"),
+        ariaDisabled: el.getAttribute("aria-disabled"),
+      });
+    }
+    if (el.getAttribute("data-pwguard") !== "blocked") el.setAttribute("data-pwguard", "blocked");
+    let unticked = false;
+    if (isInput(el)) {
+      if (el.checked) {
+        el.checked = false;
+        unticked = true;
+      }
+      if (el.hasAttribute("checked")) el.removeAttribute("checked");
+      if (!el.disabled) el.disabled = true;
+    } else {
+      if (el.getAttribute("aria-checked") !== "false") {
+        unticked = el.getAttribute("aria-checked") === "true";
+        el.setAttribute("aria-checked", "false");
+      }
+      if (!el.hasAttribute("disabled")) el.setAttribute("disabled", "");
+    }
+    if (el.getAttribute("aria-disabled") !== "true") el.setAttribute("aria-disabled", "true");
+    if (unticked) {
+      // let the page's own widgets (styled boxes, frameworks) see the box go off
+      el.dispatchEvent(new Event("input", { bubbles: true }));
+      el.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  function release(el) {
+    const before = original.get(el);
+    if (el.hasAttribute("data-pwguard")) el.removeAttribute("data-pwguard");
+    if (!before) return;
+    original.delete(el);
+    if (isInput(el)) el.disabled = before.disabled;
+    else if (!before.disabled) el.removeAttribute("disabled");
+    if (before.ariaDisabled === null) el.removeAttribute("aria-disabled");
+    else el.setAttribute("aria-disabled", before.ariaDisabled);
+  }
+
+  function evaluate(el) {
+    controls.add(el);
+    const rule = E.rule_for(el, rules);
+    verdictOf.set(el, rule);
+    if (rule && (rule.action || "block") === "block") block(el);
+    else {
+      if (original.has(el)) release(el);
+      if (rule) {
+        if (el.getAttribute("data-pwguard") !== "warned") el.setAttribute("data-pwguard", "warned");
+      } else if (el.hasAttribute("data-pwguard")) {
+        el.removeAttribute("data-pwguard");
+      }
+    }
+  }
+
+  function isBlocked(el) {
+    const rule = active && el && verdictOf.get(el);
+    return Boolean(rule && (rule.action || "block") === "block");
+  }
+
+  function observe(root) {
+    if (observer) {
+      observer.observe(root, {
+        childList: true, subtree: true, characterData: true,
+        attributes: true, attributeFilter: WATCHED_ATTRIBUTES,
+      });
+    }
+  }
+
+  function addShadowRoot(root) {
+    if (!root || roots.has(root)) return;
+    roots.add(root);
+    observe(root);
+    scan(root);
+  }
+
+  // every checkbox-like control and open shadow root under `node` (inclusive)
+  function scan(node) {
+    if (node.nodeType === Node.ELEMENT_NODE) {
+      if (node.matches(SEL)) evaluate(node);
+      if (node.shadowRoot) addShadowRoot(node.shadowRoot);
+    }
+    if (!node.firstElementChild) return;
+    for (const el of node.querySelectorAll(SEL)) evaluate(el);
+    for (const el of node.querySelectorAll("*")) if (el.shadowRoot) addShadowRoot(el.shadowRoot);
+  }
+
+  function recheckAll() {
+    for (const el of controls) {
+      if (!el.isConnected) {
+        controls.delete(el);
+        continue;
+      }
+      evaluate(el);
+    }
+    updateBanner();
+  }
+
+  function onMutations(records) {
+    if (!active) return;
+    let added = false;
+    for (const rec of records) {
+      if (rec.type === "childList") {
+        for (const n of rec.addedNodes) {
+          if (n.nodeType === Node.ELEMENT_NODE) {
+            scan(n);
+            added = true;
+          }
+        }
+      }
+    }
+    // labels may have changed text, ids may have moved, a blocked box may have been touched:
+    // re-evaluate the (few) known controls once per batch
+    if (controls.size > 0 || added) recheckAll();
+  }
+
+  function activate() {
+    active = true;
+    if (!observer) {
+      observer = new MutationObserver(onMutations);
+      observe(document);
+      for (const root of roots) observe(root);
+    }
+    scan(document);
+    for (const root of roots) scan(root);
+    recheckAll();
+  }
+
+  function deactivate() {
+    const wasActive = active;
+    active = false;
+    if (observer) {
+      observer.disconnect();
+      observer = null;
+    }
+    if (!wasActive) return;
+    for (const el of controls) release(el);
+    controls.clear();
+    refused.length = 0;
+    bannerKey = "";
+    B.remove(document);
+  }
+
+  function updateBanner() {
+    if (!active) return;
+    const entries = [];
+    for (const el of controls) {
+      const rule = verdictOf.get(el);
+      if (rule) entries.push({ rule, kind: (rule.action || "block") === "block" ? "blocked" : "warned" });
+    }
+    for (const r of refused) entries.push({ rule: r.rule, kind: "refused", path: r.path });
+    const key = JSON.stringify(entries.map((e) => [e.kind, e.rule.id, e.path || ""]).sort());
+    if (entries.length === 0) {
+      if (bannerKey) B.remove(document);
+      bannerKey = "";
+      return;
+    }
+    const existing = document.querySelector('[data-pwguard="banner"]');
+    if (key === bannerKey && existing && existing.isConnected) return;
+    bannerKey = key;
+    const host = B.show(document, entries);
+    host.hidden = false;
+    host.style.removeProperty("display");
+  }
+
+  // ---- user actions and page scripts ----
+  function blockedTarget(ev) {
+    const path = ev.composedPath ? ev.composedPath() : [ev.target];
+    for (const node of path) {
+      if (!(node instanceof Element)) continue;
+      if (isBlocked(node)) return node;
+      if (node.localName === "label" && isBlocked(node.control)) return node.control;
+    }
+    return null;
+  }
+
+  function untickAll() {
+    for (const el of controls) if (isBlocked(el)) block(el);
+  }
+
+  function stop(ev) {
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+  }
+
+  window.addEventListener("click", (ev) => {
+    if (!active) return;
+    const el = blockedTarget(ev);
+    if (el) {
+      stop(ev);
+      block(el);
+      updateBanner();
+      return;
+    }
+    // "Continue" and friends: untick before the page's own click handler reads the boxes
+    untickAll();
+  }, true);
+
+  window.addEventListener("keydown", (ev) => {
+    if (!active || (ev.key !== " " && ev.key !== "Enter")) return;
+    const el = blockedTarget(ev);
+    if (el) stop(ev);
+    else untickAll();
+  }, true);
+
+  for (const type of ["input", "change"]) {
+    window.addEventListener(type, (ev) => {
+      if (!active || !ev.isTrusted) return;
+      const el = blockedTarget(ev);
+      if (el) {
+        block(el);
+        ev.stopImmediatePropagation();
+      }
+    }, true);
+  }
+
+  window.addEventListener("submit", () => {
+    if (active) untickAll();
+  }, true);
+
+  // guard-main.js: an element already in the page just got an open shadow root
+  document.addEventListener("pwguard-shadow", (ev) => {
+    if (!active) return;
+    const host = ev.composedPath()[0];
+    if (host && host.shadowRoot) addShadowRoot(host.shadowRoot);
+  }, true);
+})();

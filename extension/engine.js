@@ -1,0 +1,219 @@
+// The matching engine: the JavaScript twin of server/pwguard/rules/engine.py (same names,
+// same algorithm, same verdict shape). tests/test_conformance.py holds the two to the same
+// verdict on every fixture page. Classic script (no modules): it runs as a content script, in
+// the background and in a plain test page, and attaches itself to globalThis.pwguardEngine.
+(() => {
+  "use strict";
+
+  // checkbox-like controls, in document order
+  const CHECKBOX_SELECTOR = 'input[type="checkbox" i], [role="checkbox"], [role="switch"]';
+  // how far up we look for text when a control has no label of any kind
+  const ANCESTOR_TEXT_LEVELS = 3;
+
+  // U+2018 U+2019 U+201A U+201B U+2032 -> ', U+201C U+201D U+201E U+201F U+2033 -> "
+  const QUOTES = [
+    [/[\u2018\u2019\u201A\u201B\u2032]/g, "'"],
+    [/[\u201C\u201D\u201E\u201F\u2033]/g, '"'],
+  ];
+
+  // JavaScript's \s is exactly engine.py's WHITESPACE set.
+  function collapse(text) {
+    return String(text).replace(/\s+/gu, " ").trim();
+  }
+
+  /** Fold case, accents (NFKD, nonspacing marks removed), curly quotes and white space
+   * (engine.py, step 5: casefold is toLowerCase() then ß->ss and ς->σ on NFKD text). */
+  function fold(text) {
+    let out = String(text ?? "").normalize("NFKD").replace(/\p{Mn}/gu, "");
+    out = out.toLowerCase().replace(/\u00DF/g, "ss").replace(/\u03C2/g, "\u03C3");
+    for (const [re, repl] of QUOTES) out = out.replace(re, repl);
+    return collapse(out);
+  }
+
+  function rootOf(el) {
+    const root = el.getRootNode ? el.getRootNode() : el.ownerDocument;
+    return root && root.querySelectorAll ? root : el.ownerDocument;
+  }
+
+  function byId(root, id) {
+    if (!id) return null;
+    if (root.getElementById) return root.getElementById(id);
+    try {
+      return root.querySelector(`#${CSS.escape(id)}`);
+    } catch {
+      return null;
+    }
+  }
+
+  /** The label text of a control (engine.py, step 4): aria-labelledby targets, aria-label,
+   * every label[for=id], the nearest ancestor label unless already used, joined; if that is
+   * empty, the text of the nearest of parent, grandparent, great-grandparent that has text. */
+  function label_text(el) {
+    const root = rootOf(el);
+    const parts = [];
+    const labelledby = (el.getAttribute("aria-labelledby") || "").split(/[ \t\n\f\r]+/).filter(Boolean);
+    for (const id of labelledby) {
+      const target = byId(root, id);
+      if (target) parts.push(target.textContent);
+    }
+    const aria = el.getAttribute("aria-label");
+    if (aria) parts.push(aria);
+    const id = el.getAttribute("id");
+    const used = [];
+    if (id) {
+      for (const lab of root.querySelectorAll("label[for]")) {
+        if (lab.getAttribute("for") === id) used.push(lab);
+      }
+    }
+    for (const lab of used) parts.push(lab.textContent);
+    const ancestor = el.parentElement ? el.parentElement.closest("label") : null;
+    if (ancestor && !used.includes(ancestor)) parts.push(ancestor.textContent);
+    const text = collapse(parts.join(" "));
+    if (text) return text;
+    let node = el.parentElement;
+    for (let level = 0; node && level < ANCESTOR_TEXT_LEVELS; level += 1) {
+      const t = collapse(node.textContent);
+      if (t) return t;
+      node = node.parentElement;
+    }
+    return "";
+  }
+
+  function safeMatches(el, selector) {
+    try {
+      return el.matches(selector);
+    } catch {
+      return false; // a selector this browser cannot parse matches nothing (the linter reports it)
+    }
+  }
+
+  /** Whether a checkbox-like element matches one `controls` entry. */
+  function control_matches(el, control, label) {
+    if (control.selector != null) return safeMatches(el, control.selector);
+    const folded = fold(label ?? label_text(el));
+    return (control.label || []).some((phrase) => {
+      const p = fold(phrase);
+      return p.length > 0 && folded.includes(p);
+    });
+  }
+
+  // ---- WebExtension match patterns (mirror of server/pwguard/rules/sites.py) ----
+
+  const SCHEMES = ["*", "http", "https", "ws", "wss", "ftp", "file"];
+  const HOST_RE = /^(\*|(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*)$/;
+
+  /** Parse a match pattern into {scheme, host, path}; throws an Error naming the problem. */
+  function parse_pattern(pattern) {
+    if (typeof pattern !== "string") throw new Error("a match pattern must be a string like https://accounts.zoho.com/*");
+    if (pattern === "<all_urls>") return { scheme: "<all_urls>", host: "*", path: "*" };
+    const sep = pattern.indexOf("://");
+    if (sep < 0) throw new Error(`${JSON.stringify(pattern)} has no "://"; write it like https://accounts.zoho.com/*`);
+    const scheme = pattern.slice(0, sep);
+    const rest = pattern.slice(sep + 3);
+    if (!SCHEMES.includes(scheme)) throw new Error(`${JSON.stringify(pattern)}: scheme ${JSON.stringify(scheme)} is not allowed`);
+    const slash = rest.indexOf("/");
+    if (slash < 0) throw new Error(`${JSON.stringify(pattern)} has no path; add /*`);
+    let host = rest.slice(0, slash);
+    const path = rest.slice(slash);
+    if (scheme === "file") return { scheme, host: "", path };
+    if (host.includes(":")) {
+      const port = host.slice(host.indexOf(":") + 1);
+      host = host.slice(0, host.indexOf(":"));
+      if (port !== "*" && !/^[0-9]+$/.test(port)) throw new Error(`${JSON.stringify(pattern)}: invalid port`);
+    }
+    if (host.includes("@")) throw new Error(`${JSON.stringify(pattern)}: a match pattern cannot contain a user name`);
+    if (host !== host.toLowerCase()) throw new Error(`${JSON.stringify(pattern)}: write the host in lowercase`);
+    if (!host || !HOST_RE.test(host)) throw new Error(`${JSON.stringify(pattern)}: invalid host ${JSON.stringify(host)}`);
+    return { scheme, host, path };
+  }
+
+  /** `*` matches any run of characters (including `/`); everything else is literal. */
+  function glob_match(glob, text) {
+    const body = glob.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, "\\$&")).join(".*");
+    return new RegExp(`^${body}$`, "s").test(text);
+  }
+
+  /** Whether `url` is matched by the pattern (false for an invalid pattern or URL). */
+  function url_matches(pattern, url) {
+    let p;
+    let u;
+    try {
+      p = parse_pattern(pattern);
+      u = new URL(url);
+    } catch {
+      return false;
+    }
+    const scheme = u.protocol.replace(/:$/, "").toLowerCase();
+    if (p.scheme === "<all_urls>") return SCHEMES.includes(scheme) && scheme !== "*";
+    if (p.scheme === "*" ? !["http", "https"].includes(scheme) : p.scheme !== scheme) return false;
+    if (scheme !== "file") {
+      const host = u.hostname.toLowerCase().replace(/\.+$/, "");
+      if (p.host !== "*") {
+        if (p.host.startsWith("*.")) {
+          const base = p.host.slice(2);
+          if (host !== base && !host.endsWith(`.${base}`)) return false;
+        } else if (p.host !== host) {
+          return false;
+        }
+      }
+    }
+    return glob_match(p.path, (u.pathname || "/") + u.search);
+  }
+
+  /** The rules whose `sites` name this URL. */
+  function rules_for_url(ruleset, url) {
+    const rules = (ruleset && ruleset.rules) || [];
+    return rules.filter((r) => (r.sites || []).some((s) => url_matches(s, url)));
+  }
+
+  /** The first rule (block before warn, then rule order) one of whose controls matches. */
+  function rule_for(el, rules, label) {
+    let warned = null;
+    const text = label ?? label_text(el);
+    for (const rule of rules) {
+      if ((rule.controls || []).some((c) => control_matches(el, c, text))) {
+        if ((rule.action || "block") === "block") return rule;
+        if (!warned) warned = rule;
+      }
+    }
+    return warned;
+  }
+
+  /** One verdict per checkbox-like control under `root` (a Document, an Element or a
+   * ShadowRoot), in document order: {index, tag, id, name, label, rule_id, action}.
+   * With `url`, only the rules whose sites name it count. */
+  function verdicts(root, ruleset, url = null) {
+    const rules = url == null ? (ruleset && ruleset.rules) || [] : rules_for_url(ruleset, url);
+    const out = [];
+    let index = 0;
+    for (const el of root.querySelectorAll(CHECKBOX_SELECTOR)) {
+      const label = label_text(el);
+      const rule = rule_for(el, rules, label);
+      out.push({
+        index,
+        tag: el.localName,
+        id: el.getAttribute("id") || "",
+        name: el.getAttribute("name") || "",
+        label,
+        rule_id: rule ? rule.id : null,
+        action: rule ? rule.action || "block" : null,
+      });
+      index += 1;
+    }
+    return out;
+  }
+
+  globalThis.pwguardEngine = Object.freeze({
+    CHECKBOX_SELECTOR,
+    fold,
+    label_text,
+    control_matches,
+    collapse,
+    parse_pattern,
+    glob_match,
+    url_matches,
+    rules_for_url,
+    rule_for,
+    verdicts,
+  });
+})();

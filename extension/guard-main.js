@@ -1,0 +1,281 @@
+// MAIN-world guard: runs in the page's own JavaScript world at document_start, before any page
+// script, on the same hosts as content.js. It
+//   1. wraps fetch and XMLHttpRequest and refuses a request that matches a block rule's
+//      `request` (method, path glob, a `json_true` field set to true at any depth of the body);
+//   2. keeps page scripts from ticking or re-enabling a control content.js has blocked
+//      (`el.checked = true`, `el.disabled = false`, jQuery's .prop()), which the isolated world
+//      cannot see: property sets leave no trace in the DOM;
+//   3. tells content.js when an already connected element gets an open shadow root.
+// The MAIN world cannot read extension storage, so the guard rules come from content.js over a
+// MessagePort handed over at document_start, before the page can listen (content.js stops the
+// handshake message from propagating; later copies are ignored), so the page can neither read,
+// forge nor switch off the rules. Until the rules arrive, a request that could be guarded is
+// held (at most HOLD_MS); if they never come, a write request whose JSON body has any `true`
+// is refused (fail closed). On a site that no rule names, content.js answers {active: false}
+// and every wrapper below passes straight through.
+(() => {
+  "use strict";
+  if (window.__pwguardMainInstalled) return; // never wrap twice (e.g. re-injection)
+  Object.defineProperty(window, "__pwguardMainInstalled", { value: true });
+
+  const HOLD_MS = 3000;
+  const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
+  // originals, captured before any page script can replace them
+  const origFetch = window.fetch;
+  const XHR = window.XMLHttpRequest;
+  const xhrOpen = XHR.prototype.open;
+  const xhrSend = XHR.prototype.send;
+  const origSetTimeout = window.setTimeout.bind(window);
+  const jsonParse = JSON.parse;
+  const getAttribute = Element.prototype.getAttribute;
+  const dispatch = EventTarget.prototype.dispatchEvent;
+  const attachShadow = Element.prototype.attachShadow;
+  const checkedDesc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "checked");
+  const disabledDesc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "disabled");
+  const URL_ = URL;
+  const TypeError_ = TypeError;
+
+  // "pending" until content.js answers, then "active" or "inactive"
+  let state = "pending";
+  let guards = [];
+  let port = null;
+  let readyResolve;
+  const ready = new Promise((resolve) => {
+    readyResolve = resolve;
+  });
+  origSetTimeout(() => {
+    if (state === "pending") {
+      state = "failclosed";
+      readyResolve();
+    }
+  }, HOLD_MS);
+
+  // ---- handshake with content.js ----
+  const channel = new MessageChannel();
+  port = channel.port1;
+  port.onmessage = (ev) => {
+    const msg = ev.data || {};
+    if (msg.type !== "config") return;
+    guards = Array.isArray(msg.guards) ? msg.guards : [];
+    state = msg.active ? "active" : "inactive";
+    readyResolve();
+  };
+  window.postMessage({ __pwguard: "main-hello" }, "*", [channel.port2]);
+
+  function report(rule, method, url) {
+    try {
+      port.postMessage({ type: "refused", ruleId: rule ? rule.ruleId : null, method, url });
+    } catch {
+      /* content script gone: the request is still refused */
+    }
+  }
+
+  // ---- request matching ----
+  function globMatch(glob, text) {
+    const body = String(glob)
+      .split("*")
+      .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+      .join(".*");
+    return new RegExp(`^${body}$`, "s").test(text);
+  }
+
+  function hasTrue(value, fields, depth = 0) {
+    if (depth > 64 || value === null || typeof value !== "object") return false;
+    if (Array.isArray(value)) return value.some((v) => hasTrue(v, fields, depth + 1));
+    for (const key of Object.keys(value)) {
+      const v = value[key];
+      if (v === true && (fields === null || fields.includes(key))) return true;
+      if (typeof v === "string" && fields !== null && fields.includes(key) && v === "true") {
+        return true; // form-style booleans ("rmapitok=true") mean the same to the server
+      }
+      if (typeof v === "object" && hasTrue(v, fields, depth + 1)) return true;
+      if (typeof v === "string" && /^\s*[[{]/.test(v)) {
+        const inner = tryJson(v); // JSON nested inside a string field
+        if (inner !== undefined && hasTrue(inner, fields, depth + 1)) return true;
+      }
+    }
+    return false;
+  }
+
+  function tryJson(text) {
+    try {
+      return jsonParse(text);
+    } catch {
+      return undefined;
+    }
+  }
+
+  // The body as a list of JSON-ish values to search: the parsed JSON, or the fields of a form.
+  function bodyValues(text, entries) {
+    if (entries) {
+      const obj = {};
+      for (const [k, v] of entries) if (typeof v === "string") obj[k] = v;
+      return [obj];
+    }
+    if (typeof text !== "string") return [];
+    const json = tryJson(text);
+    if (json !== undefined) return [json];
+    if (/^[^{}[\]\s]*=/.test(text)) {
+      const obj = {};
+      for (const [k, v] of new URLSearchParams(text)) obj[k] = v;
+      return [obj];
+    }
+    return [];
+  }
+
+  // Synchronously readable body: {text} / {entries}; {pending: Promise} for a Blob or stream.
+  function readBody(body) {
+    if (body == null) return { text: null };
+    if (typeof body === "string") return { text: body };
+    if (body instanceof URLSearchParams) return { entries: [...body] };
+    if (typeof FormData !== "undefined" && body instanceof FormData) return { entries: [...body] };
+    if (body instanceof Blob) return { pending: body.text().then((text) => ({ text })) };
+    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
+      return { text: new TextDecoder().decode(body) };
+    }
+    return { text: null }; // Document or stream bodies: not JSON we can read without consuming
+  }
+
+  function pathOf(url) {
+    try {
+      return new URL_(url, document.baseURI).pathname;
+    } catch {
+      return String(url);
+    }
+  }
+
+  // The guard a request breaks, or null. In fail-closed mode any `true` counts.
+  function verdict(method, url, read) {
+    const m = String(method || "GET").toUpperCase();
+    if (state === "inactive") return null;
+    const values = bodyValues(read.text, read.entries);
+    if (state === "failclosed") {
+      if (SAFE_METHODS.has(m)) return null;
+      return values.some((v) => hasTrue(v, null)) ? { ruleId: null } : null;
+    }
+    const path = pathOf(url);
+    for (const g of guards) {
+      if (g.method && g.method !== "*" && String(g.method).toUpperCase() !== m) continue;
+      if (!globMatch(g.path, path)) continue;
+      if (values.some((v) => hasTrue(v, g.json_true || []))) return g;
+    }
+    return null;
+  }
+
+  // Whether a request can be let through without waiting or reading anything.
+  function trivially_safe(method, body) {
+    if (state === "inactive") return true;
+    if (state === "active" && guards.length === 0) return true;
+    return body == null && SAFE_METHODS.has(String(method || "GET").toUpperCase());
+  }
+
+  // ---- fetch ----
+  async function guardedFetch(input, init) {
+    const isRequest = input instanceof Request;
+    const method = (init && init.method) || (isRequest ? input.method : "GET");
+    const url = isRequest ? input.url : String(input);
+    let body = init && "body" in init ? init.body : null;
+    if (body == null && isRequest && !SAFE_METHODS.has(method.toUpperCase())) {
+      body = await input.clone().text();
+    }
+    if (state === "pending") await ready;
+    let read = readBody(body);
+    if (read.pending) read = await read.pending;
+    const hit = verdict(method, url, read);
+    if (hit) {
+      report(hit, method, url);
+      throw new TypeError_(`pwguard refused ${method} ${pathOf(url)}: it would revoke sessions or tokens`);
+    }
+    return origFetch.call(this, input, init);
+  }
+
+  function fetch(input, init) {
+    const isRequest = input instanceof Request;
+    const method = (init && init.method) || (isRequest ? input.method : "GET");
+    let body = init && "body" in init ? init.body : null;
+    if (body == null && isRequest && !SAFE_METHODS.has(String(method).toUpperCase())) {
+      body = input; // a Request carrying its own body: read it on the slow path
+    }
+    if (trivially_safe(method, body)) return origFetch.call(this, input, init);
+    return guardedFetch.call(this, input, init);
+  }
+  window.fetch = fetch;
+
+  // ---- XMLHttpRequest ----
+  const xhrInfo = new WeakMap();
+
+  XHR.prototype.open = function open(method, url, ...rest) {
+    xhrInfo.set(this, { method: String(method), url: String(url), async: rest.length === 0 || rest[0] !== false });
+    return xhrOpen.call(this, method, url, ...rest);
+  };
+
+  function refuseXhr(xhr, hit, info) {
+    report(hit, info.method, info.url);
+    // a network error, as the page would see one: readyState DONE, status 0, then the events,
+    // asynchronously, and nothing sent
+    origSetTimeout(() => {
+      Object.defineProperty(xhr, "readyState", { configurable: true, get: () => 4 });
+      for (const type of ["readystatechange", "error", "loadend"]) {
+        const ev = type === "readystatechange" ? new Event(type) : new ProgressEvent(type);
+        dispatch.call(xhr, ev);
+      }
+    }, 0);
+  }
+
+  XHR.prototype.send = function send(body) {
+    const info = xhrInfo.get(this) || { method: "GET", url: "", async: true };
+    if (trivially_safe(info.method, body ?? null)) return xhrSend.call(this, body);
+    let read = readBody(body ?? null);
+    if (!read.pending && state !== "pending") {
+      const hit = verdict(info.method, info.url, read);
+      if (hit) return refuseXhr(this, hit, info);
+      return xhrSend.call(this, body);
+    }
+    if (!info.async) {
+      // a synchronous request cannot be held: decide now, failing closed
+      const prev = state;
+      if (state === "pending") state = "failclosed";
+      const hit = read.pending ? { ruleId: null } : verdict(info.method, info.url, read);
+      state = prev;
+      if (hit) return refuseXhr(this, hit, info);
+      return xhrSend.call(this, body);
+    }
+    const xhr = this;
+    (async () => {
+      if (state === "pending") await ready;
+      if (read.pending) read = await read.pending;
+      const hit = verdict(info.method, info.url, read);
+      if (hit) refuseXhr(xhr, hit, info);
+      else xhrSend.call(xhr, body);
+    })();
+    return undefined;
+  };
+
+  // ---- blocked controls: property sets by page scripts ----
+  function isBlocked(el) {
+    return state !== "inactive" && getAttribute.call(el, "data-pwguard") === "blocked";
+  }
+  Object.defineProperty(HTMLInputElement.prototype, "checked", {
+    ...checkedDesc,
+    set(value) {
+      checkedDesc.set.call(this, value && isBlocked(this) ? false : value);
+    },
+  });
+  Object.defineProperty(HTMLInputElement.prototype, "disabled", {
+    ...disabledDesc,
+    set(value) {
+      if (!value && isBlocked(this)) return;
+      disabledDesc.set.call(this, value);
+    },
+  });
+
+  // ---- open shadow roots attached to elements already in the document ----
+  Element.prototype.attachShadow = function patchedAttachShadow(init) {
+    const root = attachShadow.call(this, init);
+    if (state !== "inactive" && init && init.mode === "open" && this.isConnected) {
+      dispatch.call(this, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
+    }
+    return root;
+  };
+})();

@@ -1,0 +1,16 @@
+// Message ids and storage keys shared by every part of the extension (one place, so a typo
+// is a ReferenceError, not a silently ignored message). Classic script: attaches to globalThis.
+(() => {
+  "use strict";
+  globalThis.pwguardMessages = Object.freeze({
+    // runtime messages, all answered by the background's single router
+    GET_STATUS: "pwguard/get-status", //       -> status object
+    SAVE_SETTINGS: "pwguard/save-settings", // {settings} -> status object (after a sync)
+    SYNC_NOW: "pwguard/sync-now", //           -> status object once the sync has finished
+    GET_RULES: "pwguard/get-rules", //         -> {rules payload} (content script fallback)
+    // storage.local keys, written only by the background
+    STORE_STATE: "state", // {payload, source, version, lastSync, lastError, serverUrl}
+    STORE_SETTINGS: "settings", // {serverUrl, publicKey, pollMinutes} from the options page
+    ALARM: "pwguard-sync",
+  });
+})();
