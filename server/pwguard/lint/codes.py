@@ -31,6 +31,7 @@ FAMILIES = {
     "R": "request guard",
     "E": "examples",
     "I": "inline silencing",
+    "P": "page scan (pwguard scan)",
 }
 
 _E: Severity = "error"
@@ -305,6 +306,7 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "silencing comment without a reason",
         "Write why the finding is acceptable: `# pwguard: ignore[L002] reason`.",
     ),
+    ("P001", _E, "dangerous-looking control not covered by any rule", "The control's label or its id/name looks like Zoho's sign-out-of-apps / API-token box, but no rule blocks it: after a redesign the guard may have gone blind. Add a selector or phrase to a rule."),
     ("I002", _W, "silencing comment names an unknown code", "A typo in the code silences nothing."),
 ]
 

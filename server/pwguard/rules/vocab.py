@@ -102,6 +102,8 @@ ENGLISH_COMMON = [
     "need",
     "them",
     "information",
+    "sign",
+    "new",
 ]
 
 _WORD = re.compile(r"\w+")

@@ -1,0 +1,182 @@
+"""`pwguard scan PAGE.html...`: list a saved page's checkbox-like controls, the rule covering
+each, and flag dangerous-looking controls no rule covers (exit 1), e.g. after Zoho redesigns
+its page.
+
+A control looks dangerous when (unless a rule covers it):
+- its folded label contains one of Zoho's dangerous labels in any language of labels.tsv, or
+  three words of one language's dangerous wording (`pwguard.rules.vocab`); or
+- its id, name or class contains a structural cue (mobile, apitok, session, oneauth, ...),
+unless its label is one of Zoho's known harmless labels (web sessions, Include OneAuth).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pwguard.lint import lint_paths
+from pwguard.lint.formatters import FORMATS, render
+from pwguard.rules.engine import Element, Page, Verdict, applicable_rules, fold, page_verdicts
+from pwguard.rules.finding import Finding
+from pwguard.rules.vocab import load as load_vocab
+from pwguard.rules.vocab import words
+
+STRUCTURAL = re.compile(
+    r"mobile|apitok|api_tok|authtok|(app|mob|device)[_-]?ses|oneauth|signout|revoke|devices?_?log",
+    re.IGNORECASE,
+)
+MAX_PAGE = 20 * 1024 * 1024
+MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
+
+
+@dataclass(frozen=True)
+class Control:
+    path: str
+    line: int
+    verdict: Verdict
+    reasons: tuple[str, ...]
+
+    @property
+    def status(self) -> str:
+        if self.verdict.rule_id:
+            return "covered"
+        return "DANGEROUS" if self.reasons else "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.verdict.to_dict(),
+            "line": self.line,
+            "status": self.status,
+            "reasons": list(self.reasons),
+        }
+
+
+class Vocabulary:
+    def __init__(self) -> None:
+        data = load_vocab()
+        self.dangerous: list[str] = data["dangerous_labels"]
+        self.harmless: list[str] = data["harmless_labels"]
+        self.by_lang = {lang: set(ws) for lang, ws in data["danger_words"].items()}
+
+    def reasons(self, el: Element, label: str) -> list[str]:
+        folded = fold(label)
+        out = []
+        hit = next((d for d in self.dangerous if d in folded), None)
+        if hit:
+            out.append(f"label contains Zoho's wording {hit[:50]!r}")
+        elif any(h in folded for h in self.harmless):
+            return []  # a known harmless box (web sessions, Include OneAuth)
+        else:
+            label_words = set(words(folded))
+            for lang, ws in self.by_lang.items():
+                common = sorted(label_words & ws)
+                if len(common) >= MIN_WORDS:
+                    out.append(f"label has dangerous wording ({lang}: {', '.join(common[:4])})")
+                    break
+        for attr in ("id", "name", "class"):
+            value = el.get(attr) or ""
+            if m := STRUCTURAL.search(value):
+                out.append(f"{attr} {value!r} contains {m.group(0)!r}")
+        return out
+
+
+def scan_page(path: Path, page: Page, rules: list[Any], vocab: Vocabulary) -> list[Control]:
+    out = []
+    for el, verdict in zip(page.controls, page_verdicts(page, rules), strict=True):
+        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, verdict.label))
+        out.append(Control(str(path), el.sourceline or 0, verdict, reasons))
+    return out
+
+
+def findings_of(controls: list[Control]) -> list[Finding]:
+    out = []
+    for c in controls:
+        if c.status == "DANGEROUS":
+            ident = f"#{c.verdict.id}" if c.verdict.id else f"control {c.verdict.index}"
+            out.append(
+                Finding.at(
+                    c.path,
+                    c.line,
+                    1,
+                    "P001",
+                    f"{ident} ({c.verdict.label[:60]!r}) is not covered by any rule: "
+                    + "; ".join(c.reasons),
+                )
+            )
+    return out
+
+
+def table(controls: list[Control]) -> str:
+    lines = []
+    for c in controls:
+        v = c.verdict
+        ident = " ".join(
+            x for x in (f"#{v.id}" if v.id else "", f"name={v.name}" if v.name else "") if x
+        )
+        rule = f"{v.rule_id} ({v.action})" if v.rule_id else "-"
+        where = f"{c.path}:{c.line}: [{c.status}]"
+        lines.append(f"{where} {v.tag} {ident or '-'} rule={rule} label={v.label[:80]!r}")
+    return "".join(line + "\n" for line in lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="pwguard scan",
+        description="List the checkbox-like controls of saved pages and the rules covering them; "
+        "exit 1 when a dangerous-looking control is not covered.",
+    )
+    parser.add_argument("pages", nargs="+", help="saved HTML pages")
+    parser.add_argument("--url", help="the page's URL: only rules whose sites match it apply")
+    parser.add_argument("--rules", default="rules", help="rules folder or file (default: rules)")
+    parser.add_argument("--format", choices=FORMATS, default="text")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return 0 if exc.code == 0 else 2
+    if not Path(args.rules).exists():
+        print(f"pwguard scan: {args.rules}: no such file or directory", file=sys.stderr)
+        return 2
+    result = lint_paths([args.rules], select=("F", "S"))
+    if result.ruleset is None:
+        for f in result.errors:
+            print(f, file=sys.stderr)
+        print(
+            f"pwguard scan: cannot load the rules in {args.rules}; run `pwguard lint {args.rules}`",
+            file=sys.stderr,
+        )
+        return 2
+    rules = applicable_rules(result.ruleset, args.url)
+    vocab = Vocabulary()
+    controls: list[Control] = []
+    for name in args.pages:
+        path = Path(name)
+        try:
+            if path.stat().st_size > MAX_PAGE:
+                print(f"pwguard scan: {name}: larger than {MAX_PAGE} bytes", file=sys.stderr)
+                return 2
+            data = path.read_bytes()
+        except OSError as exc:
+            print(f"pwguard scan: {name}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        controls += scan_page(path, Page(data), rules, vocab)
+    findings = findings_of(controls)
+    if args.format == "json":
+        doc = {
+            "controls": [c.to_dict() for c in controls],
+            "findings": [f.to_dict() for f in findings],
+        }
+        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    elif args.format == "text":
+        sys.stdout.write(table(controls) + render(findings, "text"))
+        covered = sum(1 for c in controls if c.verdict.rule_id)
+        print(
+            f"{len(controls)} controls, {covered} covered, {len(findings)} dangerous and uncovered"
+        )
+    else:
+        sys.stdout.write(render(findings, args.format))
+    return 1 if findings else 0
