@@ -1,0 +1,213 @@
+"""Admin API over real HTTP: bearer token, lint gate (422), size limit (413), publish, rollback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from pwguard.lint import lint_text
+from tests.serve import RunningServer, server_fixture
+from tests.server_cases import GOOD_TEXT, check_bundle, variant
+
+MAX_BODY = 8192
+admin_server = server_fixture(
+    "module", rules_dir=Path(__file__).parent / "server_cases" / "good",
+    env={"PWGUARD_MAX_BODY_BYTES": str(MAX_BODY)},
+)
+
+ADMIN_CALLS = [
+    ("PUT", "/v1/admin/rules"),
+    ("GET", "/v1/admin/versions"),
+    ("POST", "/v1/admin/versions/0123456789abcdef/activate"),
+]
+
+
+@pytest.fixture
+def client(admin_server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=admin_server.url, headers=admin_server.admin_headers,
+                      timeout=30) as c:
+        yield c
+
+
+def versions(client: httpx.Client) -> list[dict[str, object]]:
+    resp = client.get("/v1/admin/versions")
+    assert resp.status_code == 200
+    out: list[dict[str, object]] = resp.json()
+    return out
+
+
+@pytest.mark.parametrize(("method", "path"), ADMIN_CALLS)
+@pytest.mark.parametrize(
+    "authorization", [None, "Bearer wrong-token", "Bearer", "Basic YWRtaW46YWRtaW4="],
+    ids=["none", "wrong", "empty", "basic"],
+)
+def test_admin_calls_without_the_right_token_get_401_and_change_nothing(
+    admin_server, method, path, authorization
+):
+    before = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    headers = {"Authorization": authorization} if authorization else {}
+    resp = httpx.request(method, admin_server.url + path, headers=headers,
+                         content=variant(99).encode() if method == "PUT" else None, timeout=10)
+    assert resp.status_code == 401
+    assert resp.json() == {"detail": "missing or wrong bearer token"}
+    assert resp.headers["www-authenticate"] == "Bearer"
+    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).content == before.content
+
+
+def test_a_token_that_only_shares_a_prefix_with_the_real_one_is_refused(admin_server):
+    for token in (admin_server.admin_token[:-1], admin_server.admin_token + "x"):
+        resp = httpx.get(admin_server.url + "/v1/admin/versions",
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        assert resp.status_code == 401
+
+
+# One broken ruleset per family of lint codes, and the code it must produce.
+BAD_RULES = {
+    "F004-yaml-syntax": ("rules: [\n  - id: x\n", "F004"),
+    "F007-root-not-rules": ("- just a list\n", "F007"),
+    "S001-unknown-field": (GOOD_TEXT.replace("    action: block", "    acton: block"), "S001"),
+    "S002-missing-field": (GOOD_TEXT.replace("    why: Ticking", "    #why: x", 1), "S002"),
+    "S004-bad-id": (GOOD_TEXT.replace("id: keep-app-sessions", "id: Keep_App"), "S004"),
+    "S006-duplicate-id": (GOOD_TEXT.replace("id: keep-connected-apps", "id: keep-app-sessions"),
+                          "S006"),
+    "U002-site-not-https": (
+        GOOD_TEXT.replace("https://accounts.zoho.eu/*", "http://accounts.zoho.eu/*"), "U002"),
+    "C001-invalid-selector": (GOOD_TEXT.replace('"input#ter_mob"', '"input[#ter_mob"'), "C001"),
+    "L001-empty-phrase": (GOOD_TEXT.replace('["Revoke access for all connected apps"]', '[""]'),
+                          "L001"),
+    "M001-no-english": (GOOD_TEXT.replace('      en: "This box would sign', '      fr: "Cette'),
+                        "M001"),
+    "M003-markup": (GOOD_TEXT.replace("Close sessions one by one instead.\"",
+                                      "Close <b>sessions</b> one by one.\""), "M003"),
+    "H001-help-not-https": (GOOD_TEXT.replace('"https://{host}/u/h#sessions"',
+                                              '"http://{host}/u/h#sessions"', 1), "H001"),
+    "R001-bad-method": (GOOD_TEXT.replace("method: PUT", "method: GET"), "R001"),
+    "E001-missing-example": (GOOD_TEXT.replace(
+        "    help: \"https://{host}/u/h#sessions\"\n  - id: keep-connected-apps",
+        "    help: \"https://{host}/u/h#sessions\"\n"
+        "    examples:\n      match: [no/such/page.html]\n"
+        "  - id: keep-connected-apps"), "E001"),
+}
+
+
+@pytest.mark.parametrize(("text", "code"), list(BAD_RULES.values()), ids=list(BAD_RULES))
+def test_publishing_rules_with_lint_errors_gets_422_with_the_cli_findings_and_changes_nothing(
+    admin_server, client, text, code
+):
+    assert text != GOOD_TEXT
+    before, listed = httpx.get(admin_server.url + "/v1/rules", timeout=10), versions(client)
+    resp = client.put("/v1/admin/rules", content=text.encode(),
+                      headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 422, resp.text
+    detail = resp.json()["detail"]
+    assert re.fullmatch(r"rules rejected by the linter \(\d+ error\(s\)\); nothing changed",
+                        detail["message"])
+    codes = [f["code"] for f in detail["findings"]]
+    assert code in codes
+    # the same codes, lines and columns as the linter run locally on the same text
+    local = lint_text(text, "request.yaml")
+    assert detail["findings"] == [f.to_dict() for f in local.findings]
+    after = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    assert after.content == before.content and after.headers["etag"] == before.headers["etag"]
+    assert versions(client) == listed
+
+
+def test_publish_makes_a_new_active_version_and_identical_rules_make_no_duplicate(
+    admin_server, client
+):
+    text = variant(1)
+    resp = client.put("/v1/admin/rules", params={"note": "zoho renamed the box"},
+                      content=text.encode(), headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 201, resp.text
+    created = resp.json()
+    assert created["created"] is True and created["active"] is True
+    assert created["note"] == "zoho renamed the box"
+    payload = check_bundle(httpx.get(admin_server.url + "/v1/rules", timeout=10),
+                           admin_server.public_key)
+    assert payload["version"] == created["version"]
+    assert payload["rules"][0]["title"].endswith("(variant 1)")
+    count = len(versions(client))
+
+    again = client.put("/v1/admin/rules", content=text.encode(),
+                       headers={"Content-Type": "application/yaml"})
+    assert again.status_code == 200
+    assert again.json()["created"] is False
+    assert again.json()["version"] == created["version"]
+    assert again.json()["created_at"] == created["created_at"]
+    assert len(versions(client)) == count
+
+
+def test_json_body_is_accepted_and_hashes_like_the_same_rules_in_yaml(admin_server, client):
+    text = variant(2)
+    as_json = httpx.Response(200, json=yaml.safe_load(text)).content
+    first = client.put("/v1/admin/rules", content=as_json,
+                       headers={"Content-Type": "application/json"})
+    assert first.status_code == 201, first.text
+    second = client.put("/v1/admin/rules", content=text.encode(),
+                        headers={"Content-Type": "application/yaml"})
+    assert second.status_code == 200 and second.json()["version"] == first.json()["version"]
+    sniffed = client.put("/v1/admin/rules", content=as_json,
+                         headers={"Content-Type": "application/octet-stream"})
+    assert sniffed.status_code == 200 and sniffed.json()["version"] == first.json()["version"]
+
+
+def test_rollback_activates_an_earlier_version_and_unknown_versions_get_404(
+    admin_server, client
+):
+    old = client.put("/v1/admin/rules", content=variant(3).encode()).json()["version"]
+    new = client.put("/v1/admin/rules", content=variant(4).encode()).json()["version"]
+    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).headers["etag"] == f'"{new}"'
+
+    resp = client.post(f"/v1/admin/versions/{old}/activate", params={"note": "rollback"})
+    assert resp.status_code == 200
+    assert resp.json()["version"] == old and resp.json()["active"] is True
+    rules = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    assert check_bundle(rules, admin_server.public_key)["version"] == old
+    assert httpx.get(admin_server.url + "/v1/rules", headers={"If-None-Match": f'"{new}"'},
+                     timeout=10).status_code == 200
+    listed = versions(client)
+    assert [v["version"] for v in listed if v["active"]] == [old]
+    assert {new, old} <= {str(v["version"]) for v in listed}
+    assert all({"version", "created_at", "note", "active"} <= set(v) for v in listed)
+
+    missing = client.post("/v1/admin/versions/ffffffffffffffff/activate")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "no version 'ffffffffffffffff'"}
+    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).headers["etag"] == f'"{old}"'
+
+
+def test_every_change_writes_an_audit_log_line(admin_server, client):
+    version = client.put("/v1/admin/rules", params={"note": "audit me"},
+                         content=variant(5).encode()).json()["version"]
+    client.post(f"/v1/admin/versions/{version}/activate")  # already active: no change, no line
+    log = admin_server.log()
+    assert re.search(rf"audit action=publish version={version} previous=\w+ "
+                     r"actor='admin@127\.0\.0\.1' note='audit me'", log)
+    assert log.count(f"action=activate version={version}") == 0
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+def test_bodies_over_the_size_limit_get_413_and_change_nothing(admin_server, client, chunked):
+    before = httpx.get(admin_server.url + "/v1/rules", timeout=10).content
+    big = (variant(6) + "#" * (MAX_BODY + 1) + "\n").encode()
+
+    def stream() -> Iterator[bytes]:
+        for i in range(0, len(big), 1000):
+            yield big[i:i + 1000]
+
+    resp = client.put("/v1/admin/rules", content=stream() if chunked else big,
+                      headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 413
+    assert resp.json() == {"detail": f"body larger than {MAX_BODY} bytes"}
+    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).content == before
+
+
+def test_body_that_is_not_utf8_gets_415(client):
+    resp = client.put("/v1/admin/rules", content=b"rules: [\xff\xfe]\n")
+    assert resp.status_code == 415
+    assert resp.json() == {"detail": "body must be UTF-8 YAML or JSON"}
