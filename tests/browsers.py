@@ -1,0 +1,480 @@
+"""Real browsers with the pwguard extension loaded, behind one small API.
+
+``ChromiumBrowser`` drives /usr/bin/chromium through Playwright (persistent context,
+unpacked extension via ``--load-extension``); ``FirefoxBrowser`` drives firefox-esr
+through Marionette (extension installed as a temporary add-on). Both map every mocked
+Zoho hostname to 127.0.0.1, accept the mock's self-signed certificate, and expose:
+
+    open(url)                      load url in the test tab (a real load, even when only
+                                   the fragment differs) and wait for the load event
+    js(body, *args)                run a function body in the page's MAIN world
+    wait(body, *args, timeout=10)  poll a function body until truthy, return its value
+    click(selector)                trusted mouse click at the element's centre
+    press(key)                     trusted key press on the focused element
+    configure(...), sync_now(), extension_status()   through the options page
+
+so that one test body runs in both engines. ``js`` bodies see the page's own globals
+(``window.fetch`` is whatever the page or the extension's MAIN-world script made it) and
+may return a Promise, which is awaited. Results must be JSON-able.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+EXTENSION_DIR = REPO / "extension"
+CHROMIUM_BIN = os.environ.get("PWGUARD_CHROMIUM", "/usr/bin/chromium")
+FIREFOX_BIN = os.environ.get("PWGUARD_FIREFOX", "firefox-esr")
+
+STATUS_IDS = {"version": "status-version", "source": "status-source",
+              "lastSync": "status-lastSync", "lastError": "status-lastError"}
+
+
+class JSError(RuntimeError):
+    """A ``js()`` body threw in the page."""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def read_manifest(ext_dir: Path) -> dict[str, Any]:
+    path = ext_dir / "manifest.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no manifest.json; the browser tests load the "
+                                "extension unpacked from this folder")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def options_path(manifest: dict[str, Any]) -> str:
+    page = (manifest.get("options_ui") or {}).get("page") or manifest.get("options_page")
+    if not page:
+        raise ValueError("extension/manifest.json has no options_ui.page: the browser tests "
+                         "configure the extension through its options page")
+    return str(page).lstrip("/")
+
+
+class Browser:
+    """Shared behaviour; subclasses provide the engine-specific primitives."""
+
+    name: str = ""
+    options_url: str = ""
+
+    # engine primitives -------------------------------------------------------------------
+    def open(self, url: str) -> None:
+        raise NotImplementedError
+
+    def js(self, body: str, *args: Any) -> Any:
+        raise NotImplementedError
+
+    def _mouse_click(self, x: float, y: float) -> None:
+        raise NotImplementedError
+
+    def press(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _type_into(self, selector: str, text: str) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Give the next test a fresh tab on about:blank."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # shared on top of them -------------------------------------------------------------------
+    def wait(self, body: str, *args: Any, timeout: float = 10) -> Any:
+        """Evaluate ``body`` until it returns something truthy; TimeoutError names the body."""
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while True:
+            try:
+                # One in-page poll per round trip: the page answers after up to 250 ms of
+                # its own polling, so this loop never sleeps in Python.
+                value = self.js(_POLL_IN_PAGE.replace("/*BODY*/", body), list(args),
+                                max(0.0, min(0.25, deadline - time.monotonic())) * 1000)
+                if value is not None and value.get("ok"):
+                    return value["value"]
+                if value is not None and value.get("error"):
+                    last_error = JSError(value["error"])
+                else:
+                    last_error = None
+            except JSError as exc:  # e.g. a navigation destroyed the context mid-poll
+                last_error = exc
+            if time.monotonic() >= deadline:
+                why = f" (last error: {last_error})" if last_error else ""
+                raise TimeoutError(f"{self.name}: condition not met within {timeout}s: "
+                                   f"{body.strip()!r}{why}")
+
+    def click(self, selector: str) -> None:
+        """Trusted mouse click at the centre of the first element matching ``selector``."""
+        rect = self.js(
+            """const el = document.querySelector(arguments[0]);
+            if (!el) return null;
+            el.scrollIntoView({block: "center", inline: "center"});
+            const r = el.getBoundingClientRect();
+            return {x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height};""",
+            selector)
+        if rect is None:
+            raise LookupError(f"{self.name}: click: no element matches {selector!r} on "
+                              f"{self.js('return location.href')}")
+        if rect["w"] == 0 and rect["h"] == 0:
+            raise LookupError(f"{self.name}: click: {selector!r} has no box (display:none?)")
+        self._mouse_click(rect["x"], rect["y"])
+
+    def _open_options(self) -> None:
+        self.open(self.options_url)
+        self.wait('return document.documentElement.dataset.ready === "true"', timeout=15)
+
+    def configure(self, *, server_url: str = "", public_key: str = "",
+                  poll_minutes: float = 5, timeout: float = 30) -> None:
+        """Type the settings into the options page and save them, as a user would.
+
+        Saving makes the extension sync at once; this returns when the page is idle again
+        and a fresh options page shows the saved values. ValueError carries the page's
+        own complaints when it refuses the settings.
+        """
+        self._open_options()
+        poll = f"{poll_minutes:g}"
+        self._type_into("#serverUrl", server_url)
+        self._type_into("#publicKey", public_key)
+        self._type_into("#pollMinutes", poll)
+        self.click("#save")
+        self.wait('return document.documentElement.dataset.ready === "true"', timeout=timeout)
+        problems = self.js("""const ul = document.getElementById("saveErrors");
+            return ul ? [...ul.children].map(li => li.textContent) : [];""")
+        if problems:
+            raise ValueError(f"{self.name}: the options page refused the settings: {problems}")
+        self._open_options()
+        shown = self.js("""return ["#serverUrl", "#publicKey", "#pollMinutes"]
+            .map(s => document.querySelector(s).value);""")
+        if shown[0] != server_url or shown[1].split() != public_key.split() or (
+                float(shown[2] or "nan") != float(poll)):
+            raise AssertionError(f"{self.name}: options page did not keep the settings "
+                                 f"{[server_url, public_key, poll]}; it shows {shown}")
+
+    def extension_status(self) -> dict[str, str]:
+        """The status on the options page: version, source, lastSync, lastError.
+
+        Texts as shown, except lastSync: the ISO instant behind the localized text
+        ("" when never synced).
+        """
+        if not self.js("return location.href").startswith(self.options_url):
+            self._open_options()
+        self.wait('return document.documentElement.dataset.ready === "true"', timeout=30)
+        return self._read_status()
+
+    def _read_status(self) -> dict[str, str]:
+        values = self.js("""return arguments[0].map(id => {
+            const el = document.getElementById(id);
+            if (!el) return null;
+            return id === "status-lastSync" && el.dataset.value !== undefined
+              ? el.dataset.value : el.textContent.trim(); });""", list(STATUS_IDS.values()))
+        missing = [i for i, v in zip(STATUS_IDS.values(), values, strict=True) if v is None]
+        if missing:
+            raise LookupError(f"{self.name}: options page lacks #{', #'.join(missing)}")
+        return dict(zip(STATUS_IDS.keys(), values, strict=True))
+
+    def sync_now(self, timeout: float = 30) -> dict[str, str]:
+        """Press "sync now" and return the status once the page has re-rendered it."""
+        self._open_options()
+        # Blank the status so that the re-render after the sync is visible, even one that
+        # repeats the same error text.
+        self.js("""for (const id of arguments[0]) {
+            const el = document.getElementById(id); if (el) el.textContent = ""; }""",
+                list(STATUS_IDS.values()))
+        self.click("#syncNow")
+        self.wait("""return document.documentElement.dataset.ready === "true"
+            && document.getElementById("status-version").textContent.trim();""",
+                  timeout=timeout)
+        return self._read_status()
+
+
+# Runs in the page: poll the function body (pasted in, so no eval under the page's CSP) with
+# its args until truthy or the budget (ms) is spent; a returned Promise is awaited.
+_POLL_IN_PAGE = """
+const [args, budget] = arguments;
+const fn = function () {
+/*BODY*/
+};
+const end = Date.now() + budget;
+return new Promise(resolve => {
+  const round = async () => {
+    let value;
+    try { value = await fn.apply(null, args); }
+    catch (e) { resolve({ok: false, error: String(e && e.stack || e)}); return; }
+    if (value) { resolve({ok: true, value: value}); return; }
+    if (Date.now() >= end) { resolve({ok: false}); return; }
+    setTimeout(round, 20);
+  };
+  round();
+});
+"""
+
+
+# ----------------------------------------------------------------------------------- chromium
+class ChromiumBrowser(Browser):
+    name = "chromium"
+
+    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+        from playwright.sync_api import sync_playwright
+
+        self.ext_dir = ext_dir
+        self.manifest = read_manifest(ext_dir)
+        rules = ", ".join(f"MAP {h} 127.0.0.1" for h in hosts) + ", EXCLUDE localhost"
+        args = [
+            f"--disable-extensions-except={ext_dir}",
+            f"--load-extension={ext_dir}",
+            # Chrome 137+ ignores --load-extension unless this feature is off.
+            "--disable-features=DisableLoadExtensionCommandLineSwitch",
+            "--no-sandbox",
+            f"--host-resolver-rules={rules}",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--no-first-run",
+            "--disable-sync",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+        ]
+        self._pw = sync_playwright().start()
+        try:
+            self._ctx = self._pw.chromium.launch_persistent_context(
+                str(workdir / "chromium-profile"), executable_path=CHROMIUM_BIN,
+                headless=True, ignore_https_errors=True, args=args, timeout=60_000)
+            workers = [w for w in self._ctx.service_workers
+                       if w.url.startswith("chrome-extension://")]
+            worker = workers[0] if workers else self._ctx.wait_for_event(
+                "serviceworker", timeout=30_000)
+            self.extension_id = worker.url.split("/")[2]
+            self.options_url = f"chrome-extension://{self.extension_id}/{options_path(self.manifest)}"
+            self.page = self._ctx.pages[0] if self._ctx.pages else self._ctx.new_page()
+        except BaseException:
+            self._pw.stop()
+            raise
+
+    def open(self, url: str) -> None:
+        if "#" in url and "#" in self.page.url:
+            self.page.goto("about:blank")  # else a same-path URL would only change the hash
+        self.page.goto(url, wait_until="load", timeout=30_000)
+
+    def js(self, body: str, *args: Any) -> Any:
+        from playwright.sync_api import Error as PlaywrightError
+
+        try:
+            return self.page.evaluate(
+                "(__pwgArgs) => (function () {\n" + body + "\n}).apply(null, __pwgArgs)",
+                list(args))
+        except PlaywrightError as exc:
+            raise JSError(f"chromium: {exc.message}") from None
+
+    def _mouse_click(self, x: float, y: float) -> None:
+        self.page.mouse.click(x, y)
+
+    def press(self, key: str) -> None:
+        self.page.keyboard.press(key)
+
+    def _type_into(self, selector: str, text: str) -> None:
+        self.page.fill(selector, text, timeout=10_000)
+
+    def reset(self) -> None:
+        fresh = self._ctx.new_page()
+        for page in self._ctx.pages:
+            if page is not fresh:
+                page.close()
+        self.page = fresh
+
+    def close(self) -> None:
+        try:
+            self._ctx.close()
+        finally:
+            self._pw.stop()
+
+
+# ------------------------------------------------------------------------------------ firefox
+_KEYS = {"Space": "\ue00d", "Enter": "\ue007", "Tab": "\ue004", "Escape": "\ue00c",
+         "Backspace": "\ue003", "ArrowDown": "\ue015", "ArrowUp": "\ue013"}
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGKILL when the test process dies, however it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class FirefoxBrowser(Browser):
+    name = "firefox"
+
+    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+        with warnings.catch_warnings():
+            # mozinfo (via mozrunner) calls distro.linux_distribution(), deprecated upstream.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            from marionette_driver.addons import Addons
+            from marionette_driver.marionette import Marionette
+
+        self.ext_dir = ext_dir
+        self.manifest = read_manifest(ext_dir)
+        gecko_id = ((self.manifest.get("browser_specific_settings") or {}).get("gecko")
+                    or {}).get("id")
+        if not gecko_id:
+            raise ValueError("extension/manifest.json lacks browser_specific_settings.gecko.id")
+        self.gecko_id = str(gecko_id)
+        self.uuid = str(uuid.uuid4())
+        self.profile = workdir / "firefox-profile"
+        shutil.rmtree(self.profile, ignore_errors=True)
+        self.profile.mkdir(parents=True)
+        self.port = _free_port()
+        prefs: dict[str, Any] = {
+            "marionette.port": self.port,
+            "network.dns.localDomains": ",".join(hosts),
+            "network.trr.mode": 5,
+            "network.proxy.type": 0,
+            "network.dns.disableIPv6": True,
+            "dom.security.https_first": False,
+            "browser.shell.checkDefaultBrowser": False,
+            "browser.startup.homepage_override.mstone": "ignore",
+            "browser.startup.page": 0,
+            "browser.aboutwelcome.enabled": False,
+            "browser.tabs.warnOnClose": False,
+            "browser.safebrowsing.malware.enabled": False,
+            "browser.safebrowsing.phishing.enabled": False,
+            "browser.safebrowsing.downloads.enabled": False,
+            "datareporting.policy.dataSubmissionEnabled": False,
+            "datareporting.healthreport.uploadEnabled": False,
+            "toolkit.telemetry.enabled": False,
+            "app.update.enabled": False,
+            "app.update.auto": False,
+            "app.normandy.enabled": False,
+            "extensions.update.enabled": False,
+            "extensions.getAddons.cache.enabled": False,
+            "extensions.autoDisableScopes": 0,
+            "extensions.enabledScopes": 5,
+            "extensions.originControls.grantByDefault": True,
+            "extensions.webextensions.uuids": json.dumps({self.gecko_id: self.uuid}),
+            "xpinstall.signatures.required": False,
+            "network.captive-portal-service.enabled": False,
+            "network.connectivity-service.enabled": False,
+            "services.settings.server": "",
+            "security.OCSP.enabled": 0,
+            "remote.prefs.recommended": True,
+        }
+        (self.profile / "user.js").write_text(
+            "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items()))
+        log = open(workdir / "firefox.log", "wb")  # noqa: SIM115 - kept for the process' life
+        env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1")
+        self.proc = subprocess.Popen(
+            [FIREFOX_BIN, "--headless", "--marionette", "--remote-allow-system-access",
+             "-profile", str(self.profile), "-no-remote"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True, preexec_fn=_die_with_parent)
+        log.close()
+        self.log_path = workdir / "firefox.log"
+        try:
+            self._wait_for_marionette(timeout=60)
+            self.m = Marionette(host="127.0.0.1", port=self.port, startup_timeout=60)
+            self.m.start_session({"acceptInsecureCerts": True})
+            self.m.timeout.page_load = 30
+            self.m.timeout.script = 30
+            self.addon_id = Addons(self.m).install(str(ext_dir), temp=True)
+            self.options_url = f"moz-extension://{self.uuid}/{options_path(self.manifest)}"
+            self.tab = self.m.current_window_handle
+        except BaseException:
+            self._kill()
+            raise
+
+    def _wait_for_marionette(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                pass
+            try:  # waits for the process to exit, at most 0.1 s: a bounded poll interval
+                code = self.proc.wait(timeout=0.1)
+            except subprocess.TimeoutExpired:
+                code = None
+            if code is not None:
+                raise RuntimeError(f"firefox exited with {code} before Marionette listened; "
+                                   f"see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"firefox: Marionette did not listen on {self.port} within "
+                                   f"{timeout}s; see {self.log_path}")
+
+    def open(self, url: str) -> None:
+        if "#" in url and "#" in self.m.get_url():
+            # Marionette treats a URL with a fragment and the same path as a same-document
+            # navigation even across hosts, and returns before the new page loads.
+            self.m.navigate("about:blank")
+        self.m.navigate(url)
+
+    def js(self, body: str, *args: Any) -> Any:
+        from marionette_driver import errors
+
+        try:
+            # sandbox=None: no Xray wrappers, the script sees the page's own globals.
+            return self.m.execute_script(body, script_args=list(args), sandbox=None,
+                                         new_sandbox=True)
+        except errors.MarionetteException as exc:
+            raise JSError(f"firefox: {exc}") from None
+
+    def _mouse_click(self, x: float, y: float) -> None:
+        seq = self.m.actions.sequence("pointer", "mouse", {"pointerType": "mouse"})
+        seq.pointer_move(int(x), int(y), origin="viewport").pointer_down().pointer_up()
+        seq.perform()
+        self.m.actions.release()
+
+    def press(self, key: str) -> None:
+        value = _KEYS.get(key, key)
+        if len(value) != 1:
+            raise ValueError(f"firefox: press: unknown key {key!r}; use one of {sorted(_KEYS)} "
+                             "or a single character")
+        self.m.actions.sequence("key", "keyboard").key_down(value).key_up(value).perform()
+        self.m.actions.release()
+
+    def _type_into(self, selector: str, text: str) -> None:
+        from marionette_driver.by import By
+
+        el = self.m.find_element(By.CSS_SELECTOR, selector)
+        el.clear()
+        if text:
+            el.send_keys(text)
+
+    def reset(self) -> None:
+        for handle in self.m.window_handles:
+            if handle != self.tab:
+                self.m.switch_to_window(handle)
+                self.m.close()
+        self.m.switch_to_window(self.tab)
+        self.m.navigate("about:blank")
+
+    def _kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+
+    def close(self) -> None:
+        try:
+            with contextlib.suppress(Exception):
+                self.m.delete_session()
+        finally:
+            self._kill()
