@@ -1,0 +1,129 @@
+"""`pwguard serve` start-up: refuses bad rules and unsafe settings clearly, with no traceback."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pwguard.api.keys import resolve_signing_key
+from pwguard.api.settings import Settings
+from pwguard.api.signing import load_private_key, public_key_b64
+from tests.serve import ROOT, start_server
+from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
+
+
+def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run `pwguard serve` expecting it to refuse to start (so it returns quickly)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")}
+    full_env = {**base, "PWGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
+                "PWGUARD_PORT": "1", **env}
+    return subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", *args],
+                          cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
+
+
+def test_serve_help_documents_every_setting_and_its_environment_variable():
+    out = subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", "--help"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    for name, field in Settings.model_fields.items():
+        assert f"PWGUARD_{name.upper()}" in out
+        assert field.description and field.description.split()[0] in out
+    for env in ("PWGUARD_DATABASE_URL", "PWGUARD_SIGNING_KEY", "PWGUARD_ADMIN_TOKEN",
+                "PWGUARD_ENV", "PWGUARD_RULES_DIR", "PWGUARD_MAX_BODY_BYTES"):
+        assert env in out
+
+
+def test_serve_refuses_to_start_on_lint_errors_and_prints_the_findings(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yaml").write_text(GOOD_TEXT.replace("method: PUT", "method: GET"))
+    proc = serve(tmp_path, "--rules", str(rules))
+    assert proc.returncode == 2
+    assert re.search(r"^\S*bad\.yaml:\d+:\d+: R001 ", proc.stderr, re.M), proc.stderr
+    assert "lint error(s); fix them" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+def test_serve_refuses_a_missing_rules_folder_with_the_fix(tmp_path):
+    proc = serve(tmp_path, "--rules", str(tmp_path / "nope"))
+    assert proc.returncode == 2
+    assert "rules folder" in proc.stderr and "--rules DIR" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [("", "PWGUARD_ADMIN_TOKEN is empty"),
+     ("changeme", "looks like a placeholder"),
+     ("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "looks like a placeholder"),
+     ("s3cr3t-but-short", "use at least 24")],
+    ids=["empty", "placeholder", "one-letter", "short"],
+)
+def test_production_refuses_weak_admin_tokens_with_a_clear_message(tmp_path, token, expected):
+    key = tmp_path / "k"
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_ENV="production",
+                 PWGUARD_ADMIN_TOKEN=token, PWGUARD_SIGNING_KEY=str(key))
+    assert proc.returncode == 2
+    assert expected in proc.stderr and "openssl rand -hex 32" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_production_never_generates_a_signing_key(tmp_path):
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_ENV="production",
+                 PWGUARD_ADMIN_TOKEN="f" * 8 + "0123456789abcdef0123456789")
+    assert proc.returncode == 2
+    assert "PWGUARD_SIGNING_KEY is empty" in proc.stderr and "pwguard keygen" in proc.stderr
+    assert not list(tmp_path.glob("*signing*"))
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [({"PWGUARD_PORT": "http"}, "PWGUARD_PORT"),
+     ({"PWGUARD_ENV": "staging"}, "PWGUARD_ENV"),
+     ({"PWGUARD_SIGNING_KEY": "/nonexistent/key.pem"}, "no key file at /nonexistent/key.pem"),
+     ({"PWGUARD_DATABASE_URL": "not a url"}, "PWGUARD_DATABASE_URL")],
+    ids=["port", "env", "key", "database"],
+)
+def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), **env)
+    assert proc.returncode == 2
+    assert expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'x.db'}", signing_key="")
+    first = resolve_signing_key(settings)
+    path = tmp_path / "x.db.signing-key"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert public_key_b64(resolve_signing_key(settings)) == public_key_b64(first)
+    assert public_key_b64(load_private_key(str(path))) == public_key_b64(first)
+
+
+def test_restart_keeps_a_published_version_active_and_new_folder_rules_take_over(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(GOOD_TEXT)
+    with start_server(tmp_path / "srv", rules_dir=rules) as srv:
+        start = httpx.get(srv.url + "/v1/rules").headers["etag"]
+        pub = httpx.put(srv.url + "/v1/admin/rules", content=variant(7).encode(),
+                        headers=srv.admin_headers).json()["version"]
+        srv.restart()  # same folder: the publish stays active
+        assert httpx.get(srv.url + "/v1/rules").headers["etag"] == f'"{pub}"'
+        (rules / "r.yaml").write_text(variant(8))
+        srv.restart()  # new rules in the folder: stored and activated
+        now = httpx.get(srv.url + "/v1/rules").headers["etag"]
+        assert now not in (start, f'"{pub}"')
+        assert "Traceback" not in srv.log()
+
+
+def test_repository_rules_folder_starts_the_server(tmp_path):
+    assert list((ROOT / "rules").glob("*.yaml"))
+    with start_server(tmp_path) as srv:  # default: the repository's rules/
+        check_bundle(httpx.get(srv.url + "/v1/rules"), srv.public_key)
