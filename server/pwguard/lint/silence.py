@@ -16,6 +16,9 @@ from pwguard.rules.finding import Finding
 SILENCE = re.compile(r"#\s*pwguard:\s*ignore\[(?P<codes>[^\]]*)\](?P<reason>.*)$")
 
 
+_NEXT_COMMENT = re.compile(r"(?:^|\s)#(?:\s|$)")  # another comment after the silence
+
+
 @dataclass(frozen=True)
 class Silence:
     line: int
@@ -32,7 +35,8 @@ def silences(text: str) -> list[Silence]:
         m = SILENCE.search(line)
         if m:
             codes = tuple(c.strip().upper() for c in m.group("codes").split(",") if c.strip())
-            out.append(Silence(n, m.start() + 1, codes, m.group("reason").strip(" \t-:—")))
+            reason = _NEXT_COMMENT.split(m.group("reason"), maxsplit=1)[0]
+            out.append(Silence(n, m.start() + 1, codes, reason.strip(" \t-:—")))
     return out
 
 

@@ -29,7 +29,8 @@ compares both control by control on every fixture page. Keep both simple and ide
    U+2029, U+202F, U+205F, U+3000, U+FEFF.
 7. A control entry matches a control when the control itself matches its `selector`
    (the portable subset of `pwguard.rules.selectors`), or when fold(label text) contains
-   fold(phrase) for one of its `label` phrases (phrases that fold to "" never match).
+   fold(phrase) for one of its `label` phrases (phrases that fold to "" never match; a
+   selector outside the portable subset never matches).
    A rule covers a control when one of its `controls` entries matches.
 8. When a page URL is given, only rules with a `sites` pattern matching it apply.
 9. The verdict of a control names the first covering `block` rule in ruleset order, else
@@ -47,7 +48,7 @@ from typing import Any
 import lxml.html
 
 from pwguard.rules.model import Control, Rule, RuleSet
-from pwguard.rules.selectors import compile_selector
+from pwguard.rules.selectors import SelectorError, compile_selector
 from pwguard.rules.sites import url_matches
 
 Element = Any  # lxml.html.HtmlElement
@@ -208,7 +209,10 @@ def label_text(el: Element) -> str:
 def control_matches(el: Element, control: Control, folded_label: str | None = None) -> bool:
     """Whether one `controls` entry matches the control `el` (label text folded if given)."""
     if control.selector is not None:
-        return compile_selector(control.selector)(el)
+        try:
+            return compile_selector(control.selector)(el)
+        except SelectorError:  # outside the portable subset: never matches (lint reports it)
+            return False
     if folded_label is None:
         folded_label = fold(label_text(el))
     return any((p := fold(phrase)) and p in folded_label for phrase in control.label or ())

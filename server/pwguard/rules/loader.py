@@ -129,18 +129,20 @@ def decode(data: bytes) -> str:
 class _Builder:
     def __init__(self) -> None:
         self.nodes = 0
+        self.top: Pos = (1, 1)
         self.values: dict[KeyPath, Pos] = {}
         self.keys: dict[KeyPath, Pos] = {}
         self._scalars = yaml.SafeLoader("")
 
     def build(self, node: yaml.Node, path: KeyPath, depth: int = 0) -> Any:
         self.nodes += 1
+        if depth == 1:
+            self.top = _pos(node)  # findings about expansion point at the top-level value
         if self.nodes > MAX_NODES:
             raise LoadError(
                 "F006",
-                f"more than {MAX_NODES} values after expanding aliases; do not use YAML anchors this way",  # noqa: E501
-                node.start_mark.line + 1,
-                node.start_mark.column + 1,
+                f"more than {MAX_NODES} values after expanding aliases; do not use anchors this way",
+                *self.top,
             )
         if depth > MAX_DEPTH:
             raise LoadError("F004", f"nesting deeper than {MAX_DEPTH} levels", *_pos(node))

@@ -1,0 +1,207 @@
+"""pwguard lint: one bad rule file per code (tests/lint_cases/), file-level failures, the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pwguard.lint import lint_paths, lint_text
+from pwguard.lint.cli import main
+from pwguard.lint.codes import CODES
+from pwguard.rules import sites
+
+CASES = Path(__file__).parent / "lint_cases"
+CASE_FILES = sorted(CASES.glob("*.yaml"))
+EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z0-9 ]+)$")
+# codes whose bad input cannot be a committed YAML file; each has its own test below
+CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "P001"}
+
+
+def expected(path: Path) -> set[tuple[str, int]]:
+    """(code, line) pairs announced by `# expect: CODE...` comments on the offending lines."""
+    out = set()
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        m = EXPECT.search(line)
+        if m:
+            out |= {(code, n) for code in m.group("codes").split()}
+    return out
+
+
+@pytest.mark.parametrize("case", CASE_FILES, ids=[p.stem for p in CASE_FILES])
+def test_case_reports_exactly_its_codes_on_their_lines(case: Path) -> None:
+    result = lint_paths([case])
+    assert {(f.code, f.line) for f in result.findings} == expected(case)
+
+
+def test_every_code_has_a_case() -> None:
+    in_files = {code for case in CASE_FILES for code, _ in expected(case)}
+    assert set(CODES) - in_files - CODES_TESTED_IN_CODE == set()
+
+
+def test_clean_case_is_clean_and_yields_a_ruleset() -> None:
+    result = lint_paths([CASES / "clean.yaml"])
+    assert result.findings == [] and result.ruleset is not None
+    assert [r.id for r in result.ruleset.rules] == ["mobile-sessions"]
+
+
+def test_silence_with_a_reason_drops_only_that_finding() -> None:
+    result = lint_paths([CASES / "silenced_with_reason.yaml"])
+    assert result.findings == []
+    text = (CASES / "silenced_with_reason.yaml").read_text()
+    unsilenced = re.sub(r"  # pwguard: .*", "", text)
+    assert [f.code for f in lint_text(unsilenced, "x.yaml", CASES / "fixtures").findings] == [
+        "R001"
+    ]
+
+
+def test_repo_ruleset_is_clean() -> None:
+    assert main(["rules"]) == 0
+
+
+# --- file-level problems ---------------------------------------------------------------
+
+
+def codes_lines(result: object) -> list[tuple[str, int]]:
+    return [(f.code, f.line) for f in result.findings]  # type: ignore[attr-defined]
+
+
+def test_binary_file_is_F002(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_bytes(b"rules:\n  - \x00\x01")
+    assert codes_lines(lint_paths([tmp_path])) == [("F002", 2)]
+
+
+def test_invalid_utf8_is_F002_on_its_line(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_bytes(b"rules:\n\n  - id: caf\xe9\n")
+    result = lint_paths([tmp_path / "r.yaml"])
+    assert codes_lines(result) == [("F002", 3)]
+    assert result.findings[0].col == 12
+
+
+def test_oversized_file_is_F003(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_bytes(b"rules: []\n" + b"#" * (1024 * 1024 + 1))
+    assert codes_lines(lint_paths([tmp_path])) == [("F003", 1)]
+    assert codes_lines(lint_text("x" * (1024 * 1024 + 1), "big.yaml")) == [("F003", 1)]
+
+
+def test_unreadable_file_is_F001(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").symlink_to(tmp_path / "missing.yaml")
+    assert [f.code for f in lint_paths([tmp_path / "r.yaml"]).findings] == ["F001"]
+
+
+def test_folder_without_rule_files_is_F008(tmp_path: Path) -> None:
+    (tmp_path / "schema.json").write_text("{}")
+    assert [f.code for f in lint_paths([tmp_path]).findings] == ["F008"]
+
+
+def test_bom_and_json_are_accepted() -> None:
+    text = (CASES / "clean.yaml").read_text()
+    assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []
+    import yaml
+
+    as_json = json.dumps(yaml.safe_load(text), indent="\t")
+    result = lint_text(as_json.encode(), "x.json", CASES / "fixtures")
+    assert result.findings == [] and result.ruleset is not None
+
+
+def test_duplicate_ids_across_files_are_S006(tmp_path: Path) -> None:
+    text = (CASES / "clean.yaml").read_text()
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text(text)
+    (tmp_path / "fixtures").symlink_to(CASES / "fixtures")
+    result = lint_paths([tmp_path])
+    assert [(Path(f.path).name, f.code, f.line) for f in result.findings] == [("b.yaml", "S006", 2)]
+    assert result.ruleset is None
+
+
+def test_pattern_outside_host_permissions_is_U004(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sites, "OPTIONAL_HOSTS", ())
+    text = (
+        (CASES / "clean.yaml")
+        .read_text()
+        .replace(
+            "      - https://accounts.zoho.com/*\n",
+            "      - https://accounts.zoho.com/*\n      - https://accounts.example.com/*\n",
+        )
+    )
+    assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("U004", 8)]
+
+
+def test_lint_text_without_fixtures_folder_skips_example_files(tmp_path: Path) -> None:
+    text = (CASES / "clean.yaml").read_text()
+    assert lint_text(text, "x.yaml", tmp_path / "none").errors != []  # examples missing: E001
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert result.errors == [] and result.ruleset is not None
+
+
+def test_errors_gate_but_warnings_do_not() -> None:
+    result = lint_paths([CASES / "M002_no_es.yaml"])
+    assert result.errors == [] and [f.severity for f in result.warnings] == ["warning"]
+    assert main([str(CASES / "M002_no_es.yaml")]) == 1
+    assert main([str(CASES / "M002_no_es.yaml"), "--ignore", "M002"]) == 0
+
+
+# --- CLI ---------------------------------------------------------------------------------
+
+
+def test_text_output_is_path_line_col_code_message(capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES / "R002_bad_path.yaml"
+    assert main([str(case)]) == 1
+    assert (
+        capsys.readouterr().out
+        == f"{case}:14:13: R002 path 'closesession' must start with `/` or `*`\n"
+    )
+
+
+def test_select_and_ignore_by_prefix(capsys: pytest.CaptureFixture[str]) -> None:
+    case = str(CASES / "I001_silence_without_reason.yaml")
+    assert main([case, "--select", "R"]) == 1
+    assert " R001 " in capsys.readouterr().out
+    assert main([case, "--select", "R,I00", "--ignore", "I"]) == 1
+    assert ": I001 " not in capsys.readouterr().out
+    assert main([case, "--ignore", "R001,I"]) == 0
+
+
+@pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
+def test_machine_formats(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES / "H002_unknown_placeholder.yaml"
+    assert main([str(case), "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    if fmt == "json":
+        assert [(d["code"], d["line"], d["col"]) for d in json.loads(out)] == [("H002", 19, 11)]
+    elif fmt == "sarif":
+        run = json.loads(out)["runs"][0]
+        assert run["tool"]["driver"]["rules"][0]["id"] == "H002"
+        region = run["results"][0]["locations"][0]["physicalLocation"]["region"]
+        assert region == {"startLine": 19, "startColumn": 11}
+    else:
+        assert out.startswith(
+            f"::error file={case},line=19,col=11,title=H002::H002 unknown placeholder"
+        )
+
+
+def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--explain", "l004"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("L004 (error, label phrases): label phrase matches a harmless control")
+    assert main(["--list-codes"]) == 0
+    listed = re.findall(r"^  ([A-Z]\d{3}) ", capsys.readouterr().out, re.MULTILINE)
+    assert sorted(listed) == sorted(CODES)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--explain", "Z123"], ["no/such/dir"], ["--select", "Q"], ["--format", "xml"], ["--bogus"]],
+)
+def test_usage_and_io_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err and "Traceback" not in err
+
+
+def test_catalogue_is_well_formed() -> None:
+    for code, entry in CODES.items():
+        assert re.fullmatch(r"[A-Z]\d{3}", code) and entry.code == code
+        assert entry.severity in {"error", "warning"} and entry.summary and len(entry.why) > 20
