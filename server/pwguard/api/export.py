@@ -85,7 +85,9 @@ def main(argv: list[str]) -> int:
             active = storage.active_bundle()
             storage.close()
         except SQLAlchemyError as exc:
-            print(f"pwguard export: cannot read {settings.database_url!r}: {exc}", file=sys.stderr)
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            print(f"pwguard export: cannot read {settings.database_url!r} ({reason}); is it the "
+                  "database a `pwguard serve` ran on?", file=sys.stderr)
             return 2
         if active is None:
             print(f"pwguard export: no active version in {settings.database_url!r}; publish first "

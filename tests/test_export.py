@@ -1,0 +1,137 @@
+"""`pwguard export`: the signed bundle as static files, served by a plain static file server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pwguard.api import export, keys
+from pwguard.api.signing import BundleError, verify_bundle
+from pwguard.api.storage import Storage
+from pwguard.lint import lint_paths
+from pwguard.rules.bundle import payload_bytes
+from tests.serve import free_port, start_server, wait_until
+from tests.server_cases import GOOD_DIR, GOOD_TEXT
+
+
+@contextmanager
+def static_server(root: Path) -> Iterator[str]:
+    """`python -m http.server` rooted at `root` (no ETag logic of ours anywhere)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+         "--directory", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        assert proc.poll() is None, "http.server exited"
+        try:
+            httpx.get(url + "/", timeout=1)
+        except httpx.HTTPError:
+            return False
+        return True
+
+    try:
+        wait_until(up, 20, "python -m http.server")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture
+def key_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    assert keys.main(["--out", str(tmp_path / "keys")]) == 0
+    capsys.readouterr()
+    return tmp_path / "keys"
+
+
+def run_export(monkeypatch: pytest.MonkeyPatch, argv: list[str], **env: str) -> int:
+    for name in [k for k in os.environ if k.startswith("PWGUARD_")]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return export.main(argv)
+
+
+def test_export_from_a_rules_folder_serves_a_verifiable_bundle_from_a_static_server(
+    tmp_path, key_dir, monkeypatch, capsys
+):
+    out = tmp_path / "site"
+    code = run_export(monkeypatch, ["--out", str(out), "--rules", str(GOOD_DIR)],
+                      PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
+    assert code == 0
+    ruleset = lint_paths([GOOD_DIR]).ruleset
+    assert ruleset is not None
+    printed = capsys.readouterr().out
+    assert (out / "v1" / "rules").read_bytes() == (out / "v1" / "rules.json").read_bytes()
+    public = (key_dir / keys.PUBLIC_NAME).read_text().strip()
+    with static_server(out) as url:
+        resp = httpx.get(url + "/v1/rules")
+        assert resp.status_code == 200
+        assert "etag" not in resp.headers  # nothing but the file itself vouches for it
+        payload = verify_bundle(resp.content, public)
+        assert json.loads(resp.content)["payload"].encode() == payload_bytes(ruleset)
+        assert payload["version"] in printed
+        assert httpx.get(url + "/v1/rules.json").content == resp.content
+    tampered = bytearray((out / "v1" / "rules").read_bytes())
+    tampered[tampered.index(b"Keep mobile")] ^= 0x20
+    with pytest.raises(BundleError):
+        verify_bundle(bytes(tampered), public)
+
+
+def test_export_from_the_database_is_byte_for_byte_what_the_server_serves(
+    tmp_path, monkeypatch, capsys
+):
+    with start_server(tmp_path / "srv", rules_dir=GOOD_DIR) as srv:
+        httpx.put(srv.url + "/v1/admin/rules", headers=srv.admin_headers,
+                  content=GOOD_TEXT.replace("Keep connected apps", "Keep every connected app"))
+        live = httpx.get(srv.url + "/v1/rules")
+        code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                          PWGUARD_DATABASE_URL=srv.database_url)
+        assert code == 0, capsys.readouterr().err
+    exported = (tmp_path / "site" / "v1" / "rules").read_bytes()
+    assert exported == live.content
+    with static_server(tmp_path / "site") as url:
+        payload = verify_bundle(httpx.get(url + "/v1/rules").content, srv.public_key)
+    assert live.headers["etag"] == f'"{payload["version"]}"'
+
+
+def test_export_refuses_rules_with_lint_errors_and_writes_nothing(
+    tmp_path, key_dir, monkeypatch, capsys
+):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "bad.yaml").write_text(GOOD_TEXT.replace("id: keep-app-sessions", "id: Bad Id"))
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--rules", str(rules)],
+                      PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "bad.yaml:" in err and "S004" in err and "nothing written" in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_export_from_an_empty_or_foreign_database_says_what_to_do(tmp_path, monkeypatch, capsys):
+    empty = Storage(f"sqlite:///{tmp_path / 'empty.db'}")
+    empty.create_schema()
+    empty.close()
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                      PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
+    assert code == 2
+    assert "no active version" in capsys.readouterr().err
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                      PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / 'other.db'}")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "pwguard serve" in err and "Traceback" not in err
+    assert not (tmp_path / "site").exists()
