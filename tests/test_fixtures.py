@@ -371,6 +371,32 @@ def test_live_dialog_changes_password_then_sends_visible_boxes(
 
 
 @pytest.mark.browser
+def test_rendered_box_is_an_invisible_input_over_the_styled_box(
+        plain_chromium: PlainChromium) -> None:
+    plain_chromium.serve(zp.change_password_page("en", step=2, rows=("web", "mobile")))
+
+    def scenario(page: Any) -> dict[str, Any]:
+        page.goto("https://accounts.zoho.com/u/h#security/security_pwd")
+        return dict(page.evaluate("""() => {
+            const box = document.querySelector('#ter_mob');
+            const style = getComputedStyle(box);
+            const a = box.getBoundingClientRect();
+            const b = box.nextElementSibling.getBoundingClientRect();
+            const overlap = a.left < b.right && b.left < a.right &&
+                            a.top < b.bottom && b.top < a.bottom;
+            const hit = document.elementFromPoint((b.left + b.right) / 2, (b.top + b.bottom) / 2);
+            const api = document.querySelector('#terminate_api_tok');
+            return {opacity: style.opacity, position: style.position, overlap,
+                    hit: hit && hit.id, apiHidden: api.getClientRects().length === 0,
+                    styledVisible: getComputedStyle(box.nextElementSibling).opacity};
+        }"""))
+
+    assert plain_chromium.run(scenario) == {
+        "opacity": "0", "position": "absolute", "overlap": True, "hit": "ter_mob",
+        "apiHidden": True, "styledVisible": "1"}
+
+
+@pytest.mark.browser
 def test_live_step2_unticks_boxes_and_uses_the_portal_prefix(
         plain_chromium: PlainChromium) -> None:
     html = zp.change_password_page("en").replace(
