@@ -1,0 +1,114 @@
+"""`pwguard publish DIR --server URL` on a real server: exit codes 0/1/2, lint-format output."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from pwguard.api import publish
+from pwguard.lint import lint_paths
+from pwguard.rules.bundle import version_of
+from tests.serve import ROOT, RunningServer, free_port, server_fixture
+from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
+
+publish_server = server_fixture("module", rules_dir=GOOD_DIR)
+
+
+def run(monkeypatch: pytest.MonkeyPatch, token: str | None, *argv: str) -> int:
+    if token is None:
+        monkeypatch.delenv("PWGUARD_ADMIN_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("PWGUARD_ADMIN_TOKEN", token)
+    return publish.main(list(argv))
+
+
+def served_version(server: RunningServer) -> str:
+    return str(check_bundle(httpx.get(server.url + "/v1/rules"), server.public_key)["version"])
+
+
+def test_publish_a_folder_makes_its_version_active(publish_server, tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.yaml").write_text(variant(21))
+    code = run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url + "/", "--note", "from the cli")
+    assert code == 0, capsys.readouterr().err
+    ruleset = lint_paths([tmp_path]).ruleset
+    assert ruleset is not None
+    version = version_of(ruleset)
+    assert f"published {version} (new version)" in capsys.readouterr().out
+    assert served_version(publish_server) == version
+    listed = httpx.get(publish_server.url + "/v1/admin/versions",
+                       headers=publish_server.admin_headers).json()
+    assert [v["note"] for v in listed if v["version"] == version] == ["from the cli"]
+
+
+def test_publish_merges_several_rule_files_into_one_ruleset(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    doc = yaml.safe_load(variant(22))
+    for i, rule in enumerate(doc["rules"]):
+        (tmp_path / f"{i}.yaml").write_text(yaml.safe_dump({"rules": [rule]}, allow_unicode=True))
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+    ruleset = lint_paths([tmp_path]).ruleset
+    assert ruleset is not None and len(ruleset.rules) == 2
+    assert served_version(publish_server) == version_of(ruleset)
+
+
+def test_publish_with_local_lint_errors_exits_1_and_sends_nothing(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    before = served_version(publish_server)
+    (tmp_path / "r.yaml").write_text(GOOD_TEXT.replace("action: block", "action: blok"))
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'r.yaml'}:" in err and " S003 " in err and "nothing sent" in err
+    assert served_version(publish_server) == before
+
+
+def test_publish_refused_by_the_server_prints_its_findings_and_exits_1(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # Examples resolve in the folder's own fixtures locally, but the server does not have
+    # that page: the server's linter refuses (E001) and publish shows its findings.
+    page = tmp_path / "fixtures" / "only-here" / "dialog.html"
+    page.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "rules" / "fixtures" / "change-password" / "ar.2024.html", page)
+    text = GOOD_TEXT.replace(
+        '    help: "https://{host}/u/h#sessions"\n  - id: keep-connected-apps',
+        '    help: "https://{host}/u/h#sessions"\n'
+        "    examples:\n      match: [only-here/dialog.html]\n  - id: keep-connected-apps")
+    assert "only-here" in text
+    (tmp_path / "r.yaml").write_text(text)
+    assert not lint_paths([tmp_path]).errors  # clean locally
+    before = served_version(publish_server)
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 1
+    err = capsys.readouterr().err
+    assert " E001 " in err and "r.yaml:" in err and "the server refused the rules" in err
+    assert served_version(publish_server) == before
+
+
+@pytest.mark.parametrize(
+    ("token", "server", "expected"),
+    [(None, "ok", "set PWGUARD_ADMIN_TOKEN"),
+     ("wrong", "ok", "refused the token"),
+     ("x", "down", "cannot reach")],
+    ids=["no-token", "wrong-token", "server-down"],
+)
+def test_publish_usage_and_connection_problems_exit_2(
+    publish_server, tmp_path, monkeypatch, capsys, token, server, expected
+):
+    (tmp_path / "r.yaml").write_text(variant(23))
+    url = publish_server.url if server == "ok" else f"http://127.0.0.1:{free_port()}"
+    assert run(monkeypatch, token, str(tmp_path), "--server", url, "--timeout", "5") == 2
+    assert expected in capsys.readouterr().err
+
+
+def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path):
+    assert run(monkeypatch, "t", str(tmp_path / "nope"), "--server", "http://127.0.0.1:1") == 2
+    assert "not found" in capsys.readouterr().err
