@@ -22,9 +22,9 @@ compares both control by control on every fixture page. Keep both simple and ide
    great-grandparent whose collapsed, stripped textContent is not empty (else "").
 5. fold(text) = NFKD; drop nonspacing marks (Unicode category Mn); casefold (Python
    `str.casefold`; in JS `toLowerCase()` then `ß`->`ss` and `ς`->`σ`, which is the same on
-   NFKD text outside Cherokee); curly quotes to straight (U+2018 U+2019 U+201A U+201B U+2032
-   -> `'`, U+201C U+201D U+201E U+201F U+2033 -> `"`); collapse runs of WHITESPACE to one
-   space; strip.
+   NFKD text except Cherokee and U+1C80-U+1C88); curly quotes to straight (U+2018 U+2019
+   U+201A U+201B U+2032 -> `'`, U+201C U+201D U+201E U+201F U+2033 -> `"`); collapse runs
+   of WHITESPACE to one space; strip.
 6. WHITESPACE is exactly: space, \\t \\n \\v \\f \\r, U+00A0, U+1680, U+2000-U+200A, U+2028,
    U+2029, U+202F, U+205F, U+3000, U+FEFF.
 7. A control entry matches a control when the control itself matches its `selector`

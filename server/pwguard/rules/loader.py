@@ -141,7 +141,7 @@ class _Builder:
         if self.nodes > MAX_NODES:
             raise LoadError(
                 "F006",
-                f"more than {MAX_NODES} values after expanding aliases; do not use anchors this way",
+                f"more than {MAX_NODES} values after expanding aliases; do not use anchors this way",  # noqa: E501
                 *self.top,
             )
         if depth > MAX_DEPTH:

@@ -1,0 +1,295 @@
+"""The Python matching engine: folding, label text, verdicts, the portable selector subset
+(held to soupsieve on every fixture page) and WebExtension match patterns."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from pathlib import Path
+
+import pytest
+import soupsieve
+from bs4 import BeautifulSoup
+
+from pwguard.rules import sites
+from pwguard.rules.engine import CHECKBOX_SELECTOR, Page, fold, label_text, verdicts
+from pwguard.rules.model import RuleSet
+from pwguard.rules.selectors import SelectorError, compile_selector
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURE_PAGES = sorted((ROOT / "rules" / "fixtures").rglob("*.html"))
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("Términer  LES\tsessions\u00a0mobiles", "terminer les sessions mobiles"),
+        ("  \u2003Straße\ufeff ", "strasse"),
+        ("app\u2019s \u201cauthtokens\u201d", 'app\'s "authtokens"'),
+        ("ﬁle Ⅻ ＡＰＩ", "file xii api"),
+        ("İstanbul ΣΊΣΥΦΟΣ", "istanbul σισυφοσ"),
+        ("सत्र", "सतर"),  # nonspacing virama (Mn) dropped, the same on both sides
+        ("", ""),
+    ],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+def test_casefold_equals_the_javascript_recipe_outside_documented_exceptions() -> None:
+    """engine.js does toLowerCase() then ß->ss, ς->σ; the docstring names the exceptions."""
+
+    def js(c: str) -> str:
+        return c.lower().replace("ß", "ss").replace("ς", "σ")
+
+    exceptions = (
+        set(range(0x13A0, 0x1400)) | set(range(0xAB70, 0xABC0)) | set(range(0x1C80, 0x1C89))
+    )
+    differ = []
+    for cp in range(0x30000):
+        if 0xD800 <= cp <= 0xDFFF:
+            continue
+        d = unicodedata.normalize("NFKD", chr(cp))
+        d = "".join(c for c in d if unicodedata.category(c) != "Mn")
+        if d.casefold() != js(d):
+            differ.append(cp)
+    assert set(differ) <= exceptions and differ
+
+
+def one_label(html: str) -> str:
+    page = Page(html)
+    assert len(page.controls) == 1
+    return page.label_text(page.controls[0])
+
+
+@pytest.mark.parametrize(
+    ("html", "label"),
+    [
+        # label[for] plus ancestor label, each once, in order: labelledby, aria-label, for, ancestor
+        (
+            "<span id=a>First</span><label for=c>By for</label>"
+            '<label>Around <input type=checkbox id=c aria-labelledby="a b" aria-label=Aria></label>'
+            "<span id=b>Second</span>",
+            "First Second Aria By for Around",
+        ),
+        ("<label for=c>Only <b>for</b></label><input type=checkbox id=c>", "Only for"),
+        ("<label for=c>One</label><label for=c>Two</label><input type=checkbox id=c>", "One Two"),
+        ("<label for=c>Same<input type=checkbox id=c></label>", "Same"),
+        # hidden text counts (textContent, not rendered text); comments do not
+        (
+            '<label><input type=checkbox><span style="display:none">Hidden</span>'
+            "<!-- c -->Shown</label>",
+            "HiddenShown",
+        ),
+        # no label: nearest of 3 ancestors with text
+        ("<div>Far<div><span><input type=checkbox></span></div></div>", "Far"),
+        ("<div>Too far<div><div><div><input type=checkbox></div></div></div></div>", ""),
+        ('<div role=switch aria-label="  Sync   apps "></div>', "Sync apps"),
+        # labelledby to a missing id is skipped; the first element with a duplicated id wins
+        ('<p id=x>One</p><p id=x>Two</p><input type=checkbox aria-labelledby="nope x">', "One"),
+        # template contents are not in the document
+        ("<div>Text<template><b>T</b></template><input type=checkbox></div>", "Text"),
+    ],
+)
+def test_label_text(html: str, label: str) -> None:
+    assert one_label(html) == label
+    page = Page(html)
+    assert label_text(page.controls[0]) == label
+
+
+def test_controls_in_document_order_including_hidden_and_roles() -> None:
+    html = (
+        "<input type=CHECKBOX id=a><input type=radio><div role=switch id=b></div>"
+        '<input type=checkbox id=c hidden style="display:none"><span role=Checkbox></span>'
+        '<span role="checkbox button"></span><p role=checkbox id=d></p>'
+        "<template><input type=checkbox id=t></template>"
+    )
+    assert [el.get("id") for el in Page(html).controls] == ["a", "b", "c", "d"]
+    assert CHECKBOX_SELECTOR == "input[type=checkbox], [role=checkbox], [role=switch]"
+
+
+def ruleset(*rules: dict[str, object]) -> RuleSet:
+    base = {
+        "title": "t",
+        "why": "w",
+        "sites": ["https://accounts.zoho.com/*"],
+        "message": {"en": "m"},
+        "help": "https://{host}/",
+    }
+    return RuleSet.model_validate({"rules": [{**base, **r} for r in rules]})
+
+
+PAGE = (
+    "<label><input type=checkbox id=web> Terminate all the browsers sessions.</label>"
+    "<label><input type=checkbox id=mob name=clear_mobile> Terminate all the DESKTOP and mobile"
+    " app sessions.</label>"
+    "<label><input type=checkbox id=api> Revoke connected app\u2019s access</label>"
+)
+
+
+def test_verdicts_block_beats_warn_and_order_is_document_order() -> None:
+    rs = ruleset(
+        {"id": "warn-mob", "action": "warn", "controls": [{"label": ["mobile app sessions"]}]},
+        {"id": "block-mob", "controls": [{"selector": "input[name^=clear_mob]"}]},
+        {"id": "api", "action": "warn", "controls": [{"label": ["revoke connected app's"]}]},
+    )
+    got = [(v.index, v.id, v.rule_id, v.action) for v in verdicts(PAGE, rs)]
+    assert got == [
+        (0, "web", None, None),
+        (1, "mob", "block-mob", "block"),
+        (2, "api", "api", "warn"),
+    ]
+    assert verdicts(PAGE, rs)[1].label == "Terminate all the DESKTOP and mobile app sessions."
+
+
+def test_verdicts_for_a_url_use_only_rules_of_that_site() -> None:
+    rs = ruleset(
+        {"id": "eu", "sites": ["https://accounts.zoho.eu/*"], "controls": [{"selector": "#mob"}]}
+    )
+    assert [v.rule_id for v in verdicts(PAGE, rs)] == [None, "eu", None]
+    assert [v.rule_id for v in verdicts(PAGE, rs, url="https://accounts.zoho.eu/u/h")] == [
+        None,
+        "eu",
+        None,
+    ]
+    assert [v.rule_id for v in verdicts(PAGE, rs, url="https://accounts.zoho.com/u/h")] == [
+        None
+    ] * 3
+
+
+def test_page_input_forms() -> None:
+    assert Page(b"").controls == [] and Page("").controls == []
+    assert one_label("<label>Caf\u00e9<input type=checkbox></label>".encode()) == "Caf\u00e9"
+    latin1 = b'<meta charset="iso-8859-1"><label>Caf\xe9<input type=checkbox></label>'
+    assert one_label(latin1) == "Caf\u00e9"
+    assert Page('<?xml version="1.0" encoding="latin-1"?><p>x</p>').controls == []
+
+
+# --- selectors ---------------------------------------------------------------------------
+
+PORTABLE = [
+    "input[type=checkbox]",
+    "#ter_mob",
+    "input#ter_apiToken.checkbox_check",
+    "[name=clear_mobile]",
+    "[name^=clear_]",
+    "[name$=_web]",
+    "[id*=mob]",
+    "[class~=checkbox_check]",
+    "[lang|=en]",
+    "div > input",
+    "form input",
+    "label + input",
+    "span ~ input",
+    "input:not(#ter_all)",
+    "input:not([name=clear_web]):not(.x)",
+    "#terminate_mob_apps .checkbox_check",
+    "*",
+    'input[type="checkbox" i]',
+    "[role=switch], [role=checkbox]",
+    "div#terminate_api_tok input",
+    ".oneAuthLable input",
+    "form#pass_esc_devices > div input[type=checkbox]",
+]
+
+
+def test_portable_selectors_match_exactly_what_soupsieve_matches_on_every_fixture() -> None:
+    assert len(FIXTURE_PAGES) > 20
+    compiled = [(s, compile_selector(s), soupsieve.compile(s)) for s in PORTABLE]
+    for path in FIXTURE_PAGES[::3]:
+        data = path.read_bytes()
+        ours = [el for el in Page(data).root.iter() if isinstance(el.tag, str)]
+        soup = BeautifulSoup(data, "lxml")
+        theirs = [el for el in soup.descendants if getattr(el, "name", None)]
+        assert [e.tag for e in ours] == [e.name for e in theirs], path
+        for text, mine, sv in compiled:
+            got = [i for i, e in enumerate(ours) if mine(e)]
+            want = [i for i, e in enumerate(theirs) if sv.match(e)]
+            assert got == want, (path.name, text)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        "input:checked",
+        "div:has(input)",
+        "input::before",
+        "svg|rect",
+        "li:nth-child(2)",
+        "#a\\.b",
+        ":not(:not(a))",
+        "input:hover",
+        "a >",
+        "",
+        "  ",
+        '[x="a\\"b"]',
+        "input:is(#a)",
+    ],
+)
+def test_non_portable_selectors_are_refused_with_a_hint(selector: str) -> None:
+    with pytest.raises(SelectorError) as info:
+        compile_selector(selector)
+    assert info.value.hint
+
+
+# --- match patterns ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "url", "matches"),
+    [
+        ("https://accounts.zoho.com/*", "https://accounts.zoho.com/u/h#security", True),
+        ("https://accounts.zoho.com/*", "https://accounts.zoho.com:8443/password", True),
+        ("https://accounts.zoho.com/*", "http://accounts.zoho.com/", False),
+        ("https://accounts.zoho.com/*", "https://accounts.zoho.com.evil.test/", False),
+        ("https://*.zoho.com/*", "https://zoho.com/", True),
+        ("https://*.zoho.com/*", "https://accounts.zoho.com/x", True),
+        ("https://*.zoho.com/*", "https://notzoho.com/", False),
+        ("*://accounts.zoho.eu/*", "http://accounts.zoho.eu/", True),
+        ("*://accounts.zoho.eu/*", "ftp://accounts.zoho.eu/", False),
+        ("https://x.test/accounts/p/*/password", "https://x.test/accounts/p/12/password", True),
+        ("https://x.test/a", "https://x.test/a?b=1", False),
+        ("<all_urls>", "https://anything.test/", True),
+        ("bogus", "https://accounts.zoho.com/", False),
+    ],
+)
+def test_url_matches(pattern: str, url: str, matches: bool) -> None:
+    assert sites.url_matches(pattern, url) is matches
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "accounts.zoho.com/*",
+        "https://accounts.zoho.com",
+        "gopher://x/*",
+        "https://a.*.com/*",
+        "https://Accounts.zoho.com/*",
+        "https://user@x.com/*",
+        "https://x.com:port/*",
+        "https:///*",
+    ],
+)
+def test_invalid_patterns_say_why(pattern: str) -> None:
+    with pytest.raises(sites.PatternError) as info:
+        sites.parse_pattern(pattern)
+    assert pattern in str(info.value)
+
+
+def test_permissions_of_patterns() -> None:
+    assert sites.permission_of("https://accounts.zoho.eu/u/h*") == "required"
+    assert sites.permission_of("https://accounts.zoho.eu:443/*") == "required"
+    assert sites.permission_of("https://portal.example.com/accounts/p/1/*") == "optional"
+    assert sites.permission_of("https://*.zoho.com/*") == "optional"
+    assert sites.permission_of("http://accounts.zoho.com/*") is None
+
+
+def test_host_permissions_are_the_extension_manifest() -> None:
+    manifest = ROOT / "extension" / "manifest.json"
+    assert manifest.is_file(), (
+        "extension/manifest.json is missing: the extension must declare ZOHO_HOSTS"
+    )
+    required, optional = sites.manifest_host_permissions(manifest)
+    assert required == list(sites.ZOHO_HOSTS)
+    assert optional == list(sites.OPTIONAL_HOSTS)
+    assert json.loads(manifest.read_text())["manifest_version"] == 3
