@@ -10,8 +10,8 @@ stale). All texts are folded (`engine.fold`) and stripped of trailing punctuatio
 - `common_words`: words of the harmless labels, the dialog title and "Continue" in every
   language, plus English function words: a phrase made only of them is over-generic.
 - `danger_words[lang]`: words of that language's dangerous labels and their descriptions
-  that are not common words (at least 3 characters): two of them in one label make a
-  control look dangerous to `pwguard scan`.
+  that are not common words (short words only if telling: api, app): three of them in one
+  label make a control look dangerous to `pwguard scan`.
 """
 
 from __future__ import annotations
@@ -110,6 +110,15 @@ _WORD = re.compile(r"\w+")
 _TRAILING = re.compile(r"[\s.。।!?！？:：;；、,，]+$")
 
 
+SHORT_TELLING = {"api", "app", "apps"}
+
+
+def _telling(word: str) -> bool:
+    """Short words are mostly function words (para, dans, esta): keep only long ones, the
+    few short ones that matter, and words of scripts written without spaces (CJK...)."""
+    return len(word) >= 5 or word in SHORT_TELLING or any(ord(c) >= 0x2E80 for c in word)
+
+
 def words(folded: str) -> list[str]:
     return _WORD.findall(folded)
 
@@ -137,7 +146,7 @@ def build(labels_tsv: Path = LABELS_TSV) -> dict[str, Any]:
         if key in DANGEROUS_KEYS | DANGEROUS_DESC_KEYS:
             by_lang.setdefault(lang, set()).update(words(text))
     danger_words = {
-        lang: sorted(w for w in ws if w not in common and len(w) >= 3)
+        lang: sorted(w for w in ws if w not in common and _telling(w))
         for lang, ws in sorted(by_lang.items())
     }
     return {

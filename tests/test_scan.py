@@ -1,0 +1,116 @@
+"""pwguard scan: coverage report of saved pages; dangerous-looking uncovered controls fail it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pwguard.rules import vocab
+from pwguard.scan import main
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = ROOT / "rules"
+FIXTURES = sorted((RULES / "fixtures").rglob("*.html"))
+DANGEROUS_PAGES = [p for p in FIXTURES if "harmless" not in p.relative_to(RULES / "fixtures").parts]
+CLEAN = (ROOT / "tests" / "lint_cases" / "clean.yaml").read_text(encoding="utf-8")
+
+REWORDED = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"></head><body>
+<form id="pass_esc_devices">
+ <div class="row"><input type="checkbox" id="ter_all" name="clear_web">
+  <label for="ter_all">Terminate all the browsers sessions.</label></div>
+ <div class="row"><input type="checkbox" id="opt_2" name="opt_two">
+  <label for="opt_2">Also sign out of every Zoho app installed on your mobile devices</label></div>
+ <div class="row"><input type="checkbox" id="opt_3" name="rm_apitoken_all">
+  <label for="opt_3">Xyzzy plugh</label></div>
+ <label><input type="checkbox" name="remember"> Remember me</label>
+</form></body></html>
+"""
+
+
+def scan_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    code = main([*argv, "--format", "json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_every_dangerous_control_of_the_fixtures_is_covered(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert len(DANGEROUS_PAGES) > 50
+    code, doc = scan_json([*map(str, FIXTURES), "--rules", str(RULES)], capsys)
+    assert doc["findings"] == [] and code == 0
+    covered = [c for c in doc["controls"] if c["rule_id"]]
+    assert covered and all(c["action"] == "block" for c in covered)
+
+
+def test_without_rules_the_same_controls_look_dangerous(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The detector is not vacuous: what the rules cover is what it flags when nothing does."""
+    (tmp_path / "none.yaml").write_text(
+        CLEAN.replace('"#ter_mob"', '"#never-there"').replace(
+            "desktop and mobile app sessions", "never-there phrase"
+        )
+    )
+    pages = list(map(str, DANGEROUS_PAGES))
+    _, with_rules = scan_json([*pages, "--rules", str(RULES)], capsys)
+    code, without = scan_json([*pages, "--rules", str(tmp_path)], capsys)
+    assert code == 1
+    covered = {
+        (c["line"], c["id"], c["name"], c["label"]) for c in with_rules["controls"] if c["rule_id"]
+    }
+    flagged = {
+        (c["line"], c["id"], c["name"], c["label"])
+        for c in without["controls"]
+        if c["status"] == "DANGEROUS"
+    }
+    assert covered == flagged
+
+
+def test_renamed_and_reworded_box_is_reported_uncovered(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "redesign.html"
+    page.write_text(REWORDED)
+    code, doc = scan_json([str(page), "--rules", str(RULES)], capsys)
+    assert code == 1
+    status = {c["id"] or c["name"]: c["status"] for c in doc["controls"]}
+    assert status == {"ter_all": "ok", "opt_2": "DANGEROUS", "opt_3": "DANGEROUS", "remember": "ok"}
+    assert [(f["code"], f["line"]) for f in doc["findings"]] == [("P001", 5), ("P001", 7)]
+    assert main([str(page), "--rules", str(RULES)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{page}:5:1: P001 #opt_2" in out
+        and "4 controls, 0 covered, 2 dangerous and uncovered" in out
+    )
+
+
+def test_url_restricts_rules_to_their_sites(capsys: pytest.CaptureFixture[str]) -> None:
+    page = str(next(p for p in DANGEROUS_PAGES if p.name.startswith("en.")))
+    assert main([page, "--url", "https://accounts.zoho.eu/u/h"]) == 0
+    capsys.readouterr()
+    code, doc = scan_json([page, "--url", "https://example.com/", "--rules", str(RULES)], capsys)
+    assert code == 1 and not any(c["rule_id"] for c in doc["controls"])
+
+
+def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(tmp_path / "missing.html")]) == 2
+    assert main([]) == 2
+    (tmp_path / "bad.yaml").write_text("rules: [1]\n")
+    page = tmp_path / "p.html"
+    page.write_text(REWORDED)
+    assert main([str(page), "--rules", str(tmp_path / "bad.yaml")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_binary_page_does_not_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    page = tmp_path / "p.html"
+    page.write_bytes(bytes(range(256)) * 4)
+    assert main([str(page), "--rules", str(RULES)]) == 0
+
+
+def test_vocabulary_is_fresh() -> None:
+    fresh = vocab.dumps(vocab.build(ROOT / "tools" / "zoho" / "labels.tsv"))
+    stale = "server/pwguard/rules/danger_vocab.json is stale: python -m pwguard.rules.vocab --write"
+    assert vocab.DATA.read_text(encoding="utf-8") == fresh, stale
