@@ -42,6 +42,34 @@
       help: "Faça da forma segura",
       dismiss: "Fechar",
     },
+    nl: {
+      blocked: "pwguard hield deze optie uitgeschakeld",
+      warned: "pwguard: pas op met deze optie",
+      refused: "pwguard heeft een verzoek gestopt naar",
+      help: "Doe het op de veilige manier",
+      dismiss: "Sluiten",
+    },
+    ja: {
+      blocked: "pwguard はこのオプションをオフのままにしました",
+      warned: "pwguard: このオプションに注意してください",
+      refused: "pwguard は次へのリクエストを停止しました:",
+      help: "安全な方法で行う",
+      dismiss: "閉じる",
+    },
+    zh: {
+      blocked: "pwguard 已使此选项保持关闭",
+      warned: "pwguard：请注意此选项",
+      refused: "pwguard 已阻止发往以下地址的请求：",
+      help: "以安全的方式操作",
+      dismiss: "关闭",
+    },
+    "zh-tw": {
+      blocked: "pwguard 已讓此選項保持關閉",
+      warned: "pwguard：請注意此選項",
+      refused: "pwguard 已阻止傳送至以下位址的要求：",
+      help: "以安全的方式操作",
+      dismiss: "關閉",
+    },
     it: {
       blocked: "pwguard ha lasciato disattivata questa opzione",
       warned: "pwguard: attenzione a questa opzione",
@@ -56,13 +84,32 @@
     return String(tag || "").trim().toLowerCase().split(/[-_]/)[0];
   }
 
+  function canonicalTag(tag) {
+    return String(tag || "").trim().toLowerCase().replaceAll("_", "-");
+  }
+
+  /** The key of `messages` to speak for a language tag: the exact tag ("pt-BR" for "pt_BR",
+   * "zh-TW"), else its primary language ("es" for "es-MX"), else null. */
+  function messageKey(tag, messages) {
+    const keys = Object.keys(messages || {});
+    const full = canonicalTag(tag);
+    if (!full) return null;
+    const exact = keys.find((k) => canonicalTag(k) === full);
+    if (exact) return exact;
+    const primary = normalizeLang(full);
+    return keys.find((k) => canonicalTag(k) === primary) || null;
+  }
+
   /** The language to speak for these messages: <html lang>, else the browser's, else en. */
   function pickLang(doc, messages) {
     const candidates = [
-      normalizeLang(doc.documentElement && doc.documentElement.getAttribute("lang")),
-      normalizeLang(globalThis.navigator && navigator.language),
+      doc.documentElement && doc.documentElement.getAttribute("lang"),
+      globalThis.navigator && navigator.language,
     ];
-    for (const c of candidates) if (c && messages && Object.hasOwn(messages, c)) return c;
+    for (const c of candidates) {
+      const key = messageKey(c, messages);
+      if (key) return key;
+    }
     return "en";
   }
 
@@ -83,9 +130,10 @@
   }
 
   const CSS_TEXT = `
-    :host { all: initial !important; position: fixed !important; top: 0 !important;
-      left: 0 !important; right: 0 !important; z-index: 2147483647 !important;
-      display: block !important; }
+    :host { all: initial !important; display: block !important; position: relative !important;
+      margin: 0 0 8px 0 !important; }
+    :host([data-placement="top"]) { position: fixed !important; top: 0 !important;
+      left: 0 !important; right: 0 !important; z-index: 2147483647 !important; }
     .box { all: initial; display: block; box-sizing: border-box; width: 100%;
       background: #fff4e5; color: #3b2300; border-bottom: 3px solid #c62828;
       font: 14px/1.4 system-ui, sans-serif; padding: 10px 44px 10px 14px; }
@@ -117,23 +165,44 @@
     return node;
   }
 
+  let current = null; // this document's banner host (content scripts run once per frame)
+
+  // Where the banner goes: in the page's flow just before the form (else the row) holding the
+  // first matched control, so it never covers the page (the harmless box, "Continue"); fixed
+  // at the top only when there is no such control (a refused request on a page without one).
+  function place(doc, host, anchor) {
+    const target = anchor && anchor.isConnected
+      ? anchor.closest("form") || anchor.parentElement || null
+      : null;
+    if (target && target.parentNode) {
+      host.removeAttribute("data-placement");
+      if (target.previousSibling !== host) target.before(host);
+      return;
+    }
+    host.setAttribute("data-placement", "top");
+    if (!host.isConnected) (doc.body || doc.documentElement).appendChild(host);
+  }
+
   /**
-   * Show (or update) the page's single banner.
+   * Show (or update) the page's single banner, before `anchor`'s form when given.
    * entries: [{rule, kind: "blocked" | "warned" | "refused", path?}] in the order to list them.
    */
-  function show(doc, entries) {
-    let host = doc.querySelector('[data-pwguard="banner"]');
+  function show(doc, entries, anchor = null) {
+    let host = current;
     if (!host) {
       host = doc.createElement("div");
       host.setAttribute("data-pwguard", "banner");
       host.setAttribute("role", "alert");
       host.attachShadow({ mode: "open" });
+      current = host;
     }
-    if (!host.isConnected) (doc.body || doc.documentElement).appendChild(host);
+    place(doc, host, anchor);
+    host.hidden = false;
+    host.style.removeProperty("display");
     const root = host.shadowRoot;
     const messages = Object.assign({}, ...entries.map((e) => e.rule.message || {}));
     const lang = pickLang(doc, messages);
-    const words = WORDS[lang] || WORDS.en;
+    const words = WORDS[canonicalTag(lang)] || WORDS[normalizeLang(lang)] || WORDS.en;
     host.setAttribute("lang", lang);
 
     const box = el(doc, "div", "box");
@@ -171,10 +240,15 @@
     return host;
   }
 
-  function remove(doc) {
-    const host = doc.querySelector('[data-pwguard="banner"]');
-    if (host) host.remove();
+  function remove() {
+    if (current) current.remove();
+    current = null;
   }
 
-  globalThis.pwguardBanner = Object.freeze({ show, remove, normalizeLang, pickLang, helpUrl });
+  /** The banner host if it is in the page. */
+  function shown() {
+    return current && current.isConnected ? current : null;
+  }
+
+  globalThis.pwguardBanner = Object.freeze({ show, remove, shown, normalizeLang, messageKey, pickLang, helpUrl });
 })();

@@ -208,6 +208,7 @@
 
   // every checkbox-like control and open shadow root under `node` (inclusive)
   function scan(node) {
+    if (node === B.shown()) return; // our own banner
     if (node.nodeType === Node.ELEMENT_NODE) {
       if (node.matches(SEL)) evaluate(node);
       if (node.shadowRoot) addShadowRoot(node.shadowRoot);
@@ -276,9 +277,13 @@
   function updateBanner() {
     if (!active) return;
     const entries = [];
+    let anchor = null;
     for (const el of controls) {
       const rule = verdictOf.get(el);
-      if (rule) entries.push({ rule, kind: (rule.action || "block") === "block" ? "blocked" : "warned" });
+      if (!rule || !el.isConnected) continue;
+      const blocked = (rule.action || "block") === "block";
+      entries.push({ rule, kind: blocked ? "blocked" : "warned" });
+      if (!anchor || (blocked && !isBlocked(anchor))) anchor = el;
     }
     for (const r of refused) entries.push({ rule: r.rule, kind: "refused", path: r.path });
     const key = JSON.stringify(entries.map((e) => [e.kind, e.rule.id, e.path || ""]).sort());
@@ -287,12 +292,11 @@
       bannerKey = "";
       return;
     }
-    const existing = document.querySelector('[data-pwguard="banner"]');
-    if (key === bannerKey && existing && existing.isConnected) return;
+    const host = B.shown();
+    const placedRight = host && (!anchor || host.nextElementSibling === (anchor.closest("form") || anchor.parentElement));
+    if (key === bannerKey && placedRight) return;
     bannerKey = key;
-    const host = B.show(document, entries);
-    host.hidden = false;
-    host.style.removeProperty("display");
+    B.show(document, entries, anchor);
   }
 
   // ---- user actions and page scripts ----
