@@ -42,14 +42,22 @@
   function onHello(ev) {
     const data = ev.data;
     if (ev.source !== window || !data || data.__pwguard !== "main-hello") return;
-    ev.stopImmediatePropagation(); // the page never sees the port
-    if (mainPort || !ev.ports || !ev.ports[0]) return;
-    mainPort = ev.ports[0];
+    ev.stopImmediatePropagation(); // the page never sees a port
+    const port = ev.ports && ev.ports[0];
+    if (!port) return;
+    if (mainPort) {
+      port.close(); // a spare hello: we already own the channel
+      return;
+    }
+    mainPort = port;
     mainPort.onmessage = onMainMessage;
-    window.removeEventListener("message", onHello, true);
+    mainPort.postMessage({ type: "ack" });
     sendGuardConfig();
   }
+  // kept for the page's whole life, so that no later hello ever reaches the page
   window.addEventListener("message", onHello, true);
+  // in case guard-main.js ran first and its hello went by before this listener existed
+  document.dispatchEvent(new CustomEvent("pwguard-content-ready"));
 
   function sendGuardConfig() {
     if (!mainPort || payload === null) return;

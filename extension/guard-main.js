@@ -39,33 +39,55 @@
   // "pending" until content.js answers, then "active" or "inactive"
   let state = "pending";
   let guards = [];
-  let port = null;
+  let port = null; // the owner port, once content.js has acknowledged
   let readyResolve;
   const ready = new Promise((resolve) => {
     readyResolve = resolve;
   });
   origSetTimeout(() => {
     if (state === "pending") {
+      console.warn("pwguard: no rules from the extension yet; refusing write requests with a true field");
       state = "failclosed";
       readyResolve();
     }
   }, HOLD_MS);
 
   // ---- handshake with content.js ----
-  const channel = new MessageChannel();
-  port = channel.port1;
-  port.onmessage = (ev) => {
-    const msg = ev.data || {};
-    if (msg.type !== "config") return;
-    guards = Array.isArray(msg.guards) ? msg.guards : [];
-    state = msg.active ? "active" : "inactive";
-    readyResolve();
-  };
-  window.postMessage({ __pwguard: "main-hello" }, "*", [channel.port2]);
+  // Each hello carries a fresh MessagePort; the first port to acknowledge becomes the owner
+  // and the only one whose config counts. content.js swallows every hello (stopImmediate-
+  // Propagation in a capture listener registered before any page script), and asks for
+  // another one ("pwguard-content-ready") in case it started after the first was delivered
+  // (Firefox may run the isolated script after the MAIN one's first task).
+  let owner = null;
+  const spare = [];
+  function hello() {
+    const channel = new MessageChannel();
+    const mine = channel.port1;
+    spare.push(mine);
+    mine.onmessage = (ev) => {
+      const msg = ev.data || {};
+      if (!owner && msg.type === "ack") {
+        owner = mine;
+        port = mine;
+        for (const p of spare) if (p !== mine) p.close();
+        spare.length = 0;
+        return;
+      }
+      if (mine !== owner || msg.type !== "config") return;
+      guards = Array.isArray(msg.guards) ? msg.guards : [];
+      state = msg.active ? "active" : "inactive";
+      readyResolve();
+    };
+    window.postMessage({ __pwguard: "main-hello" }, "*", [channel.port2]);
+  }
+  hello();
+  document.addEventListener("pwguard-content-ready", () => {
+    if (!owner) hello();
+  }, true);
 
   function report(rule, method, url) {
     try {
-      port.postMessage({ type: "refused", ruleId: rule ? rule.ruleId : null, method, url });
+      if (port) port.postMessage({ type: "refused", ruleId: rule ? rule.ruleId : null, method, url });
     } catch {
       /* content script gone: the request is still refused */
     }
