@@ -47,6 +47,30 @@ class JSError(RuntimeError):
     """A ``js()`` body threw in the page."""
 
 
+class ClickIntercepted(RuntimeError):
+    """The element to click is covered by another one (an overlay, a banner ...)."""
+
+
+# Scroll the element into view and say where its centre is and whether a click there would
+# reach it: the element itself, something inside it, one of its labels, or something in its
+# own parent (Zoho's invisible input lies over its styled span, and either may be "clicked").
+_LOCATE_FOR_CLICK = """
+const el = document.querySelector(arguments[0]);
+if (!el) return null;
+el.scrollIntoView({block: "center", inline: "center"});
+const r = el.getBoundingClientRect();
+const x = r.left + r.width / 2, y = r.top + r.height / 2;
+const hit = document.elementFromPoint(x, y);
+const reaches = !hit || hit === el || el.contains(hit)
+  || [...(el.labels || [])].some(label => label === hit || label.contains(hit))
+  || (el.parentElement && el.parentElement !== document.body && el.parentElement.contains(hit));
+const describe = n => n.tagName.toLowerCase() + (n.id ? "#" + n.id : "")
+  + [...n.attributes].filter(a => a.name.startsWith("data-") || a.name === "class")
+      .map(a => `[${a.name}="${a.value}"]`).join("");
+return {x, y, w: r.width, h: r.height, covered_by: reaches ? null : describe(hit)};
+"""
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,18 +149,17 @@ class Browser:
 
     def click(self, selector: str) -> None:
         """Trusted mouse click at the centre of the first element matching ``selector``."""
-        rect = self.js(
-            """const el = document.querySelector(arguments[0]);
-            if (!el) return null;
-            el.scrollIntoView({block: "center", inline: "center"});
-            const r = el.getBoundingClientRect();
-            return {x: r.left + r.width / 2, y: r.top + r.height / 2, w: r.width, h: r.height};""",
-            selector)
+        rect = self.js(_LOCATE_FOR_CLICK, selector)
         if rect is None:
             raise LookupError(f"{self.name}: click: no element matches {selector!r} on "
                               f"{self.js('return location.href')}")
         if rect["w"] == 0 and rect["h"] == 0:
             raise LookupError(f"{self.name}: click: {selector!r} has no box (display:none?)")
+        if rect["covered_by"]:
+            # A click there would land on something else: a test asserting "the box stayed
+            # unticked" would pass for the wrong reason.
+            raise ClickIntercepted(f"{self.name}: click: the centre of {selector!r} is covered "
+                                   f"by {rect['covered_by']}")
         self._mouse_click(rect["x"], rect["y"])
 
     def _open_options(self) -> None:

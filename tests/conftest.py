@@ -3,6 +3,7 @@
     zoho         the HTTPS mock (tests/zoho_mock.py), session-wide; records cleared per test
     browser      a real browser with the extension loaded, parametrized chromium/firefox
     chromium     the Chromium one only;  firefox: the Firefox one only
+    bundled      ``browser`` with no server configured (the bundled rules in force)
     rules_server a real `pwguard serve` subprocess on a free port and a temp SQLite file
 
 Browsers start once per session (each on first use) and give every test a fresh tab.
@@ -95,6 +96,15 @@ def browser(request: pytest.FixtureRequest) -> Browser:
     engine: Browser = request.getfixturevalue(f"{request.param}_session")
     engine.reset()
     return engine
+
+
+@pytest.fixture
+def bundled(browser: Browser) -> Browser:
+    """``browser`` with no rules server configured: the bundled rules are in force."""
+    if browser.extension_status()["source"] != "bundled":
+        browser.configure()
+    assert browser.extension_status()["source"] == "bundled"
+    return browser
 
 
 @pytest.fixture

@@ -1,0 +1,137 @@
+"""The MAIN-world request guard, end to end: a guarded closesession sent by page script never
+reaches "Zoho" (the mock's records prove it), XHR fires ``error``, fetch rejects, and the
+banner says why; a harmless one goes through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browsers import Browser
+from tests.dom import STEP2, banner_text, banners, bundled_rules, squash
+from tests.zoho_mock import CLOSESESSION_API, ZohoMock
+
+PLAIN = "/u/plain-account-page"  # a Zoho-host page without the boxes: no banner of its own
+PLAIN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Zoho Accounts</title></head><body><p>Account home</p></body></html>"""
+URL = CLOSESESSION_API  # same origin, as Zoho's own script sends it
+
+SEND = {
+    "xhr": """const [url, body] = arguments;
+        return new Promise(resolve => {
+          const xhr = new XMLHttpRequest();
+          xhr.open("PUT", url);
+          xhr.setRequestHeader("Content-Type", "application/json;charset=UTF-8");
+          xhr.setRequestHeader("X-ZCSRF-TOKEN", "iamcsrcoo=test");
+          xhr.onload = () => resolve({outcome: "load", status: xhr.status});
+          xhr.onerror = () => resolve({outcome: "error"});
+          xhr.onabort = () => resolve({outcome: "abort"});
+          try { xhr.send(JSON.stringify(body)); }
+          catch (e) { resolve({outcome: "threw", error: String(e)}); }
+        });""",
+    "fetch": """const [url, body] = arguments;
+        return fetch(url, {method: "PUT", body: JSON.stringify(body),
+                           headers: {"Content-Type": "application/json;charset=UTF-8",
+                                     "X-ZCSRF-TOKEN": "iamcsrcoo=test"}})
+          .then(r => ({outcome: "resolved", status: r.status}),
+                e => ({outcome: "rejected", error: e.name}));""",
+    "fetch-request": """const [url, body] = arguments;
+        const req = new Request(url, {method: "PUT", body: JSON.stringify(body),
+                                      headers: {"Content-Type": "application/json"}});
+        return fetch(req).then(r => ({outcome: "resolved", status: r.status}),
+                               e => ({outcome: "rejected", error: e.name}));""",
+}
+REFUSED = {"xhr": "error", "fetch": "rejected", "fetch-request": "rejected"}
+PASSED = {"xhr": "load", "fetch": "resolved", "fetch-request": "resolved"}
+
+
+def body(**true_fields: bool) -> dict[str, Any]:
+    fields = {"rmwebses": False, "rmappses": False, "inconeauth": False, "rmapitok": False}
+    fields.update(true_fields)
+    return {"closesession": fields}
+
+
+def rule_guarding(field: str) -> dict[str, Any]:
+    for rule in bundled_rules():
+        if rule["request"] and field in rule["request"]["json_true"]:
+            return rule
+    raise LookupError(f"no bundled rule guards requests with {field}: true")
+
+
+@pytest.fixture
+def plain_page(zoho: ZohoMock) -> str:
+    zoho.add_page(PLAIN, PLAIN_HTML)
+    return zoho.url("accounts.zoho.eu", PLAIN)
+
+
+def closesessions(zoho: ZohoMock) -> list[Any]:
+    return [r.json for r in zoho.api_requests(CLOSESESSION_API)]
+
+
+@pytest.mark.parametrize("transport", SEND)
+@pytest.mark.parametrize("field", ["rmapitok", "rmappses"])
+def test_a_guarded_closesession_never_reaches_zoho(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, transport: str, field: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    dangerous = body(rmwebses=True, **{field: True})
+    assert browser.js(SEND[transport], URL, dangerous)["outcome"] == REFUSED[transport]
+    # The banner appears on a page that had none, and says why.
+    rule = rule_guarding(field)
+    assert squash(rule["message"]["en"]) in banner_text(browser)
+    assert len(banners(browser)) == 1
+    # A harmless request sent afterwards arrives; the refused one never did.
+    harmless = body(rmwebses=True)
+    assert browser.js(SEND[transport], URL, harmless) == {"outcome": PASSED[transport],
+                                                         "status": 200}
+    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    assert closesessions(zoho) == [harmless]
+
+
+@pytest.mark.parametrize("transport", SEND)
+def test_a_closesession_with_only_rmwebses_goes_through(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, transport: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    harmless = body(rmwebses=True)
+    assert browser.js(SEND[transport], URL, harmless) == {"outcome": PASSED[transport],
+                                                         "status": 200}
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert rec.json == harmless and rec.method == "PUT" and rec.host == "accounts.zoho.eu"
+    assert banners(browser) == []
+
+
+def test_the_field_is_found_at_any_depth_and_in_any_prefix(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    deep = {"data": [{"closesession": {"options": {"rmapitok": True}}}]}
+    portal = "/accounts/p/10012345" + CLOSESESSION_API  # a white-label portal path
+    for url in (URL, portal):
+        assert browser.js(SEND["xhr"], url, deep) == {"outcome": "error"}, url
+        assert browser.js(SEND["fetch"], url, deep)["outcome"] == "rejected", url
+    harmless = body(rmwebses=True)
+    browser.js(SEND["xhr"], URL, harmless)
+    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    assert closesessions(zoho) == [harmless]
+
+
+def test_continue_on_the_dialog_sends_only_the_harmless_choice(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    """The page's own Continue, with a page script fighting to tick the blocked boxes."""
+    browser = bundled
+    browser.open(zoho.url("accounts.zoho.com", STEP2))
+    browser.wait("""const el = document.getElementById("ter_apiToken");
+        return el.getAttribute("data-pwguard") === "blocked";""")
+    browser.js("""for (const id of ["ter_all", "ter_mob", "ter_apiToken"]) {
+        const el = document.getElementById(id); el.disabled = false; el.checked = true; }
+        document.getElementById("pass_esc_devices").requestSubmit();""")
+    browser.wait('return document.documentElement.dataset.zohoStep === "sent"'
+                 ' || document.documentElement.dataset.zohoStep === "error"')
+    sent = closesessions(zoho)
+    # Either the page read the boxes unticked, or the guard refused what it sent: never a
+    # request with a dangerous field true.
+    assert all(not s["closesession"]["rmapitok"] and not s["closesession"]["rmappses"]
+               for s in sent), sent
+    assert sent == [] or sent == [body(rmwebses=True)]
