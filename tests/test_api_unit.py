@@ -1,0 +1,154 @@
+"""Unit checks of the server's pieces where real HTTP adds nothing (in-process ASGI, temp SQLite).
+
+Starlette's TestClient now wants the `httpx2` package; httpx's own ASGITransport does the job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+
+from pwguard.api.app import create_app, etag_matches
+from pwguard.api.settings import Settings
+from pwguard.api.signing import public_key_b64
+from pwguard.api.storage import Storage, engine_url
+from tests.server_cases import GOOD_TEXT, check_bundle, variant
+
+TOKEN = "unit-test-token-0123456789abcdef"
+
+
+class Client:
+    """A synchronous face on httpx's in-process ASGI transport."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        async def go() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                return await c.request(method, path, **kwargs)  # type: ignore[arg-type]
+
+        return asyncio.run(go())
+
+    def get(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.request("GET", path, **kwargs)
+
+    def put(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.request("PUT", path, **kwargs)
+
+    def post(self, path: str, **kwargs: object) -> httpx.Response:
+        return self.request("POST", path, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("header", "matches"),
+    [('"v1"', True), ('W/"v1"', True), ('"a", "v1"', True), ('"a",W/"v1"', True), ("*", True),
+     (' "v1" ', True), ('"v2"', False), ("v1", False), ('W/"v2", "a"', False), ("", False),
+     ('"v1', False), ('w/"v1"', False)],
+)
+def test_if_none_match_parsing(header, matches):
+    assert etag_matches(header, '"v1"') is matches
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [({"admin_token": ""}, "PWGUARD_ADMIN_TOKEN is empty"),
+     ({"admin_token": "CHANGEME"}, "placeholder"),
+     ({"admin_token": "short-but-random"}, "at least 24"),
+     ({"signing_key": ""}, "PWGUARD_SIGNING_KEY is empty"),
+     ({"database_url": "::"}, "PWGUARD_DATABASE_URL")],
+)
+def test_production_settings_problems_name_the_variable_and_the_fix(changes, problem):
+    base = {"env": "production", "admin_token": "f3a9c2e1b7d4" * 3, "signing_key": "/k"}
+    settings = Settings(**{**base, **changes})
+    found = settings.problems()
+    assert len(found) == 1 and problem in found[0]
+    assert Settings(**base).problems() == []
+    assert Settings(env="dev", admin_token="").problems() == []
+
+
+def test_plain_postgresql_urls_use_the_psycopg3_driver():
+    assert engine_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
+    assert engine_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_sqlite_database_runs_in_wal_mode(tmp_path):
+    store = Storage(f"sqlite:///{tmp_path / 'w.db'}")
+    store.create_schema()
+    store.close()
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+@pytest.fixture
+def two_workers(tmp_path: Path) -> Iterator[tuple[Client, Client, str]]:
+    """Two app instances on one database, as two uvicorn workers would be."""
+    key = Ed25519PrivateKey.generate()
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="",
+                        active_check_seconds=0)
+    store_a, store_b = Storage(url), Storage(url)
+    store_a.create_schema()
+    a = Client(create_app(settings, storage=store_a, key=key))
+    b = Client(create_app(settings, storage=store_b, key=key))
+    yield a, b, public_key_b64(key)
+    store_a.close()
+    store_b.close()
+
+
+def test_nothing_published_yet_answers_503_not_an_empty_bundle(two_workers):
+    a, _, _ = two_workers
+    assert a.get("/v1/rules").status_code == 503
+    assert a.get("/healthz").status_code == 503
+    assert a.get("/healthz").json()["status"] == "no active version"
+
+
+def test_a_publish_on_one_worker_is_served_by_the_other(two_workers):
+    a, b, public = two_workers
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    first = a.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth).json()["version"]
+    assert check_bundle(b.get("/v1/rules"), public)["version"] == first
+    second = b.put("/v1/admin/rules", content=variant(41).encode(), headers=auth).json()["version"]
+    assert check_bundle(a.get("/v1/rules"), public)["version"] == second
+    assert a.post(f"/v1/admin/versions/{first}/activate", headers=auth).status_code == 200
+    assert b.get("/v1/rules", headers={"If-None-Match": f'"{second}"'}).status_code == 200
+    assert b.get("/v1/rules", headers={"If-None-Match": f'"{first}"'}).status_code == 304
+
+
+def test_other_workers_follow_within_the_check_interval_not_per_request(tmp_path):
+    key = Ed25519PrivateKey.generate()
+    url = f"sqlite:///{tmp_path / 'i.db'}"
+    slow = Settings(database_url=url, admin_token=TOKEN, rules_dir="", active_check_seconds=300)
+    store_a, store_b = Storage(url), Storage(url)
+    store_a.create_schema()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    a = Client(create_app(slow, storage=store_a, key=key))
+    b = Client(create_app(slow, storage=store_b, key=key))
+    first = a.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    assert b.get("/v1/rules").headers["etag"] == f'"{first.json()["version"]}"'
+    second = a.put("/v1/admin/rules", content=variant(42).encode(), headers=auth)
+    # the publishing worker switches at once; the other keeps its copy until it re-checks
+    assert a.get("/v1/rules").headers["etag"] == f'"{second.json()["version"]}"'
+    assert b.get("/v1/rules").headers["etag"] == f'"{first.json()["version"]}"'
+    b.app.state.cache.checked_at = float("-inf")  # the interval elapsed
+    assert b.get("/v1/rules").headers["etag"] == f'"{second.json()["version"]}"'
+    store_a.close()
+    store_b.close()
+
+
+def test_admin_api_is_disabled_without_a_token(tmp_path):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", admin_token="",
+                        rules_dir="")
+    c = Client(create_app(settings, key=Ed25519PrivateKey.generate()))
+    resp = c.get("/v1/admin/versions", headers={"Authorization": "Bearer "})
+    assert resp.status_code == 401
+    assert resp.json() == {"detail": "admin API disabled: set PWGUARD_ADMIN_TOKEN"}
+    c.app.state.storage.close()
