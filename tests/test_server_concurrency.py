@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -132,3 +133,22 @@ def test_server_killed_during_publishing_restarts_on_the_same_database_with_a_va
             x["created_at"] for x in listed if x["version"] == last_acked)}
         assert payload["version"] in newer
         assert httpx.get(srv.url + "/healthz").json()["active_version"] == payload["version"]
+
+
+def test_two_worker_processes_all_serve_a_publish_within_the_check_interval(tmp_path):
+    env = {"PWGUARD_WORKERS": "2", "PWGUARD_ACTIVE_CHECK_SECONDS": "0.5"}
+    with start_server(tmp_path, rules_dir=GOOD_DIR, env=env) as srv:
+        resp = httpx.put(srv.url + "/v1/admin/rules", content=variant(51).encode(),
+                         headers=srv.admin_headers)
+        assert resp.status_code == 201
+        new = f'"{resp.json()["version"]}"'
+
+        def everyone_serves_it() -> bool:
+            # fresh connections, so the kernel spreads them over both workers
+            tags = {httpx.get(srv.url + "/v1/rules").headers["etag"] for _ in range(20)}
+            return tags == {new}
+
+        wait_until(everyone_serves_it, 10, "both workers to serve the new version")
+        check_bundle(httpx.get(srv.url + "/v1/rules"), srv.public_key)
+        pids = set(re.findall(r"Started server process \[(\d+)\]", srv.log()))
+        assert len(pids) == 2, srv.log()
