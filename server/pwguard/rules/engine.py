@@ -3,8 +3,9 @@
 A JavaScript twin (extension/engine.js) implements the same steps; a conformance test
 compares both control by control on every fixture page. Keep both simple and identical:
 
-1. Parse the page with lxml.html. Contents of `<template>` elements are dropped (they are
-   not part of the DOM tree in a browser). Pages are assumed to be in standards mode.
+1. Parse the page with lxml's HTML parser (libxml2, as lxml.html). Contents of `<template>`
+   elements are dropped (they are not part of the DOM tree in a browser). Pages are assumed
+   to be in standards mode.
 2. Controls are the elements matching `CHECKBOX_SELECTOR`
    (`input[type=checkbox], [role=checkbox], [role=switch]`; `type` compared ASCII
    case-insensitively, `role` exactly), in document order. Hidden elements are NOT skipped.
@@ -39,19 +40,20 @@ compares both control by control on every fixture page. Keep both simple and ide
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import lxml.html
+from lxml import etree
 
 from pwguard.rules.model import Control, Rule, RuleSet
 from pwguard.rules.selectors import SelectorError, compile_selector
 from pwguard.rules.sites import url_matches
 
-Element = Any  # lxml.html.HtmlElement
+Element = Any  # an lxml element of an HTML document
 
 CHECKBOX_SELECTOR = "input[type=checkbox], [role=checkbox], [role=switch]"
 WHITESPACE = (
@@ -60,20 +62,18 @@ WHITESPACE = (
 )
 _WS_RUN = re.compile("[" + re.escape(WHITESPACE) + "]+")
 _ASCII_WS = " \t\n\f\r"
-_QUOTES = str.maketrans(
-    {
-        "\u2018": "'",
-        "\u2019": "'",
-        "\u201a": "'",
-        "\u201b": "'",
-        "\u2032": "'",
-        "\u201c": '"',
-        "\u201d": '"',
-        "\u201e": '"',
-        "\u201f": '"',
-        "\u2033": '"',
-    }
-)
+_QUOTE_MAP = {
+    "\u2018": "'",
+    "\u2019": "'",
+    "\u201a": "'",
+    "\u201b": "'",
+    "\u2032": "'",
+    "\u201c": '"',
+    "\u201d": '"',
+    "\u201e": '"',
+    "\u201f": '"',
+    "\u2033": '"',
+}
 
 
 def collapse(text: str) -> str:
@@ -81,12 +81,31 @@ def collapse(text: str) -> str:
     return _WS_RUN.sub(" ", text).strip(" ")
 
 
+_DROP_MARKS_AND_QUOTES: dict[int, int | None] = {}
+
+
+def _table() -> dict[int, int | None]:
+    """Nonspacing marks (Mn) -> removed, curly quotes -> straight: one str.translate table."""
+    if not _DROP_MARKS_AND_QUOTES:
+        planes = (range(0x20000), range(0xE0000, 0xE1000))  # every Mn code point lives here
+        table: dict[int, int | None] = {
+            cp: None for r in planes for cp in r if unicodedata.category(chr(cp)) == "Mn"
+        }
+        table.update({ord(k): ord(v) for k, v in _QUOTE_MAP.items()})
+        _DROP_MARKS_AND_QUOTES.update(table)
+    return _DROP_MARKS_AND_QUOTES
+
+
 def fold(text: str) -> str:
-    """The form phrases and label texts are compared in (see the module docstring, step 5)."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    if not decomposed.isascii():
-        decomposed = "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
-    return collapse(decomposed.casefold().translate(_QUOTES))
+    """The form phrases and label texts are compared in (see the module docstring, step 5).
+
+    Quotes are straightened together with the removal of marks, before casefolding: casefold
+    neither produces nor changes curly quotes, so the result is that of the documented order.
+    """
+    if text.isascii():
+        return collapse(text.lower())
+    decomposed = unicodedata.normalize("NFKD", text).translate(_table())
+    return collapse(decomposed.casefold())
 
 
 def text_content(el: Element) -> str:
@@ -119,11 +138,30 @@ class Verdict:
         return asdict(self)
 
 
-_UTF8_PARSER = lxml.html.HTMLParser(encoding="utf-8")
+# Plain etree elements (not lxml.html's Python element classes): the same parser, no
+# per-element Python class lookup.
+_UTF8_PARSER = etree.HTMLParser(encoding="utf-8")
+_PARSER = etree.HTMLParser()
+_LABELS_FOR = etree.XPath("//label[@for != '']")
+_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)", re.IGNORECASE)
+
+
+def _may_have_role_controls(data: bytes) -> bool:
+    """Whether a `role` attribute (spelt role, ROLE or Role) may say checkbox or switch."""
+    for spelling in (b"role", b"ROLE", b"Role"):
+        start = data.find(spelling)
+        while start != -1:
+            if _ROLE_VALUE.match(data, start):
+                return True
+            start = data.find(spelling, start + 4)
+    return False
+
+
+_BY_ID = etree.XPath("(//*[@id = $ident])[1]")
 
 
 def parse_html(html: str | bytes) -> Element:
-    """lxml.html document of a page given as text, or as bytes (UTF-8 unless they are not)."""
+    """lxml document root of a page given as text, or as bytes (UTF-8 unless they are not)."""
     parser = _UTF8_PARSER
     if isinstance(html, str):
         html = html.encode("utf-8", "replace")  # bytes: lxml refuses str with an <?xml encoding>
@@ -131,44 +169,56 @@ def parse_html(html: str | bytes) -> Element:
         try:
             html.decode("utf-8")
         except UnicodeDecodeError:
-            parser = None  # let lxml honour <meta charset> (else Latin-1, as browsers do)
+            parser = _PARSER  # let lxml honour <meta charset> (else Latin-1, as browsers do)
     try:
-        return lxml.html.document_fromstring(html, parser=parser)
-    except Exception:  # lxml.etree.ParserError: a document with no element at all
-        return lxml.html.document_fromstring(b"<html></html>")
+        root = None if not html or html.isspace() else etree.fromstring(html, parser)
+    except etree.XMLSyntaxError:
+        root = None
+    return root if root is not None else etree.fromstring(b"<html></html>", parser)
 
 
 class Page:
     """A parsed page with the indexes label-text computation needs."""
 
     def __init__(self, html: str | bytes) -> None:
-        self.root = parse_html(html)
-        for template in list(self.root.iter("template")):
-            template.text = None
-            for child in list(template):
-                template.remove(child)
-        self.controls: list[Element] = []
-        self.by_id: dict[str, Element] = {}
+        data = html.encode("utf-8", "replace") if isinstance(html, str) else html
+        self.root = parse_html(data)
+        if b"emplate" in data or b"EMPLATE" in data:
+            for template in list(self.root.iter("template")):
+                template.text = None
+                for child in list(template):
+                    template.remove(child)
         self.labels_for: dict[str, list[Element]] = {}
-        for el in self.root.iter():
+        self.controls: list[Element] = []
+        # Walking every element costs more than the parse: visit only inputs and labels,
+        # unless the page may have a role=checkbox/switch element (rare).
+        walk = (
+            self.root.iter(etree.Element)
+            if _may_have_role_controls(data)
+            else self.root.iter("input", "label")
+        )
+        for el in walk:
             tag = el.tag
-            if not isinstance(tag, str):
-                continue
-            el_id = el.get("id")
-            if el_id is not None and el_id not in self.by_id:
-                self.by_id[el_id] = el
-            if tag == "label":
-                target = el.get("for")
-                if target:
-                    self.labels_for.setdefault(target, []).append(el)
-            elif is_control(el):
+            if (tag == "input" and (el.get("type") or "").lower() == "checkbox") or el.get(
+                "role"
+            ) in ("checkbox", "switch"):
                 self.controls.append(el)
+            if tag == "label" and el.get("for"):
+                self.labels_for.setdefault(el.get("for"), []).append(el)
+        self._by_id: dict[str, Element | None] = {}
+
+    def element_by_id(self, ident: str) -> Element | None:
+        """The first element in document order with this id (getElementById)."""
+        if ident not in self._by_id:
+            found = _BY_ID(self.root, ident=ident)
+            self._by_id[ident] = found[0] if found else None
+        return self._by_id[ident]
 
     def label_text(self, el: Element) -> str:
         """The label text of a control (module docstring, step 4)."""
         parts: list[str] = []
         for ref in (el.get("aria-labelledby") or "").split():
-            target = self.by_id.get(ref)
+            target = self.element_by_id(ref)
             if target is not None:
                 parts.append(text_content(target))
         aria = el.get("aria-label")
@@ -193,17 +243,27 @@ class Page:
 
 
 def label_text(el: Element) -> str:
-    """Label text of a control of an lxml document (builds the page indexes: prefer Page)."""
+    """Label text of a control of an lxml document (indexes the page: prefer Page)."""
     page = Page.__new__(Page)
-    root = el.getroottree().getroot()
-    page.root, page.controls, page.by_id, page.labels_for = root, [], {}, {}
-    for node in root.iter():
-        if isinstance(node.tag, str):
-            if node.get("id") is not None:
-                page.by_id.setdefault(node.get("id"), node)
-            if node.tag == "label" and node.get("for"):
-                page.labels_for.setdefault(node.get("for"), []).append(node)
+    page.root = el.getroottree().getroot()
+    page.controls, page.labels_for, page._by_id = [], {}, {}
+    for label in _LABELS_FOR(page.root):
+        page.labels_for.setdefault(label.get("for"), []).append(label)
     return page.label_text(el)
+
+
+_FOLDED: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def folded_phrases(phrases: list[str]) -> tuple[str, ...]:
+    """The non-empty folded phrases (cached: rules are matched against many controls)."""
+    key = tuple(phrases)
+    cached = _FOLDED.get(key)
+    if cached is None:
+        if len(_FOLDED) > 4096:
+            _FOLDED.clear()
+        cached = _FOLDED[key] = tuple(p for p in map(fold, phrases) if p)
+    return cached
 
 
 def control_matches(el: Element, control: Control, folded_label: str | None = None) -> bool:
@@ -215,7 +275,7 @@ def control_matches(el: Element, control: Control, folded_label: str | None = No
             return False
     if folded_label is None:
         folded_label = fold(label_text(el))
-    return any((p := fold(phrase)) and p in folded_label for phrase in control.label or ())
+    return any(p in folded_label for p in folded_phrases(control.label or []))
 
 
 def rule_covers(el: Element, rule: Rule, folded_label: str) -> bool:
@@ -228,17 +288,44 @@ def applicable_rules(ruleset: RuleSet, url: str | None) -> list[Rule]:
     return [r for r in ruleset.rules if any(url_matches(p, url) for p in r.sites)]
 
 
+class CompiledRule:
+    """A rule's selectors compiled and phrases folded once, for matching many controls."""
+
+    __slots__ = ("action", "phrases", "rule", "selectors")
+
+    def __init__(self, rule: Rule) -> None:
+        self.rule, self.action = rule, rule.action
+        self.selectors: list[Callable[[Element], bool]] = []
+        phrases: list[str] = []
+        for control in rule.controls:
+            if control.selector is not None:
+                with contextlib.suppress(SelectorError):  # never matches (lint reports it)
+                    self.selectors.append(compile_selector(control.selector))
+            else:
+                phrases += folded_phrases(control.label or [])
+        self.phrases = tuple(phrases)
+
+    def covers(self, el: Element, folded_label: str) -> bool:
+        for selector in self.selectors:
+            if selector(el):
+                return True
+        for phrase in self.phrases:  # noqa: SIM110 (a plain loop is faster than any() here)
+            if phrase in folded_label:
+                return True
+        return False
+
+
 def page_verdicts(page: Page, rules: Iterable[Rule]) -> list[Verdict]:
-    rules = list(rules)
+    compiled = [CompiledRule(r) for r in rules]
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
         label = page.label_text(el)
         folded = fold(label)
-        chosen: Rule | None = None
-        for rule in rules:
-            if (
-                chosen is None or (chosen.action == "warn" and rule.action == "block")
-            ) and rule_covers(el, rule, folded):
+        chosen: CompiledRule | None = None
+        for rule in compiled:
+            if (chosen is None or (chosen.action == "warn" and rule.action == "block")) and (
+                rule.covers(el, folded)
+            ):
                 chosen = rule
                 if rule.action == "block":
                     break
@@ -249,7 +336,7 @@ def page_verdicts(page: Page, rules: Iterable[Rule]) -> list[Verdict]:
                 id=el.get("id") or "",
                 name=el.get("name") or "",
                 label=label,
-                rule_id=chosen.id if chosen else None,
+                rule_id=chosen.rule.id if chosen else None,
                 action=chosen.action if chosen else None,
             )
         )

@@ -122,6 +122,11 @@ def _negate(inner: Matcher) -> Matcher:
 
 
 def _all(parts: list[Matcher]) -> Matcher:
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        first, second = parts
+        return lambda el: first(el) and second(el)
     return lambda el: all(p(el) for p in parts)
 
 
@@ -216,6 +221,8 @@ class _Parser:
                 raise _unsupported(self.text, self.pos)
             self.pos = tok[1].end()
             alternatives.append(self.complex())
+        if len(alternatives) == 1:
+            return alternatives[0]
         return lambda el: any(a(el) for a in alternatives)
 
 
@@ -254,6 +261,9 @@ def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
         return any(match_at(s, i - 1) for s in _prev_elements(el))  # "~"
 
     last = len(chain) - 1
+    if last == 0:
+        only = chain[0][1]
+        return lambda el: isinstance(el.tag, str) and only(el)
     return lambda el: isinstance(el.tag, str) and match_at(el, last)
 
 
