@@ -112,5 +112,5 @@ def test_binary_page_does_not_crash(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_vocabulary_is_fresh() -> None:
     fresh = vocab.dumps(vocab.build(ROOT / "tools" / "zoho" / "labels.tsv"))
-    stale = "server/pwguard/rules/danger_vocab.json is stale: python -m pwguard.rules.vocab --write"
+    stale = "server/pwguard/rules/danger_vocab.py is stale: python -m pwguard.rules.vocab --write"
     assert vocab.DATA.read_text(encoding="utf-8") == fresh, stale
