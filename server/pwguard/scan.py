@@ -56,20 +56,24 @@ class Control:
         }
 
 
+def _alternation(texts: list[str]) -> re.Pattern[str]:
+    # longest first, so that the reported match is the most telling one
+    return re.compile("|".join(map(re.escape, sorted(texts, key=len, reverse=True))) or "(?!)")
+
+
 class Vocabulary:
     def __init__(self) -> None:
         data = load_vocab()
-        self.dangerous: list[str] = data["dangerous_labels"]
-        self.harmless: list[str] = data["harmless_labels"]
+        self.dangerous = _alternation(data["dangerous_labels"])
+        self.harmless = _alternation(data["harmless_labels"])
         self.by_lang = {lang: set(ws) for lang, ws in data["danger_words"].items()}
 
     def reasons(self, el: Element, label: str) -> list[str]:
         folded = fold(label)
         out = []
-        hit = next((d for d in self.dangerous if d in folded), None)
-        if hit:
-            out.append(f"label contains Zoho's wording {hit[:50]!r}")
-        elif any(h in folded for h in self.harmless):
+        if hit := self.dangerous.search(folded):
+            out.append(f"label contains Zoho's wording {hit.group(0)[:50]!r}")
+        elif self.harmless.search(folded):
             return []  # a known harmless box (web sessions, Include OneAuth)
         else:
             label_words = set(words(folded))

@@ -289,7 +289,11 @@ def applicable_rules(ruleset: RuleSet, url: str | None) -> list[Rule]:
 
 
 class CompiledRule:
-    """A rule's selectors compiled and phrases folded once, for matching many controls."""
+    """A rule's selectors compiled and phrases folded once, for matching many controls.
+
+    The phrases become one regex alternation of literals: it finds a match exactly when one
+    phrase is a substring of the folded label (and is faster than testing each in turn).
+    """
 
     __slots__ = ("action", "phrases", "rule", "selectors")
 
@@ -303,26 +307,36 @@ class CompiledRule:
                     self.selectors.append(compile_selector(control.selector))
             else:
                 phrases += folded_phrases(control.label or [])
-        self.phrases = tuple(phrases)
+        self.phrases = re.compile("|".join(map(re.escape, phrases))) if phrases else None
 
     def covers(self, el: Element, folded_label: str) -> bool:
         for selector in self.selectors:
             if selector(el):
                 return True
-        for phrase in self.phrases:  # noqa: SIM110 (a plain loop is faster than any() here)
-            if phrase in folded_label:
-                return True
-        return False
+        return self.phrases is not None and self.phrases.search(folded_label) is not None
+
+
+_COMPILED: dict[int, CompiledRule] = {}
+
+
+def compiled(rule: Rule) -> CompiledRule:
+    """CompiledRule of a rule object (cached; the cache holds the rule, so ids stay unique)."""
+    hit = _COMPILED.get(id(rule))
+    if hit is None or hit.rule is not rule:
+        if len(_COMPILED) > 1024:
+            _COMPILED.clear()
+        hit = _COMPILED[id(rule)] = CompiledRule(rule)
+    return hit
 
 
 def page_verdicts(page: Page, rules: Iterable[Rule]) -> list[Verdict]:
-    compiled = [CompiledRule(r) for r in rules]
+    compiled_rules = [compiled(r) for r in rules]
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
         label = page.label_text(el)
         folded = fold(label)
         chosen: CompiledRule | None = None
-        for rule in compiled:
+        for rule in compiled_rules:
             if (chosen is None or (chosen.action == "warn" and rule.action == "block")) and (
                 rule.covers(el, folded)
             ):
