@@ -132,6 +132,7 @@
   const CSS_TEXT = `
     :host { all: initial !important; display: block !important; position: relative !important;
       margin: 0 0 8px 0 !important; }
+    :host([hidden]) { display: none !important; }
     :host([data-placement="top"]) { position: fixed !important; top: 0 !important;
       left: 0 !important; right: 0 !important; z-index: 2147483647 !important; }
     .box { all: initial; display: block; box-sizing: border-box; width: 100%;
@@ -170,17 +171,32 @@
   // Where the banner goes: in the page's flow just before the form (else the row) holding the
   // first matched control, so it never covers the page (the harmless box, "Continue"); fixed
   // at the top only when there is no such control (a refused request on a page without one).
+  function targetFor(anchor) {
+    if (!anchor || !anchor.isConnected) return null;
+    // a control inside (nested) open shadow roots: place the banner by its light-DOM host, so
+    // that document.querySelector finds the page's one banner
+    let a = anchor;
+    while (a.getRootNode() !== a.ownerDocument && a.getRootNode().host) a = a.getRootNode().host;
+    const target = a === anchor ? a.closest("form") || a.parentElement : a.closest("form") || a;
+    return target && target.parentNode ? target : null;
+  }
+
   function place(doc, host, anchor) {
-    const target = anchor && anchor.isConnected
-      ? anchor.closest("form") || anchor.parentElement || null
-      : null;
-    if (target && target.parentNode) {
+    const target = targetFor(anchor);
+    if (target) {
       host.removeAttribute("data-placement");
       if (target.previousSibling !== host) target.before(host);
       return;
     }
     host.setAttribute("data-placement", "top");
     if (!host.isConnected) (doc.body || doc.documentElement).appendChild(host);
+  }
+
+  /** Whether the banner is in the page where show() would put it for `anchor`. */
+  function isPlaced(anchor) {
+    if (!current || !current.isConnected) return false;
+    const target = targetFor(anchor);
+    return target ? target.previousSibling === current : current.getAttribute("data-placement") === "top";
   }
 
   /**
@@ -250,5 +266,5 @@
     return current && current.isConnected ? current : null;
   }
 
-  globalThis.pwguardBanner = Object.freeze({ show, remove, shown, normalizeLang, messageKey, pickLang, helpUrl });
+  globalThis.pwguardBanner = Object.freeze({ show, remove, shown, isPlaced, normalizeLang, messageKey, pickLang, helpUrl });
 })();

@@ -300,9 +300,7 @@
       bannerKey = "";
       return;
     }
-    const host = B.shown();
-    const placedRight = host && (!anchor || host.nextElementSibling === (anchor.closest("form") || anchor.parentElement));
-    if (key === bannerKey && placedRight) return;
+    if (key === bannerKey && B.isPlaced(anchor)) return;
     bannerKey = key;
     B.show(document, entries, anchor);
   }

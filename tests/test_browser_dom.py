@@ -1,0 +1,419 @@
+"""DOM behaviour of the real extension in Chromium and Firefox on mocked Zoho pages (DESIGN.md,
+"DOM contract"): every page kind, rows that appear late or are shown later, pre-ticked boxes,
+page scripts that re-tick or re-enable, keyboard on role=checkbox widgets, open shadow roots,
+frames, the guard at submit time, warn rules, the banner's language and its text-only content.
+
+The thin end-to-end path (trusted clicks on the box, its label and styled span; one banner per
+data centre; nothing injected on an unrelated site) lives in test_browser_e2e.py, the request
+guard in test_browser_request_guard.py, sync and faults in the rig's sync tests.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.browsers import Browser
+from tests.zoho_mock import CLOSESESSION_API, ZohoMock
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED = json.loads((REPO / "extension" / "rules.bundled.json").read_text("utf-8"))
+STEP2 = "/u/h?step=2#security/security_pwd"
+
+MOBILE = "Terminate all the desktop and mobile app sessions."
+WEB = "Terminate all the browsers sessions."
+API = "Revoke connected app's access to your account."
+
+STATE = """const root = arguments[1] ? document.querySelector(arguments[1]).contentDocument
+                                  : document;
+const el = root.querySelector(arguments[0]);
+return el && {checked: el.checked, disabled: el.disabled, mark: el.getAttribute("data-pwguard")};"""
+BLOCKED_STATE = {"checked": False, "disabled": True, "mark": "blocked"}
+IS_BLOCKED = """const root = arguments[1] ? document.querySelector(arguments[1]).contentDocument
+                                  : document;
+const el = root && root.querySelector(arguments[0]);
+return el && el.getAttribute("data-pwguard") === "blocked" && el.disabled && !el.checked;"""
+BANNERS = """return [...document.querySelectorAll('[data-pwguard="banner"]')].map(b => ({
+  role: b.getAttribute("role"), lang: b.getAttribute("lang"),
+  text: (b.shadowRoot || b).textContent.replace(/\\s+/g, " ").trim(),
+  links: [...(b.shadowRoot || b).querySelectorAll("a[href]")].map(a => a.href)}));"""
+
+
+def rule(rule_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in BUNDLED["rules"] if r["id"] == rule_id)
+    return found
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def row(input_id: str, name: str, text: str, *, checked: bool = False) -> str:
+    """A Zoho-style row: invisible input over a styled span, label[for]."""
+    tick = " checked" if checked else ""
+    return f"""<div class="checkbox_div" id="row_{input_id}">
+  <input class="checkbox_check" id="{input_id}" type="checkbox" name="{name}"{tick}
+         style="opacity:0;position:absolute">
+  <span class="checkbox"><span class="checkbox_tick"></span></span>
+  <label class="session_label" for="{input_id}"><span class="checkbox_label">{text}</span></label>
+</div>"""
+
+
+def page(body: str, *, lang: str = "en", head: str = "") -> str:
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">{head}'
+            f"<title>Zoho Accounts</title></head><body>{body}</body></html>")
+
+
+def banners(browser: Browser) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = browser.js(BANNERS)
+    return found
+
+
+def wait_banner(browser: Browser) -> dict[str, Any]:
+    found: list[dict[str, Any]] = browser.wait(
+        f"const b = (() => {{ {BANNERS} }})(); return b.length && b[0].text && b;")
+    assert len(found) == 1, found
+    return found[0]
+
+
+def serve(zoho: ZohoMock, path: str, html: str) -> str:
+    zoho.add_page(path, html)
+    return zoho.url("accounts.zoho.eu", path)
+
+
+# ------------------------------------------------------------------------ every page kind
+PAGE_KINDS = {
+    "change-password step 2": (STEP2, ["#ter_mob", "#ter_apiToken"],
+                               ["#ter_all", "#include_oneauth"]),
+    "change-password step 1 (rows hidden)": ("/u/h#security/security_pwd",
+                                             ["#ter_mob", "#ter_apiToken"], ["#ter_all"]),
+    "password reset": ("/password", ["#ter_mob", "#ter_apiToken"], ["#ter_all"]),
+    "expired password": ("/signin", ["#termin_mob", "#termin_api"], ["#termin_web"]),
+    "legacy combined box": ("/u/h?ui=legacy&step=2#security/security_pwd",
+                            ["#signoutfrommobile"], ["#signoutfromweb"]),
+    "spanish, 2024 wording": ("/u/h?lang=es&snapshot=2024&step=2#security/security_pwd",
+                              ["#ter_mob", "#ter_apiToken"], ["#ter_all"]),
+}
+
+
+@pytest.mark.parametrize("kind", PAGE_KINDS)
+def test_every_page_kind_blocks_the_dangerous_boxes_and_leaves_the_rest(
+        bundled: Browser, zoho: ZohoMock, kind: str) -> None:
+    path, dangerous, harmless = PAGE_KINDS[kind]
+    bundled.open(zoho.url("accounts.zoho.com", path))
+    for sel in dangerous:
+        bundled.wait(IS_BLOCKED, sel)
+    for sel in harmless:
+        assert bundled.js(STATE, sel) == {"checked": False, "disabled": False, "mark": None}, sel
+    assert len(wait_banner(bundled)["text"]) > 20
+
+
+# ------------------------------------------------------------------------- late controls
+LATE_PAGE = page(f"""<div id="dialog"></div>
+<script>
+  // the page inserts the row later (as Zoho's step 2 does) and samples every frame
+  window.sample = {{frames: 0, bad: 0, insertedAt: 0, blockedAt: 0}};
+  const watch = new MutationObserver(() => {{
+    const el = document.getElementById("ter_mob");
+    if (el && !window.sample.blockedAt && el.getAttribute("data-pwguard") === "blocked")
+      window.sample.blockedAt = performance.now();
+  }});
+  watch.observe(document, {{subtree: true, childList: true, attributes: true}});
+  function frame() {{
+    const el = document.getElementById("ter_mob");
+    if (el) {{
+      window.sample.frames += 1;
+      if (el.checked || !el.disabled) window.sample.bad += 1;
+    }}
+    if (window.sample.frames < 20) requestAnimationFrame(frame);
+  }}
+  setTimeout(() => {{
+    const holder = document.createElement("div");
+    holder.innerHTML = {json.dumps(row("ter_mob", "clear_mobile", MOBILE, checked=True))};
+    document.getElementById("dialog").append(holder);
+    window.sample.insertedAt = performance.now();
+    requestAnimationFrame(frame);
+  }}, 300);
+</script>""")
+
+
+def test_a_row_inserted_later_is_blocked_before_it_is_ever_painted(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/late-row", LATE_PAGE))
+    sample = bundled.wait("return window.sample.frames >= 20 && window.sample")
+    assert sample["bad"] == 0, sample
+    assert sample["blockedAt"] >= sample["insertedAt"] > 0
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
+def test_a_pre_ticked_box_is_unticked(bundled: Browser, zoho: ZohoMock) -> None:
+    html = page(row("ter_all", "clear_web", WEB, checked=True)
+                + row("ter_mob", "clear_mobile", MOBILE, checked=True))
+    bundled.open(serve(zoho, "/u/preticked", html))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    assert bundled.js(STATE, "#ter_all") == {"checked": True, "disabled": False, "mark": None}
+
+
+def test_a_label_that_gets_its_text_later_is_matched(bundled: Browser, zoho: ZohoMock) -> None:
+    # the page renders rows first and fills in translated strings afterwards
+    html = page(row("box1", "x", "") + f"""<script>
+        setTimeout(() => document.querySelector("label[for=box1] span").textContent =
+                         {json.dumps(MOBILE)}, 200);</script>""")
+    bundled.open(serve(zoho, "/u/late-text", html))
+    bundled.wait(IS_BLOCKED, "#box1")
+
+
+# ------------------------------------------------------------------------ page scripts
+def test_a_page_script_cannot_tick_or_re_enable_the_box(bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    # property sets (what jQuery's .prop() does) are refused on the spot
+    assert bundled.js("""const el = document.getElementById("ter_mob");
+        el.checked = true; el.disabled = false;
+        return [el.checked, el.disabled];""") == [False, True]
+    # attribute changes are undone as soon as the page script yields
+    bundled.js("""const el = document.getElementById("ter_mob");
+        el.removeAttribute("disabled"); el.setAttribute("checked", "");""")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    # removing our mark first does not help either
+    bundled.js("""const el = document.getElementById("ter_mob");
+        el.removeAttribute("data-pwguard"); el.checked = true; el.disabled = false;""")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    # a role=checkbox widget's aria-checked is put back too
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
+@pytest.mark.parametrize("how", ["requestSubmit", "continue-click"])
+def test_the_box_is_unticked_at_submit_time_before_the_page_reads_it(
+        bundled: Browser, zoho: ZohoMock, how: str) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    bundled.click("#ter_all")  # the harmless choice, by a person
+    # a page script ticks the box and submits in the same task, before any observer runs
+    ticked = bundled.js("""const el = document.getElementById("ter_mob");
+        el.removeAttribute("data-pwguard"); el.checked = true;
+        const was = el.checked;
+        const form = document.getElementById("pass_esc_devices");
+        if (arguments[0] === "requestSubmit") form.requestSubmit();
+        else form.querySelector("button.primary_btn_check").click();
+        return was;""", how)
+    assert ticked is True  # the tick really happened, so the guard had work to do
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert rec.json == {"closesession": {"rmwebses": True, "rmappses": False,
+                                         "inconeauth": False, "rmapitok": False}}
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
+CUSTOM_WIDGET = page(f"""
+<div id="custom" role="checkbox" aria-checked="false" tabindex="0">{MOBILE}</div>
+<script>
+  // a design-system checkbox: the page toggles aria-checked itself
+  const box = document.getElementById("custom");
+  const toggle = () => box.setAttribute("aria-checked",
+      box.getAttribute("aria-checked") === "true" ? "false" : "true");
+  box.addEventListener("click", toggle);
+  box.addEventListener("keydown", e => {{
+    if (e.key === " ") {{ e.preventDefault(); toggle(); }}
+  }});
+</script>""")
+
+
+def test_keyboard_and_clicks_cannot_tick_a_role_checkbox_widget(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/custom-widget", CUSTOM_WIDGET))
+    bundled.wait('return document.getElementById("custom").dataset.pwguard === "blocked"')
+    bundled.js('document.getElementById("custom").focus();')
+    bundled.press("Space")
+    bundled.click("#custom")
+    bundled.js('document.getElementById("custom").setAttribute("aria-checked", "true");')
+    bundled.wait('return document.getElementById("custom").ariaChecked === "false"')
+    assert bundled.js("""const b = document.getElementById("custom");
+        return [b.getAttribute("aria-disabled"), document.activeElement === b];""") == [
+        "true", True]
+
+
+# ------------------------------------------------------------------- shadow roots, frames
+SHADOW_PAGE = page(f"""<div id="host-now"></div><x-late></x-late>
+<script>
+  // an open shadow root attached to an element already in the page
+  const now = document.getElementById("host-now").attachShadow({{mode: "open"}});
+  setTimeout(() => {{
+    now.innerHTML = {json.dumps(row("ter_mob", "clear_mobile", MOBILE))};
+  }}, 100);
+  // a custom element upgraded later, whose constructor attaches the shadow root
+  setTimeout(() => customElements.define("x-late", class extends HTMLElement {{
+    constructor() {{
+      super();
+      this.attachShadow({{mode: "open"}}).innerHTML =
+        {json.dumps(row("ter_apiToken", "clear_apiToken", API))};
+    }}
+  }}), 300);
+  // and one created detached, filled, then inserted
+  setTimeout(() => {{
+    const el = document.createElement("div");
+    el.id = "host-detached";
+    el.attachShadow({{mode: "open"}}).innerHTML = {json.dumps(row("m2", "clear_mobile", MOBILE))};
+    document.body.append(el);
+  }}, 500);
+</script>""")
+
+
+def test_controls_inside_open_shadow_roots_are_blocked(bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/shadow", SHADOW_PAGE))
+    for host, sel in (("#host-now", "#ter_mob"), ("x-late", "#ter_apiToken"),
+                      ("#host-detached", "#m2")):
+        bundled.wait("""const h = document.querySelector(arguments[0]);
+            const el = h && h.shadowRoot && h.shadowRoot.querySelector(arguments[1]);
+            return el && el.disabled && !el.checked && el.dataset.pwguard === "blocked";""",
+                     host, sel)
+    assert len(banners(bundled)) == 1
+
+
+def test_controls_in_frames_are_blocked(bundled: Browser, zoho: ZohoMock) -> None:
+    srcdoc = page(row("ter_mob", "clear_mobile", MOBILE)).replace('"', "&quot;")
+    html = page(f"""<iframe id="same" src="/u/h?step=2#security/security_pwd"></iframe>
+        <iframe id="srcdoc" srcdoc="{srcdoc}"></iframe>""")
+    bundled.open(serve(zoho, "/u/frames", html))
+    bundled.wait(IS_BLOCKED, "#ter_apiToken", "#same")
+    bundled.wait(IS_BLOCKED, "#ter_mob", "#srcdoc")
+    assert bundled.js(STATE, "#ter_all", "#same") == {
+        "checked": False, "disabled": False, "mark": None}
+
+
+# ------------------------------------------------------------------------------- banner
+@pytest.mark.parametrize(("lang", "expected"), [
+    ("es-MX", "es"),      # region dropped
+    ("pt_BR", "pt-BR"),   # the exact tag when the rule has it, underscore or not
+    ("de-AT", "de"),
+    ("ru", "en"),         # the rule has no Russian: the browser's language (en-US here)
+])
+def test_the_banner_speaks_the_page_language(bundled: Browser, zoho: ZohoMock, lang: str,
+                                             expected: str) -> None:
+    api_rule = rule("zoho-connected-apps-box")
+    assert expected in api_rule["message"]
+    html = page(row("ter_apiToken", "clear_apiToken", "x"), lang=lang)
+    bundled.open(serve(zoho, "/u/lang", html))
+    banner = wait_banner(bundled)
+    assert squash(api_rule["message"][expected]) in banner["text"]
+    assert banner["lang"] == expected and banner["role"] == "alert"
+    assert banner["links"] and all(link.startswith("https://accounts.zoho.eu")
+                                   for link in banner["links"])
+
+
+def test_one_banner_for_several_boxes_and_a_refused_request(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    wait_banner(bundled)
+    outcome = bundled.js("""return fetch(arguments[0], {method: "PUT",
+            body: JSON.stringify({closesession: {rmapitok: true}})})
+        .then(() => "sent", e => [e.name, e.message, e.constructor === window.TypeError]);""",
+                         CLOSESESSION_API)
+    assert outcome[0] == "TypeError" and outcome[1].startswith("pwguard refused"), outcome
+    assert outcome[2] is True, "fetch must reject with the page's own TypeError"
+    text = bundled.wait(f"""const b = (() => {{ {BANNERS} }})();
+        return b.length === 1 && b[0].text.includes("PUT ") && b[0].text;""")
+    assert CLOSESESSION_API in text
+    assert len(banners(bundled)) == 1
+    # the banner sits in the page's flow, so it covers nothing the person needs
+    assert bundled.js("""const b = document.querySelector('[data-pwguard="banner"]');
+        const r = b.getBoundingClientRect(), t = document.getElementById("ter_all")
+            .parentElement.getBoundingClientRect();
+        return r.bottom <= t.top || r.top >= t.bottom;""")
+    # dismissible
+    bundled.js("""document.querySelector('[data-pwguard="banner"]').shadowRoot
+        .querySelector("button").click();""")
+    bundled.wait("""const b = document.querySelector('[data-pwguard="banner"]');
+        return b.getBoundingClientRect().height === 0;""")
+
+
+BANNER_TEXT_PAGE = page("""<div id="out"></div>
+<script src="/u/banner.js"></script>
+<script>
+  const host = pwguardBanner.show(document, [{kind: "blocked", rule: {id: "r",
+      message: {en: "<img src=x onerror=window.pwned=1><b>bold</b> & friends"},
+      help: "javascript:alert(1)"}}]);
+  window.result = {children: host.shadowRoot.querySelectorAll("img, b, a").length,
+                   text: host.shadowRoot.textContent};
+</script>""")
+
+
+def test_banner_text_is_set_as_text_never_as_html(browser: Browser, zoho: ZohoMock) -> None:
+    # banner.js loaded into a page of its own (no extension needed: the mock host of an
+    # unrelated site) so the page can hand it hostile rule text directly
+    zoho.add_page("/u/banner.js", (REPO / "extension" / "banner.js").read_text("utf-8"),
+                  content_type="text/javascript")
+    zoho.add_page("/u/banner-text", BANNER_TEXT_PAGE)
+    browser.open(zoho.url("www.example.org", "/u/banner-text"))
+    result = browser.wait("return window.result")
+    assert result["children"] == 0  # no <img>, no <b>, and no javascript: link
+    assert "<img src=x onerror=window.pwned=1><b>bold</b> & friends" in result["text"]
+    assert browser.js("return window.pwned === undefined")
+
+
+# ------------------------------------------------------------------------- warn rules
+WARN_RULES = """rules:
+  - id: test-mobile-warn
+    title: Mobile sessions box, warn only
+    why: An organisation that accepts the risk may only want a warning.
+    action: warn
+    sites: ["https://accounts.zoho.eu/*"]
+    controls:
+      - selector: "#ter_mob"
+    message:
+      en: "Careful, this signs out every Zoho app on every phone."
+      es: "Cuidado, esto cierra la sesión de las apps de Zoho en todos los teléfonos."
+    help: "https://{host}/u/h#sessions"
+  - id: test-api-block
+    title: Connected apps box
+    why: Revokes every connected app.
+    action: block
+    sites: ["https://accounts.zoho.eu/*"]
+    controls:
+      - selector: "#ter_apiToken"
+    message:
+      en: "Blocked by the test rule."
+      es: "Bloqueado por la regla de prueba."
+    help: "https://{host}/u/h#sessions"
+"""
+
+
+@pytest.fixture
+def warn_rules(browser: Browser, rules_server: Any) -> Iterator[Browser]:
+    """The browser synced to a real server whose rules include a warn rule; back to the
+    bundled rules afterwards."""
+    res = httpx.put(rules_server.url + "/v1/admin/rules", content=WARN_RULES,
+                    headers={**rules_server.admin_headers, "Content-Type": "application/yaml"},
+                    timeout=30)
+    assert res.status_code < 300, res.text
+    try:
+        browser.configure(server_url=rules_server.url, public_key=rules_server.public_key)
+        status = browser.sync_now()
+        assert status["source"] == "server" and not status["lastError"], status
+        yield browser
+    finally:
+        browser.configure()
+        assert browser.extension_status()["source"] == "bundled"
+
+
+def test_a_warn_rule_marks_the_box_and_shows_the_banner_only(
+        warn_rules: Browser, zoho: ZohoMock) -> None:
+    browser = warn_rules
+    browser.open(zoho.url("accounts.zoho.eu", STEP2))
+    browser.wait(IS_BLOCKED, "#ter_apiToken")
+    browser.wait('return document.getElementById("ter_mob").dataset.pwguard === "warned"')
+    assert browser.js(STATE, "#ter_all") == {"checked": False, "disabled": False, "mark": None}
+    banner = wait_banner(browser)
+    assert "Careful, this signs out every Zoho app on every phone." in banner["text"]
+    assert "Blocked by the test rule." in banner["text"]
+    browser.click("#ter_mob")  # a warned box stays usable
+    assert browser.js(STATE, "#ter_mob") == {"checked": True, "disabled": False, "mark": "warned"}
+    # ... and the same site on another data centre is named by no rule: nothing happens
+    browser.open(zoho.url("accounts.zoho.com", STEP2))
+    browser.click("#ter_apiToken")
+    assert browser.js(STATE, "#ter_apiToken") == {"checked": True, "disabled": False, "mark": None}
+    assert banners(browser) == []
