@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 import subprocess
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +213,26 @@ def test_web_ext_lint_warnings_are_all_explained(lint_report: dict[str, Any]) ->
     seen = {w["code"] for w in lint_report["warnings"] + lint_report["notices"]}
     stale = set(LINT_ALLOWED) - seen
     assert not stale, f"LINT_ALLOWED explains warnings that no longer occur: {stale}"
+
+
+def test_dist_builds_both_store_packages_without_the_key(tmp_path: Path) -> None:
+    from tools import dist
+
+    assert dist.main(["--out", str(tmp_path)]) == 0
+    version = manifest()["version"]
+    chrome = tmp_path / f"pwguard-chrome-{version}.zip"
+    firefox = tmp_path / f"pwguard-firefox-{version}.zip"
+    assert (tmp_path / f"pwguard-firefox-{version}.xpi").read_bytes() == firefox.read_bytes()
+    expected = {p.relative_to(EXT).as_posix() for p in EXT.rglob("*")
+                if p.is_file() and p.name != "README.md"}
+    for package in (chrome, firefox):
+        with zipfile.ZipFile(package) as zf:
+            names = {n for n in zf.namelist() if not n.endswith("/")}
+            assert names == expected, package.name
+            packed = json.loads(zf.read("manifest.json"))
+        assert "key" not in packed, f"{package.name}: the Chrome Web Store refuses a manifest key"
+        assert packed == {k: v for k, v in manifest().items() if k != "key"}
+    # reproducible: a second build gives the same Chrome zip
+    again = tmp_path / "again"
+    assert dist.main(["--out", str(again)]) == 0
+    assert (again / chrome.name).read_bytes() == chrome.read_bytes()
