@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import soupsieve
 from bs4 import BeautifulSoup
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pwguard.rules import sites
 from pwguard.rules.engine import CHECKBOX_SELECTOR, Page, fold, label_text, verdicts
@@ -293,3 +295,16 @@ def test_host_permissions_are_the_extension_manifest() -> None:
     assert required == list(sites.ZOHO_HOSTS)
     assert optional == list(sites.OPTIONAL_HOSTS)
     assert json.loads(manifest.read_text())["manifest_version"] == 3
+
+
+TOKENS = [*"<>/=\"' abcdilnptuxy-", "input", "label", "role", "checkbox", "switch", "type"]
+TOKENS += ["for", "id", "aria-labelledby", "template", "\u00e9", "\x00", "<!--", "-->"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=80).map("".join))
+def test_any_markup_gives_verdicts_without_raising(html: str) -> None:
+    rs = ruleset({"id": "r", "controls": [{"selector": "input#a"}, {"label": ["abc"]}]})
+    for v in verdicts(html, rs):
+        assert v.rule_id in (None, "r")
+    verdicts(html.encode("utf-8", "replace"), rs)

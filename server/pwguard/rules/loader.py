@@ -89,14 +89,12 @@ class LoadResult:
 def read_text(path: Path) -> str:
     """The file's text, or a LoadError (F001 I/O, F002 encoding/binary, F003 too large)."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            raise LoadError(
-                "F003", f"file is {size} bytes, over the {MAX_BYTES}-byte limit; split it"
-            )
-        data = path.read_bytes()
+        with path.open("rb") as f:  # read at most one byte past the limit (/dev/zero, FIFOs...)
+            data = f.read(MAX_BYTES + 1)
     except OSError as exc:
         raise LoadError("F001", f"cannot read file: {exc.strerror or exc}") from None
+    if len(data) > MAX_BYTES:
+        raise LoadError("F003", f"file is over the {MAX_BYTES}-byte limit; split it")
     return decode(data)
 
 
