@@ -1,0 +1,410 @@
+"""Central sync in the real browsers: signed bundles, the fault matrix, ETag/304, and a rule
+published on a running `pwguard serve` reaching an open page after one poll.
+
+The bundles come from ``pwguard.api.signing.sign_bundle`` and are served by a small
+controllable HTTP server on 127.0.0.1 (CORS ``*`` like the real server). The "good" bundle
+is the default rules plus one marker rule that only it has (it blocks
+``#pwguard-sync-marker``), so "the last good rules are still in force" is visible on a page:
+the marker box stays blocked after each faulty sync.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from pwguard.api.signing import public_key_b64, sign_bundle
+from tests.browsers import REPO, Browser
+from tests.dom import BLOCKED, CONTROL, assert_blocked
+from tests.zoho_mock import ZOHO_HOSTS, ZohoMock, free_port
+
+MARKER_PAGE = "/u/sync-marker"
+MARKER_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Zoho Accounts</title></head><body>
+<div id="terminate_marker"><input type="checkbox" id="pwguard-sync-marker" name="marker">
+  <label for="pwguard-sync-marker">Sync marker box</label></div>
+<div id="terminate_api_tok" class="checkbox_div"><input class="checkbox_check" id="ter_apiToken"
+  type="checkbox" name="clear_apiToken"><label class="session_label" for="ter_apiToken">
+  Revoke connected app's access to your account.</label></div>
+</body></html>"""
+
+MARKER_RULE: dict[str, Any] = {
+    "id": "test-sync-marker",
+    "title": "Test marker box that only the server's bundle blocks",
+    "why": "Shows which rules are in force: the bundled rules leave this box alone.",
+    "action": "block",
+    "sites": [f"https://{h}/*" for h in ZOHO_HOSTS],
+    "controls": [{"selector": "#pwguard-sync-marker"}],
+    "request": None,
+    "message": {"en": "The sync marker box is blocked by the server's rules.",
+                "es": "La casilla de prueba está bloqueada por las reglas del servidor."},
+    "help": "https://{host}/u/h#sessions",
+}
+MARKER_YAML = """
+  - id: test-sync-marker
+    title: Test marker box published to a running server
+    why: Shows that a rule published on the server reaches an open browser after one poll.
+    action: block
+    sites:
+      - https://accounts.zoho.eu/*
+      - https://accounts.zoho.com/*
+    controls:
+      - selector: "#pwguard-sync-marker"
+    message:
+      en: The sync marker box is blocked by a rule published during the test.
+      es: La casilla de prueba está bloqueada por una regla publicada durante la prueba.
+    help: https://{host}/u/h#sessions
+"""
+
+
+def canonical(obj: Any) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def make_payload(rules: list[dict[str, Any]]) -> bytes:
+    """Payload bytes per docs/internals.md: version = 16 hex of SHA-256 of the rules' JSON."""
+    version = hashlib.sha256(canonical(rules)).hexdigest()[:16]
+    return canonical({"format": 1, "version": version, "rules": rules})
+
+
+def bundled_payload() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((REPO / "extension" / "rules.bundled.json").read_text())
+    return data
+
+
+@dataclass
+class Bundles:
+    key: Ed25519PrivateKey
+    public_key: str
+    good: bytes  # the signed bundle: default rules + the marker rule
+    good_version: str
+    bad_signature: bytes  # a payload with no blocking rules under the good bundle's signature
+    invalid_rules: bytes  # correctly signed, but the rules fail validation
+
+
+def make_bundles() -> Bundles:
+    key = Ed25519PrivateKey.generate()
+    rules = [*bundled_payload()["rules"], MARKER_RULE]
+    good_payload = make_payload(rules)
+    good = sign_bundle(good_payload, key)
+    # An attacker's payload that drops every rule, under the good bundle's signature.
+    forged = json.loads(good)
+    forged["payload"] = make_payload([MARKER_RULE | {"action": "warn"}]).decode()
+    broken_rules = [MARKER_RULE | {"action": "explode", "message": {}}]
+    return Bundles(key=key, public_key=public_key_b64(key), good=good,
+                   good_version=json.loads(good_payload)["version"],
+                   bad_signature=canonical(forged),
+                   invalid_rules=sign_bundle(make_payload(broken_rules), key))
+
+
+# ------------------------------------------------------------------------- the fault server
+@dataclass
+class Seen:
+    method: str
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+@dataclass
+class FaultServer:
+    """An HTTP server on 127.0.0.1 whose answer to GET /v1/rules the test chooses."""
+
+    bundles: Bundles
+    mode: str = "good"
+    prefix: str = "/"  # a fresh one per test, so no browser cache entry crosses tests
+    seen: list[Seen] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+    release: threading.Event = field(default_factory=threading.Event)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}{self.prefix}"
+
+    def rules_requests(self) -> list[Seen]:
+        with self.cond:
+            return [s for s in self.seen if s.path == f"{self.prefix}v1/rules"]
+
+    def answer(self) -> tuple[int, dict[str, str], bytes]:
+        b = self.bundles
+        json_type = {"Content-Type": "application/json"}
+        if self.mode == "good":
+            return 200, {**json_type, "ETag": f'"{b.good_version}"'}, b.good
+        if self.mode == "500":
+            return 500, {"Content-Type": "text/plain"}, b"internal server error"
+        if self.mode == "html":
+            return 200, {"Content-Type": "text/html; charset=utf-8"}, (
+                b"<!doctype html><html><head><title>Sign in</title></head>"
+                b"<body><form action=/login><input name=user></form></body></html>")
+        if self.mode == "truncated":
+            return 200, json_type, b.good[: len(b.good) // 2]
+        if self.mode == "bad-signature":
+            return 200, json_type, b.bad_signature
+        if self.mode == "invalid-rules":
+            return 200, json_type, b.invalid_rules
+        if self.mode == "oversized":
+            # Valid JSON the whole way, so only its size is wrong: 2 MiB of padding.
+            padding = b" " * (2 * 1024 * 1024)
+            return 200, json_type, b.good[:-1] + padding + b.good[-1:]
+        raise ValueError(f"fault server: unknown mode {self.mode!r}")
+
+
+class _FaultHandler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _FaultHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_OPTIONS(self) -> None:  # a CORS preflight, should the extension ever send one
+        self._record(204)
+        self.send_response(204)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        fault = self.server.fault
+        if self.path != f"{fault.prefix}v1/rules":
+            self._record(404)
+            self._send(404, {"Content-Type": "text/plain"}, b"not found")
+            return
+        if fault.mode == "slow":
+            # Hold the connection, answering nothing, until the test ends.
+            self._record(0)
+            fault.release.wait(timeout=120)
+            return
+        if fault.mode == "oversized-stream":
+            # No Content-Length: the size shows only while reading (2 MiB, then close).
+            self._record(200)
+            self.send_response(200)
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(b'{"format":"pwguard-bundle/1","payload":"')
+                for _ in range(32):
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                pass  # the extension hung up once over its limit: that is the point
+            return
+        status, headers, body = fault.answer()
+        etag = headers.get("ETag")
+        if etag and etag in (self.headers.get("If-None-Match") or ""):
+            status, body = 304, b""
+        self._record(status)
+        self._send(status, headers, body)
+
+    def _record(self, status: int) -> None:
+        fault = self.server.fault
+        with fault.cond:
+            fault.seen.append(Seen(self.command, self.path,
+                                   {k.lower(): v for k, v in self.headers.items()}, status))
+            fault.cond.notify_all()
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Cache-Control", "no-cache")
+        for k, v in headers.items():
+            self.send_header(k, v)
+        if status != 304:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if status != 304:
+            with contextlib.suppress(OSError):  # e.g. the extension aborting a large answer
+                self.wfile.write(body)
+
+
+class _FaultHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    fault: FaultServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # aborted reads are part of the faults
+
+
+@pytest.fixture(scope="module")
+def bundles() -> Bundles:
+    return make_bundles()
+
+
+@pytest.fixture(scope="module")
+def fault_server(bundles: Bundles) -> Iterator[FaultServer]:
+    fault = FaultServer(bundles)
+    httpd = _FaultHTTPServer(("127.0.0.1", 0), _FaultHandler)
+    httpd.fault = fault
+    fault.port = httpd.server_address[1]
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                              daemon=True)
+    thread.start()
+    try:
+        yield fault
+    finally:
+        fault.release.set()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def fault(fault_server: FaultServer, request: pytest.FixtureRequest) -> Iterator[FaultServer]:
+    fault_server.mode = "good"
+    fault_server.prefix = f"/{hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]}/"
+    fault_server.release.clear()
+    with fault_server.cond:
+        fault_server.seen.clear()
+    yield fault_server
+    fault_server.release.set()  # let a held "slow" answer go
+
+
+@pytest.fixture
+def synced(browser: Browser, zoho: ZohoMock) -> Iterator[Browser]:
+    """``browser`` for a sync test; afterwards the server is unset (bundled rules again)."""
+    zoho.add_page(MARKER_PAGE, MARKER_HTML)
+    yield browser
+    browser.configure()
+    assert browser.extension_status()["source"] == "bundled"
+
+
+def marker_url(zoho: ZohoMock, host: str = "accounts.zoho.eu") -> str:
+    return zoho.url(host, MARKER_PAGE)
+
+
+def assert_server_rules_in_force(browser: Browser, zoho: ZohoMock) -> None:
+    """The marker rule (only in the server's bundle) and a default rule both block."""
+    browser.open(marker_url(zoho))
+    assert_blocked(browser, "#pwguard-sync-marker")
+    assert_blocked(browser, "#ter_apiToken")
+
+
+def start_good(browser: Browser, fault: FaultServer, zoho: ZohoMock) -> dict[str, str]:
+    fault.mode = "good"
+    # A long poll interval: in these tests only "sync now" and saving trigger a sync.
+    browser.configure(server_url=fault.url, public_key=fault.bundles.public_key,
+                      poll_minutes=1440)
+    status = browser.extension_status()
+    assert (status["source"], status["version"], status["lastError"]) == (
+        "server", fault.bundles.good_version, ""), status
+    assert status["lastSync"]
+    assert_server_rules_in_force(browser, zoho)
+    return status
+
+
+def test_bundled_rules_leave_the_marker_alone(bundled: Browser, zoho: ZohoMock) -> None:
+    """The control for the tests below: without the server's rules the marker is free."""
+    zoho.add_page(MARKER_PAGE, MARKER_HTML)
+    bundled.open(marker_url(zoho))
+    assert_blocked(bundled, "#ter_apiToken")
+    assert bundled.js(CONTROL, "#pwguard-sync-marker") == {
+        "checked": False, "disabled": False, "mark": None}
+
+
+def test_a_signed_bundle_from_the_server_takes_effect(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    start_good(synced, fault, zoho)
+    assert [s.status for s in fault.rules_requests()] == [200]
+
+
+FAULTS = {
+    # mode: a word the error shown to the person should contain (case-insensitive)
+    "unreachable": "",
+    "500": "500",
+    "html": "",
+    "truncated": "",
+    "bad-signature": "signature",
+    "invalid-rules": "",
+    "oversized": "",
+    "oversized-stream": "",
+}
+
+
+@pytest.mark.parametrize("mode", list(FAULTS))
+def test_a_faulty_sync_keeps_the_last_good_rules(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock, mode: str) -> None:
+    browser = synced
+    good = start_good(browser, fault, zoho)
+    if mode == "unreachable":
+        closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+        browser.configure(server_url=closed, public_key=fault.bundles.public_key,
+                          poll_minutes=1440)
+        status = browser.extension_status()
+    else:
+        fault.mode = mode
+        status = browser.sync_now()
+        assert fault.rules_requests()[-1].path == f"{fault.prefix}v1/rules"
+    assert status["lastError"], f"{mode}: no error shown: {status}"
+    assert FAULTS[mode].lower() in status["lastError"].lower(), status
+    assert (status["source"], status["version"], status["lastSync"]) == (
+        "server", good["version"], good["lastSync"]), f"{mode}: {status}"
+    assert_server_rules_in_force(browser, zoho)
+
+
+@pytest.mark.timeout(90)
+def test_a_very_slow_server_times_out_and_keeps_the_last_good_rules(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """The server accepts the connection and never answers: the extension's own fetch
+    timeout (10 s in background.js) must end the sync; the rules stay."""
+    browser = synced
+    good = start_good(browser, fault, zoho)
+    fault.mode = "slow"
+    status = browser.sync_now(timeout=45)
+    assert status["lastError"], status
+    assert (status["source"], status["version"]) == ("server", good["version"])
+    assert_server_rules_in_force(browser, zoho)
+
+
+def test_if_none_match_is_sent_and_304_keeps_the_rules(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    browser = synced
+    good = start_good(browser, fault, zoho)
+    status = browser.sync_now()
+    first, again = fault.rules_requests()[0], fault.rules_requests()[-1]
+    assert first.status == 200
+    assert again.headers.get("if-none-match") == f'"{fault.bundles.good_version}"', again
+    assert again.status == 304
+    assert (status["source"], status["version"], status["lastError"]) == (
+        "server", good["version"], "")
+    assert_server_rules_in_force(browser, zoho)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_rule_published_on_pwguard_serve_reaches_an_open_page_after_one_poll(
+        synced: Browser, zoho: ZohoMock, rules_server: Any) -> None:
+    browser = synced
+    srv = rules_server
+    browser.configure(server_url=srv.url, public_key=srv.public_key, poll_minutes=0.5)
+    before = browser.extension_status()
+    assert (before["source"], before["lastError"]) == ("server", ""), before
+    # The page is open before the rule exists: the marker is free, a default rule blocks.
+    browser.open(marker_url(zoho))
+    assert_blocked(browser, "#ter_apiToken")
+    assert browser.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
+
+    ruleset = (REPO / "rules" / "zoho.yaml").read_text("utf-8").rstrip("\n") + "\n" + MARKER_YAML
+    answer = httpx.put(f"{srv.url}/v1/admin/rules", content=ruleset.encode(),
+                       headers={**srv.admin_headers, "Content-Type": "application/yaml"},
+                       timeout=30)
+    assert answer.status_code == 201, answer.text
+    published = answer.json()["version"]
+    assert published != before["version"]
+
+    # One poll (every 30 s) later the open page blocks the new rule's box, no reload.
+    browser.wait(BLOCKED, "#pwguard-sync-marker", timeout=75)
+    assert browser.js("return location.pathname") == MARKER_PAGE
+    assert browser.extension_status()["version"] == published
