@@ -152,3 +152,29 @@ def test_admin_api_is_disabled_without_a_token(tmp_path):
     assert resp.status_code == 401
     assert resp.json() == {"detail": "admin API disabled: set PWGUARD_ADMIN_TOKEN"}
     c.app.state.storage.close()
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [("GET", {}), ("HEAD", {}), ("GET", {"If-None-Match": 'W/"{v}"'}),
+     ("GET", {"If-None-Match": '"x"'})],
+)
+def test_fast_path_and_fastapi_route_give_identical_answers(tmp_path, method, headers):
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'f.db'}", admin_token=TOKEN,
+                        rules_dir="", active_check_seconds=60)
+    a = Client(create_app(settings, key=Ed25519PrivateKey.generate()))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    version = a.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth).json()["version"]
+    headers = {k: v.format(v=version) for k, v in headers.items()}
+    cache = a.app.state.cache
+    cache.checked_at = float("-inf")  # stale: the request goes through the FastAPI route
+    via_route = a.request(method, "/v1/rules", headers=headers)
+    assert cache.fresh() is not None  # the route refreshed it: the next one takes the fast path
+    via_fast_path = a.request(method, "/v1/rules", headers=headers)
+    assert via_route.status_code == via_fast_path.status_code
+    assert via_route.content == via_fast_path.content
+    assert sorted(via_route.headers.multi_items()) == sorted(via_fast_path.headers.multi_items())
+    metrics = a.get("/metrics").text
+    status = via_route.status_code
+    assert f'route="/v1/rules",method="{method}",status="{status}"}} 2' in metrics
+    a.app.state.storage.close()

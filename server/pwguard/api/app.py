@@ -23,6 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pwguard import __version__
 from pwguard.api.build import build_text, finding_json
@@ -56,9 +57,67 @@ rules:
 
 @dataclass(frozen=True)
 class Cached:
+    """One version's response, headers included, built once."""
+
     version: str
     etag: str
     body: bytes
+
+    @property
+    def etag_bytes(self) -> bytes:
+        return self.etag.encode("ascii")
+
+
+def _raw_headers(cached: Cached, *, full: bool) -> list[tuple[bytes, bytes]]:
+    headers = [(b"etag", cached.etag_bytes), (b"cache-control", CACHE_CONTROL.encode())]
+    headers += [(k.lower().encode(), v.encode()) for k, v in RULES_CORS.items()]
+    if full:
+        headers += [(b"content-type", b"application/json"),
+                    (b"content-length", str(len(cached.body)).encode())]
+    return headers
+
+
+class RulesFastPath:
+    """Answer GET/HEAD /v1/rules straight from the cache, before FastAPI's routing.
+
+    This is the request a whole fleet sends every few minutes; skipping the router and
+    dependency machinery roughly doubles its throughput. Anything else (stale cache,
+    other paths) goes to the FastAPI route below, which gives the same answers.
+    """
+
+    def __init__(self, app: ASGIApp, cache: RulesCache, route: Any) -> None:
+        self.app = app
+        self.cache = cache
+        self.route = route
+        self._for: Cached | None = None
+        self._ok: list[tuple[bytes, bytes]] = []
+        self._not_modified: list[tuple[bytes, bytes]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        current = None
+        if (
+            scope["type"] == "http"
+            and scope["path"] == "/v1/rules"
+            and scope["method"] in ("GET", "HEAD")
+        ):
+            current = self.cache.fresh()
+        if current is None:
+            await self.app(scope, receive, send)
+            return
+        if self._for is not current:
+            self._ok = _raw_headers(current, full=True)
+            self._not_modified = _raw_headers(current, full=False)
+            self._for = current
+        scope["route"] = self.route  # for the metrics' route label
+        inm = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
+        if inm is not None and etag_matches(inm.decode("latin-1"), current.etag):
+            await send({"type": "http.response.start", "status": 304,
+                        "headers": self._not_modified})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": self._ok})
+        body = current.body if scope["method"] == "GET" else b""
+        await send({"type": "http.response.body", "body": body})
 
 
 class RulesCache:
@@ -174,7 +233,6 @@ def create_app(
     app.state.storage = store
     app.state.cache = cache
     app.state.metrics = metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     def require_admin_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -382,6 +440,10 @@ def create_app(
         return VersionOut(**asdict(stored), active=True)
 
     app.include_router(admin)
+    rules_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/rules")
+    # added last = outermost: metrics see every answer, fast path or not
+    app.add_middleware(RulesFastPath, cache=cache, route=rules_route)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app
 
 
