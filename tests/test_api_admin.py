@@ -142,6 +142,16 @@ def test_publish_makes_a_new_active_version_and_identical_rules_make_no_duplicat
     assert len(versions(client)) == count
 
 
+def test_note_and_actor_can_come_from_headers(admin_server, client):
+    resp = client.put("/v1/admin/rules", content=variant(9).encode(),
+                      headers={"X-Pwguard-Note": "ticket 42", "X-Pwguard-Actor": "alice"})
+    assert resp.status_code == 201
+    assert resp.json()["note"] == "ticket 42"
+    assert resp.json()["actor"] == "alice@127.0.0.1"
+    listed = {v["version"]: v for v in versions(client)}
+    assert listed[resp.json()["version"]]["note"] == "ticket 42"
+
+
 def test_json_body_is_accepted_and_hashes_like_the_same_rules_in_yaml(admin_server, client):
     text = variant(2)
     as_json = httpx.Response(200, json=yaml.safe_load(text)).content
