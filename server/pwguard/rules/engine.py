@@ -139,9 +139,9 @@ class Verdict:
 
 
 # Plain etree elements (not lxml.html's Python element classes): the same parser, no
-# per-element Python class lookup.
-_UTF8_PARSER = etree.HTMLParser(encoding="utf-8")
-_PARSER = etree.HTMLParser()
+# per-element Python class lookup; no XML-id hash table (ids are looked up by attribute).
+_UTF8_PARSER = etree.HTMLParser(encoding="utf-8", collect_ids=False)
+_PARSER = etree.HTMLParser(collect_ids=False)
 _LABELS_FOR = etree.XPath("//label[@for != '']")
 _ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)", re.IGNORECASE)
 
