@@ -308,3 +308,12 @@ def test_any_markup_gives_verdicts_without_raising(html: str) -> None:
     for v in verdicts(html, rs):
         assert v.rule_id in (None, "r")
     verdicts(html.encode("utf-8", "replace"), rs)
+
+
+def test_fast_collapse_equals_the_documented_white_space_set() -> None:
+    from pwguard.rules.engine import _WS_RUN, WHITESPACE, collapse
+
+    special = [chr(cp) for cp in range(0x110000) if chr(cp).isspace() or chr(cp) in WHITESPACE]
+    for c in [*special, "x", "\u200b"]:
+        text = f"{c}a{c}{c}b {c}"
+        assert collapse(text) == _WS_RUN.sub(" ", text).strip(" "), hex(ord(c))

@@ -76,9 +76,15 @@ _QUOTE_MAP = {
 }
 
 
+_NOT_OURS = re.compile("[\x1c-\x1f\x85]")  # str.split() white space that WHITESPACE lacks
+
+
 def collapse(text: str) -> str:
     """Collapse runs of WHITESPACE to one space and strip."""
-    return _WS_RUN.sub(" ", text).strip(" ")
+    if _NOT_OURS.search(text):
+        return _WS_RUN.sub(" ", text).strip(" ")
+    # str.split() splits on WHITESPACE minus U+FEFF plus the characters above: faster than re
+    return " ".join(text.replace("\ufeff", " ").split())
 
 
 _DROP_MARKS_AND_QUOTES: dict[int, int | None] = {}
