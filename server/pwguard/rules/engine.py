@@ -9,6 +9,8 @@ compares both control by control on every fixture page. Keep both simple and ide
 2. Controls are the elements matching `CHECKBOX_SELECTOR`
    (`input[type=checkbox], [role=checkbox], [role=switch]`; `type` compared ASCII
    case-insensitively, `role` exactly), in document order. Hidden elements are NOT skipped.
+   (Python only, for speed: a `role` attribute is found when its name is spelt role, ROLE
+   or Role in the page source; other casings such as rOLe are missed.)
 3. `textContent(el)`: the concatenation of all descendant text nodes (as DOM textContent:
    script and style text included, comments excluded).
 4. Label text of a control = the following parts, in this order, joined with one space:
