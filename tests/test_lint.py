@@ -17,7 +17,7 @@ CASES = Path(__file__).parent / "lint_cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z0-9 ]+)$")
 # codes whose bad input cannot be a committed YAML file; each has its own test below
-CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "P001"}
+CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "E006", "P001"}
 
 
 def expected(path: Path) -> set[tuple[str, int]]:
@@ -205,3 +205,21 @@ def test_catalogue_is_well_formed() -> None:
     for code, entry in CODES.items():
         assert re.fullmatch(r"[A-Z]\d{3}", code) and entry.code == code
         assert entry.severity in {"error", "warning"} and entry.summary and len(entry.why) > 20
+
+
+def test_bad_line_in_harmless_controls_is_E006(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(CASES / "fixtures", tmp_path / "fixtures")
+    (tmp_path / "fixtures" / "harmless-controls.txt").write_text(
+        "# comment\n#ter_all  # web sessions\ninput:checked\n"
+    )
+    (tmp_path / "r.yaml").write_text((CASES / "clean.yaml").read_text())
+    (tmp_path / "s.yaml").write_text(
+        (CASES / "clean.yaml").read_text().replace("mobile-sessions", "s")
+    )
+    result = lint_paths([tmp_path])
+    assert [(Path(f.path).name, f.code, f.line) for f in result.findings] == [
+        ("harmless-controls.txt", "E006", 3)
+    ]
+    assert "input:checked" in result.findings[0].message

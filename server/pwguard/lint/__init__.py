@@ -69,6 +69,7 @@ def _run(
     ctx = Context(load, fixtures_for, findings=list(load.findings))
     for check in CHECKS:
         check.check(ctx)
+    ctx.report_fixture_problems()
     findings = apply_silences(ctx.findings, load.texts)
     findings = sorted(
         {f for f in findings if selected(f.code, select, ignore)}, key=Finding.sort_key
@@ -81,7 +82,11 @@ def lint_paths(
 ) -> LintResult:
     """Lint rule files and folders; each file's examples resolve in its sibling `fixtures/`."""
     load = load_paths(paths)
-    fixtures_for = {f: Fixtures(Path(f).parent / "fixtures") for f in load.files}
+    shared: dict[Path, Fixtures] = {}  # one per folder: harmless controls are computed once
+    fixtures_for = {
+        f: shared.setdefault(Path(f).parent / "fixtures", Fixtures(Path(f).parent / "fixtures"))
+        for f in load.files
+    }
     return _run(load, fixtures_for, select, ignore)
 
 

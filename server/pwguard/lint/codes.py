@@ -301,6 +301,12 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "Example paths are relative to `fixtures/` and may not be absolute or use `..`.",
     ),
     (
+        "E006",
+        _E,
+        "invalid line in fixtures/harmless-controls.txt",
+        "Each line is one selector of the portable subset (`#` then a space starts a comment); a broken line would let over-generic rules through.",
+    ),
+    (
         "I001",
         _E,
         "silencing comment without a reason",

@@ -58,7 +58,7 @@ class Fixtures:
 
     root: Path
     _harmless: list[HarmlessControl] | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)  # harmless-controls.txt
 
     @property
     def exists(self) -> bool:
@@ -70,13 +70,18 @@ class Fixtures:
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    def harmless_selectors(self) -> list[str]:
+    def harmless_selectors(self) -> list[tuple[int, str]]:
+        """(line, selector) of harmless-controls.txt (none if the file is absent)."""
         f = self.root / HARMLESS_SELECTORS
         try:
             lines = f.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
+        except FileNotFoundError:
             return []
-        return [sel for sel in map(strip_comment, lines) if sel]
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problems.append((1, f"cannot read {HARMLESS_SELECTORS}: {exc}"))
+            return []
+        numbered = ((n, strip_comment(line)) for n, line in enumerate(lines, start=1))
+        return [(n, sel) for n, sel in numbered if sel]
 
     def harmless(self) -> list[HarmlessControl]:
         """Every control of pages under harmless/, and controls matching harmless-controls.txt."""
@@ -84,11 +89,13 @@ class Fixtures:
             return self._harmless
         out: list[HarmlessControl] = []
         matchers = []
-        for sel in self.harmless_selectors():
+        for line, sel in self.harmless_selectors():
             try:
                 matchers.append(compile_selector(sel))
             except SelectorError as exc:
-                self.problems.append(f"{HARMLESS_SELECTORS}: {sel!r}: {exc.message}")
+                self.problems.append(
+                    (line, f"harmless selector {sel!r}: {exc.message}; {exc.hint}")
+                )
         harmless_root = self.root / HARMLESS_DIR
         for path in self.pages():
             page = load_page(path)
@@ -114,6 +121,15 @@ class Context:
 
     def fixtures(self, index: int) -> Fixtures | None:
         return self.fixtures_for.get(self.load.sources[index].path)
+
+    def report_fixture_problems(self) -> None:
+        """E006 for unusable lines of each harmless-controls.txt (once per fixtures folder)."""
+        for fixtures in {id(f): f for f in self.fixtures_for.values()}.values():
+            if fixtures.exists:
+                fixtures.harmless()
+            path = str(fixtures.root / HARMLESS_SELECTORS)
+            for line, message in fixtures.problems:
+                self.findings.append(Finding.at(path, line, 1, "E006", message, severity("E006")))
 
     def report(self, code: str, index: int, keys: tuple[str | int, ...], message: str) -> None:
         path, line, col = self.load.position(index, *keys)
