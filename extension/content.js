@@ -37,6 +37,9 @@
   const refused = []; // [{rule, path}] requests guard-main.js refused
   let observer = null;
   let bannerKey = "";
+  // whether inserted subtrees must be searched for open shadow roots: once the page has used
+  // shadow DOM (guard-main.js reports the first attachShadow) or the document has any
+  let shadowSeen = false;
 
   // ---- handshake with guard-main.js (MAIN world); see the comment at the top of that file ----
   function onHello(ev) {
@@ -76,6 +79,16 @@
 
   function onMainMessage(ev) {
     const msg = ev.data || {};
+    if (msg.type === "shadow") {
+      if (!shadowSeen) {
+        shadowSeen = true;
+        if (active) {
+          scan(document);
+          recheckAll();
+        }
+      }
+      return;
+    }
     if (msg.type !== "refused") return;
     const all = (payload && payload.rules) || [];
     const rule = all.find((r) => r.id === msg.ruleId) || {
@@ -178,9 +191,28 @@
     else el.setAttribute("aria-disabled", before.ariaDisabled);
   }
 
+  // label text -> folded label text, for the controls a page keeps re-rendering
+  const foldCache = new Map();
+  function foldedLabel(el) {
+    const label = E.label_text(el);
+    let folded = foldCache.get(label);
+    if (folded === undefined) {
+      if (foldCache.size > 500) foldCache.clear();
+      folded = E.fold(label);
+      foldCache.set(label, folded);
+    }
+    return folded;
+  }
+
+  let batch = null; // controls already evaluated during the current mutation batch
+
   function evaluate(el) {
+    if (batch) {
+      if (batch.has(el)) return;
+      batch.add(el);
+    }
     controls.add(el);
-    const rule = E.rule_for(el, rules);
+    const rule = ruleFor(el);
     verdictOf.set(el, rule);
     if (rule && (rule.action || "block") === "block") block(el);
     else {
@@ -191,6 +223,10 @@
         el.removeAttribute("data-pwguard");
       }
     }
+  }
+
+  function ruleFor(el) {
+    return E.rule_for_folded(el, rules, foldedLabel(el));
   }
 
   function isBlocked(el) {
@@ -223,7 +259,19 @@
     }
     if (!node.firstElementChild) return;
     for (const el of node.querySelectorAll(SEL)) evaluate(el);
+    if (!shadowSeen) return;
     for (const el of node.querySelectorAll("*")) if (el.shadowRoot) addShadowRoot(el.shadowRoot);
+  }
+
+  // declarative shadow DOM (<template shadowrootmode>) attaches without attachShadow
+  function detectShadowDom() {
+    if (shadowSeen) return;
+    for (const el of document.querySelectorAll("*")) {
+      if (el.shadowRoot || el.localName === "template" && el.hasAttribute("shadowrootmode")) {
+        shadowSeen = true;
+        return;
+      }
+    }
   }
 
   function recheckAll() {
@@ -239,24 +287,23 @@
 
   function onMutations(records) {
     if (!active) return;
-    let added = false;
-    for (const rec of records) {
-      if (rec.type === "childList") {
-        for (const n of rec.addedNodes) {
-          if (n.nodeType === Node.ELEMENT_NODE) {
-            scan(n);
-            added = true;
-          }
-        }
+    batch = new Set();
+    try {
+      for (const rec of records) {
+        if (rec.type !== "childList" || rec.addedNodes.length === 0) continue;
+        for (const n of rec.addedNodes) if (n.nodeType === Node.ELEMENT_NODE) scan(n);
       }
+      // labels may have changed text, ids may have moved, a blocked box may have been
+      // touched: re-evaluate the (few) known controls once per batch
+      if (controls.size > 0) recheckAll();
+    } finally {
+      batch = null;
     }
-    // labels may have changed text, ids may have moved, a blocked box may have been touched:
-    // re-evaluate the (few) known controls once per batch
-    if (controls.size > 0 || added) recheckAll();
   }
 
   function activate() {
     active = true;
+    detectShadowDom();
     if (!observer) {
       observer = new MutationObserver(onMutations);
       observe(document);

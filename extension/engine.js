@@ -87,14 +87,23 @@
     }
   }
 
-  /** Whether a checkbox-like element matches one `controls` entry. */
-  function control_matches(el, control, label) {
+  // folded phrases of each `controls` entry, computed once per entry object
+  const foldedPhrases = new WeakMap();
+  function phrasesOf(control) {
+    let folded = foldedPhrases.get(control);
+    if (!folded) {
+      folded = (control.label || []).map(fold).filter((p) => p.length > 0);
+      foldedPhrases.set(control, folded);
+    }
+    return folded;
+  }
+
+  /** Whether one `controls` entry matches the control `el` (label text folded if given);
+   * phrases that fold to "" never match. */
+  function control_matches(el, control, folded_label = null) {
     if (control.selector != null) return safeMatches(el, control.selector);
-    const folded = fold(label ?? label_text(el));
-    return (control.label || []).some((phrase) => {
-      const p = fold(phrase);
-      return p.length > 0 && folded.includes(p);
-    });
+    const label = folded_label ?? fold(label_text(el));
+    return phrasesOf(control).some((p) => label.includes(p));
   }
 
   // ---- WebExtension match patterns (mirror of server/pwguard/rules/sites.py) ----
@@ -166,17 +175,57 @@
     return rules.filter((r) => (r.sites || []).some((s) => url_matches(s, url)));
   }
 
-  /** The first rule (block before warn, then rule order) one of whose controls matches. */
-  function rule_for(el, rules, label) {
+  // Per rule, computed once: its selector entries as one selector list (a control matches a
+  // list when it matches any entry: one native call instead of one per entry, falling back
+  // to entry by entry when one of them does not parse) and its folded phrases.
+  const compiled = new WeakMap();
+  function compile(rule) {
+    let c = compiled.get(rule);
+    if (!c) {
+      const selectors = (rule.controls || []).filter((x) => x.selector != null).map((x) => x.selector);
+      let list = selectors.join(", ");
+      try {
+        if (!globalThis.document) throw new Error("no DOM here"); // the service worker
+        globalThis.document.createDocumentFragment().querySelector(list || "*");
+      } catch {
+        list = null; // one entry is invalid: match entry by entry (safeMatches skips it)
+      }
+      const phrases = (rule.controls || []).filter((x) => x.label != null).flatMap(phrasesOf);
+      c = { selectors, list, phrases };
+      compiled.set(rule, c);
+    }
+    return c;
+  }
+
+  function covers(el, rule, folded) {
+    const c = compile(rule);
+    if (c.selectors.length > 0) {
+      if (c.list !== null ? safeMatches(el, c.list) : c.selectors.some((s) => safeMatches(el, s))) {
+        return true;
+      }
+    }
+    for (const p of c.phrases) if (folded.includes(p)) return true;
+    return false;
+  }
+
+  /** The first covering `block` rule in ruleset order, else the first covering `warn` rule,
+   * else null (engine.py, step 9), given the control's folded label text. */
+  function rule_for_folded(el, rules, folded) {
     let warned = null;
-    const text = label ?? label_text(el);
     for (const rule of rules) {
-      if ((rule.controls || []).some((c) => control_matches(el, c, text))) {
-        if ((rule.action || "block") === "block") return rule;
-        if (!warned) warned = rule;
+      const action = rule.action || "block";
+      if (warned && action !== "block") continue;
+      if (covers(el, rule, folded)) {
+        if (action === "block") return rule;
+        warned = rule;
       }
     }
     return warned;
+  }
+
+  /** rule_for_folded with the label text computed (or given) and folded here. */
+  function rule_for(el, rules, label = null) {
+    return rule_for_folded(el, rules, fold(label ?? label_text(el)));
   }
 
   /** One verdict per checkbox-like control under `root` (a Document, an Element or a
@@ -214,6 +263,7 @@
     url_matches,
     rules_for_url,
     rule_for,
+    rule_for_folded,
     verdicts,
   });
 })();

@@ -71,6 +71,7 @@
         port = mine;
         for (const p of spare) if (p !== mine) p.close();
         spare.length = 0;
+        if (shadowUsed) port.postMessage({ type: "shadow" });
         return;
       }
       if (mine !== owner || msg.type !== "config") return;
@@ -292,9 +293,17 @@
     },
   });
 
-  // ---- open shadow roots attached to elements already in the document ----
+  // ---- open shadow roots ----
+  // content.js only searches inserted subtrees for shadow hosts once the page has used shadow
+  // DOM at all (most pages, Zoho's included, never do): tell it the first time. And an
+  // element already in the document that gets a shadow root is reported at once.
+  let shadowUsed = false;
   Element.prototype.attachShadow = function patchedAttachShadow(init) {
     const root = attachShadow.call(this, init);
+    if (!shadowUsed && state !== "inactive") {
+      shadowUsed = true;
+      if (port) port.postMessage({ type: "shadow" });
+    }
     if (state !== "inactive" && init && init.mode === "open" && this.isConnected) {
       dispatch.call(this, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
     }
