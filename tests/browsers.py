@@ -31,13 +31,17 @@ import subprocess
 import time
 import uuid
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 REPO = Path(__file__).resolve().parent.parent
 EXTENSION_DIR = REPO / "extension"
 CHROMIUM_BIN = os.environ.get("PWGUARD_CHROMIUM", "/usr/bin/chromium")
 FIREFOX_BIN = os.environ.get("PWGUARD_FIREFOX", "firefox-esr")
+
+T = TypeVar("T")
 
 STATUS_IDS = {"version": "status-version", "source": "status-source",
               "lastSync": "status-lastSync", "lastError": "status-lastError"}
@@ -254,17 +258,35 @@ return new Promise(resolve => {
 
 # ----------------------------------------------------------------------------------- chromium
 class ChromiumBrowser(Browser):
+    """Chromium via Playwright's sync API, driven from one dedicated thread.
+
+    The sync API keeps an asyncio loop running in the thread that started it, and refuses a
+    second start there; on its own thread this session-long browser leaves the test thread
+    free for any other Playwright use (e.g. a plain page in another test module).
+    """
+
     name = "chromium"
 
     def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
-        from playwright.sync_api import sync_playwright
-
         self.ext_dir = ext_dir
         self.manifest = read_manifest(ext_dir)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
+        try:
+            self._run(self._start, workdir, hosts)
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            raise
+
+    def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._pool.submit(fn, *args).result()
+
+    def _start(self, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+        from playwright.sync_api import sync_playwright
+
         rules = ", ".join(f"MAP {h} 127.0.0.1" for h in hosts) + ", EXCLUDE localhost"
         args = [
-            f"--disable-extensions-except={ext_dir}",
-            f"--load-extension={ext_dir}",
+            f"--disable-extensions-except={self.ext_dir}",
+            f"--load-extension={self.ext_dir}",
             # Chrome 137+ ignores --load-extension unless this feature is off.
             "--disable-features=DisableLoadExtensionCommandLineSwitch",
             "--no-sandbox",
@@ -286,48 +308,58 @@ class ChromiumBrowser(Browser):
             worker = workers[0] if workers else self._ctx.wait_for_event(
                 "serviceworker", timeout=30_000)
             self.extension_id = worker.url.split("/")[2]
-            self.options_url = f"chrome-extension://{self.extension_id}/{options_path(self.manifest)}"
+            self.options_url = (f"chrome-extension://{self.extension_id}/"
+                                f"{options_path(self.manifest)}")
             self.page = self._ctx.pages[0] if self._ctx.pages else self._ctx.new_page()
         except BaseException:
             self._pw.stop()
             raise
 
     def open(self, url: str) -> None:
-        if "#" in url and "#" in self.page.url:
-            self.page.goto("about:blank")  # else a same-path URL would only change the hash
-        self.page.goto(url, wait_until="load", timeout=30_000)
+        def go() -> None:
+            if "#" in url and "#" in self.page.url:
+                self.page.goto("about:blank")  # else a same-path URL only changes the hash
+            self.page.goto(url, wait_until="load", timeout=30_000)
+        self._run(go)
 
     def js(self, body: str, *args: Any) -> Any:
         from playwright.sync_api import Error as PlaywrightError
 
         try:
-            return self.page.evaluate(
-                "(__pwgArgs) => (function () {\n" + body + "\n}).apply(null, __pwgArgs)",
-                list(args))
+            # The body is pasted into a function literal: no eval under the page's CSP.
+            script = "(__pwgArgs) => (function () {\n" + body + "\n}).apply(null, __pwgArgs)"
+            return self._run(self.page.evaluate, script, list(args))
         except PlaywrightError as exc:
             raise JSError(f"chromium: {exc.message}") from None
 
     def _mouse_click(self, x: float, y: float) -> None:
-        self.page.mouse.click(x, y)
+        self._run(self.page.mouse.click, x, y)
 
     def press(self, key: str) -> None:
-        self.page.keyboard.press(key)
+        self._run(self.page.keyboard.press, key)
 
     def _type_into(self, selector: str, text: str) -> None:
-        self.page.fill(selector, text, timeout=10_000)
+        self._run(lambda: self.page.fill(selector, text, timeout=10_000))
 
     def reset(self) -> None:
-        fresh = self._ctx.new_page()
-        for page in self._ctx.pages:
-            if page is not fresh:
-                page.close()
-        self.page = fresh
+        def fresh_tab() -> None:
+            fresh = self._ctx.new_page()
+            for page in self._ctx.pages:
+                if page is not fresh:
+                    page.close()
+            self.page = fresh
+        self._run(fresh_tab)
 
     def close(self) -> None:
+        def stop() -> None:
+            try:
+                self._ctx.close()
+            finally:
+                self._pw.stop()
         try:
-            self._ctx.close()
+            self._run(stop)
         finally:
-            self._pw.stop()
+            self._pool.shutdown(wait=True)
 
 
 # ------------------------------------------------------------------------------------ firefox
