@@ -43,6 +43,11 @@ def resolve_signing_key(settings: Settings) -> Ed25519PrivateKey:
         key = generate_key_file(path)
     except FileExistsError:  # another process generated it a moment ago
         return load_private_key(str(path), where=f"dev signing key {path}")
+    except OSError as exc:
+        raise SigningKeyError(
+            f"cannot create the dev signing key {path}: {exc.strerror}; set PWGUARD_SIGNING_KEY "
+            "to a key made with `pwguard keygen --out DIR`"
+        ) from None
     log.warning(
         "generated a dev signing key at %s (public key %s); set PWGUARD_SIGNING_KEY in production",
         path, public_key_b64(key),
