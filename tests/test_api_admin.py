@@ -23,6 +23,7 @@ admin_server = server_fixture(
 ADMIN_CALLS = [
     ("PUT", "/v1/admin/rules"),
     ("GET", "/v1/admin/versions"),
+    ("GET", "/v1/admin/audit"),
     ("POST", "/v1/admin/versions/0123456789abcdef/activate"),
 ]
 
@@ -199,6 +200,11 @@ def test_every_change_writes_an_audit_log_line(admin_server, client):
     assert re.search(rf"audit action=publish version={version} previous=\w+ "
                      r"actor='admin@127\.0\.0\.1' note='audit me'", log)
     assert log.count(f"action=activate version={version}") == 0
+    entries = client.get("/v1/admin/audit").json()
+    mine = [e for e in entries if e["version"] == version]
+    assert [(e["action"], e["actor"], e["note"]) for e in mine] == [
+        ("publish", "admin@127.0.0.1", "audit me")]
+    assert entries[0]["action"] == "publish" and entries[0]["actor"] == "pwguard serve"
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])

@@ -182,6 +182,15 @@ class PublishOut(VersionOut):
     created: bool = Field(description="false when the same rules were already stored")
 
 
+class AuditOut(BaseModel):
+    at: datetime
+    actor: str = Field(examples=["alice@10.0.0.5"])
+    action: str = Field(examples=["publish", "activate"])
+    version: str | None = Field(examples=["3f2a9c0d1e4b5a67"])
+    previous: str | None = Field(examples=["0b1c2d3e4f5a6b7c"])
+    note: str = Field(examples=["rollback: the new label broke nothing but the banner"])
+
+
 class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     database: str = Field(examples=["ok"])
@@ -438,6 +447,11 @@ def create_app(
         if body is not None:
             cache.set(version, body)
         return VersionOut(**asdict(stored), active=True)
+
+    @admin.get("/audit", response_model=list[AuditOut])
+    def list_audit() -> list[AuditOut]:
+        """List every change (publish, activate) in order, with who, when and why."""
+        return [AuditOut(**asdict(e)) for e in store.audit_entries()]
 
     app.include_router(admin)
     rules_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/rules")
