@@ -52,7 +52,7 @@ from typing import Any
 from lxml import etree
 
 from pwguard.rules.model import Control, Rule, RuleSet
-from pwguard.rules.selectors import SelectorError, compile_selector
+from pwguard.rules.selectors import Key, SelectorError, compile_alternatives, compile_selector
 from pwguard.rules.sites import url_matches
 
 Element = Any  # an lxml element of an HTML document
@@ -81,6 +81,9 @@ _QUOTE_MAP = {
 _NOT_OURS = re.compile("[\x1c-\x1f\x85]")  # str.split() white space that WHITESPACE lacks
 
 
+_tostring = etree.tostring
+
+
 def collapse(text: str) -> str:
     """Collapse runs of WHITESPACE to one space and strip."""
     if _NOT_OURS.search(text):
@@ -104,6 +107,35 @@ def _table() -> dict[int, int | None]:
     return _DROP_MARKS_AND_QUOTES
 
 
+def _char_class(code_points: Iterable[int]) -> str:
+    """A regex character class body of these code points, as ranges."""
+    ranges: list[list[int]] = []
+    for cp in sorted(code_points):
+        if ranges and ranges[-1][1] == cp - 1:
+            ranges[-1][1] = cp
+        else:
+            ranges.append([cp, cp])
+    return "".join(
+        re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+        for a, b in ranges
+    )
+
+
+_BMP_MARKS: re.Pattern[str] | None = None
+# Text str.translate(_table()) must handle itself: curly quotes, or beyond the BMP (where the
+# marks are too rare to be worth a second, slower character class).
+_QUOTE_OR_ASTRAL = re.compile("[" + "".join(_QUOTE_MAP) + "\U00010000-\U0010ffff]")
+
+
+def _bmp_marks() -> re.Pattern[str]:
+    """The nonspacing marks of the Basic Multilingual Plane (a regex: faster than translate)."""
+    global _BMP_MARKS
+    if _BMP_MARKS is None:
+        marks = (cp for cp, to in _table().items() if to is None and cp < 0x10000)
+        _BMP_MARKS = re.compile("[" + _char_class(marks) + "]")
+    return _BMP_MARKS
+
+
 def fold(text: str) -> str:
     """The form phrases and label texts are compared in (see the module docstring, step 5).
 
@@ -112,13 +144,24 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return collapse(text.lower())
-    decomposed = unicodedata.normalize("NFKD", text).translate(_table())
+    decomposed = unicodedata.normalize("NFKD", text)
+    if _QUOTE_OR_ASTRAL.search(decomposed):
+        decomposed = decomposed.translate(_table())
+    else:  # the same result: only marks of the BMP to drop
+        decomposed = _bmp_marks().sub("", decomposed)
     return collapse(decomposed.casefold())
 
 
+def fold_collapsed(text: str) -> str:
+    """fold(text) of a text collapse() returned (collapse is idempotent and commutes with
+    ASCII lowercasing, so ASCII text needs only that)."""
+    return text.lower() if text.isascii() else fold(text)
+
+
 def text_content(el: Element) -> str:
-    """DOM textContent: all descendant text, comments excluded."""
-    return "".join(el.itertext())
+    """DOM textContent: all descendant text, comments excluded (libxml2 concatenates it:
+    the same as joining `el.itertext()`, faster)."""
+    return _tostring(el, method="text", encoding="unicode", with_tail=False)  # type: ignore[no-any-return]
 
 
 def is_control(el: Element) -> bool:
@@ -152,10 +195,15 @@ _UTF8_PARSER = etree.HTMLParser(encoding="utf-8", collect_ids=False)
 _PARSER = etree.HTMLParser(collect_ids=False)
 _LABELS_FOR = etree.XPath("//label[@for != '']")
 _ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)", re.IGNORECASE)
+# The same on lowercased bytes, without the spelling condition: a quick pre-check (a literal
+# prefix makes it one fast pass).
+_ANY_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)")
 
 
 def _may_have_role_controls(data: bytes) -> bool:
     """Whether a `role` attribute (spelt role, ROLE or Role) may say checkbox or switch."""
+    if _ANY_ROLE_VALUE.search(data.lower()) is None:
+        return False
     for spelling in (b"role", b"ROLE", b"Role"):
         start = data.find(spelling)
         while start != -1:
@@ -165,7 +213,13 @@ def _may_have_role_controls(data: bytes) -> bool:
     return False
 
 
+def _has_template(data: bytes) -> bool:
+    """Whether `<template>` contents are dropped (the element spelt template or TEMPLATE...)."""
+    return b"emplate" in data or b"EMPLATE" in data
+
+
 _BY_ID = etree.XPath("(//*[@id = $ident])[1]")
+_ROLES = ("checkbox", "switch")
 
 
 def parse_html(html: str | bytes) -> Element:
@@ -173,7 +227,7 @@ def parse_html(html: str | bytes) -> Element:
     parser = _UTF8_PARSER
     if isinstance(html, str):
         html = html.encode("utf-8", "replace")  # bytes: lxml refuses str with an <?xml encoding>
-    else:
+    elif not html.isascii():
         try:
             html.decode("utf-8")
         except UnicodeDecodeError:
@@ -190,30 +244,53 @@ class Page:
 
     def __init__(self, html: str | bytes) -> None:
         data = html.encode("utf-8", "replace") if isinstance(html, str) else html
-        self.root = parse_html(data)
-        if b"emplate" in data or b"EMPLATE" in data:
+        self.root = root = parse_html(data)
+        self._by_id: dict[str, Element | None] = {}
+        self.controls: list[Element] = []
+        self.labels_for: dict[str, list[Element]] = {}
+        if _may_have_role_controls(data):
+            self._index(data, every_element=True)
+            return
+        # Usually: one pass over the inputs and labels only (walking every element costs more
+        # than the parse). A template whose contents count is handled by the general pass.
+        controls, labels_for = self.controls, self.labels_for
+        for el in root.iter("input", "label", "template"):
+            tag = el.tag
+            if tag == "input":
+                if (el.get("type") or "").lower() == "checkbox" or el.get("role") in _ROLES:
+                    controls.append(el)
+            elif tag == "label":
+                if el.get("role") in _ROLES:
+                    controls.append(el)
+                label_for = el.get("for")
+                if label_for:
+                    if label_for in labels_for:
+                        labels_for[label_for].append(el)
+                    else:
+                        labels_for[label_for] = [el]
+            elif _has_template(data):
+                controls.clear()
+                labels_for.clear()
+                self._index(data, every_element=False)
+                return
+
+    def _index(self, data: bytes, every_element: bool) -> None:
+        """Index controls and labels (templates emptied first), visiting every element if a
+        role=checkbox/switch element may exist, else inputs and labels only."""
+        if _has_template(data):
             for template in list(self.root.iter("template")):
                 template.text = None
                 for child in list(template):
                     template.remove(child)
-        self.labels_for: dict[str, list[Element]] = {}
-        self.controls: list[Element] = []
-        # Walking every element costs more than the parse: visit only inputs and labels,
-        # unless the page may have a role=checkbox/switch element (rare).
-        walk = (
-            self.root.iter(etree.Element)
-            if _may_have_role_controls(data)
-            else self.root.iter("input", "label")
-        )
+        walk = self.root.iter(etree.Element) if every_element else self.root.iter("input", "label")
         for el in walk:
             tag = el.tag
             if (tag == "input" and (el.get("type") or "").lower() == "checkbox") or el.get(
                 "role"
-            ) in ("checkbox", "switch"):
+            ) in _ROLES:
                 self.controls.append(el)
             if tag == "label" and el.get("for"):
                 self.labels_for.setdefault(el.get("for"), []).append(el)
-        self._by_id: dict[str, Element | None] = {}
 
     def element_by_id(self, ident: str) -> Element | None:
         """The first element in document order with this id (getElementById)."""
@@ -224,23 +301,29 @@ class Page:
 
     def label_text(self, el: Element) -> str:
         """The label text of a control (module docstring, step 4)."""
+        get = el.get
         parts: list[str] = []
-        for ref in (el.get("aria-labelledby") or "").split():
-            target = self.element_by_id(ref)
-            if target is not None:
-                parts.append(text_content(target))
-        aria = el.get("aria-label")
+        labelledby = get("aria-labelledby")
+        if labelledby:
+            for ref in labelledby.split():
+                target = self.element_by_id(ref)
+                if target is not None:
+                    parts.append(text_content(target))
+        aria = get("aria-label")
         if aria:
             parts.append(aria)
-        el_id = el.get("id")
-        used = self.labels_for.get(el_id, []) if el_id else []
-        parts += [text_content(label) for label in used]
-        ancestor = next(el.iterancestors("label"), None)
-        if ancestor is not None and not any(ancestor is u for u in used):
-            parts.append(text_content(ancestor))
-        text = collapse(" ".join(parts))
-        if text:
-            return text
+        el_id = get("id")
+        used = self.labels_for.get(el_id) if el_id else None
+        if used:
+            parts += [text_content(label) for label in used]
+        for ancestor in el.iterancestors("label"):
+            if not used or not any(ancestor is u for u in used):
+                parts.append(text_content(ancestor))
+            break
+        if parts:
+            text = collapse(parts[0] if len(parts) == 1 else " ".join(parts))
+            if text:
+                return text
         for depth, parent in enumerate(el.iterancestors()):
             if depth >= 3:
                 break
@@ -296,26 +379,56 @@ def applicable_rules(ruleset: RuleSet, url: str | None) -> list[Rule]:
     return [r for r in ruleset.rules if any(url_matches(p, url) for p in r.sites)]
 
 
+def literal_alternation(texts: Iterable[str]) -> re.Pattern[str]:
+    """A regex that finds any of these (non-empty) literal texts: at the leftmost position
+    where one occurs, the longest one occurring there (as an alternation sorted longest
+    first would), but written as a trie, which the regex engine tries much faster."""
+    trie: dict[str, Any] = {}
+    for text in texts:
+        node = trie
+        for ch in text:
+            node = node.setdefault(ch, {})
+        node[""] = {}  # a text ends here
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = []
+        for ch in sorted(k for k in node if k):
+            literal, child = ch, node[ch]
+            while len(child) == 1 and "" not in child:  # a chain without branching
+                ((ch2, child),) = child.items()
+                literal += ch2
+            branches.append(re.escape(literal) + emit(child))
+        if not branches:
+            return ""
+        if "" in node:  # longer texts first (greedy), then the one ending here
+            return "(?:" + "|".join(branches) + ")?"
+        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+
+    return re.compile(emit(trie) or "(?!)")
+
+
 class CompiledRule:
     """A rule's selectors compiled and phrases folded once, for matching many controls.
 
-    The phrases become one regex alternation of literals: it finds a match exactly when one
-    phrase is a substring of the folded label (and is faster than testing each in turn).
+    The phrases become one regex of literals: it finds a match exactly when one phrase is a
+    substring of the folded label (and is faster than testing each in turn).
     """
 
-    __slots__ = ("action", "phrases", "rule", "selectors")
+    __slots__ = ("action", "alternatives", "phrases", "rule", "selectors")
 
     def __init__(self, rule: Rule) -> None:
         self.rule, self.action = rule, rule.action
         self.selectors: list[Callable[[Element], bool]] = []
+        self.alternatives: list[tuple[Callable[[Element], bool], Key]] = []
         phrases: list[str] = []
         for control in rule.controls:
             if control.selector is not None:
                 with contextlib.suppress(SelectorError):  # never matches (lint reports it)
                     self.selectors.append(compile_selector(control.selector))
+                    self.alternatives += compile_alternatives(control.selector)
             else:
                 phrases += folded_phrases(control.label or [])
-        self.phrases = re.compile("|".join(map(re.escape, phrases))) if phrases else None
+        self.phrases = literal_alternation(phrases) if phrases else None
 
     def covers(self, el: Element, folded_label: str) -> bool:
         for selector in self.selectors:
@@ -337,20 +450,101 @@ def compiled(rule: Rule) -> CompiledRule:
     return hit
 
 
-def page_verdicts(page: Page, rules: Iterable[Rule]) -> list[Verdict]:
-    compiled_rules = [compiled(r) for r in rules]
+class CompiledRules:
+    """Rules (in order) prepared to give verdicts: selector alternatives indexed by the id,
+    name or class a control must have for them to match, so that each control tests only
+    the few that can; the phrases of all rules in one regex, to skip rules quickly."""
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        self.rules = [compiled(r) for r in rules]
+        self.by_id: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
+        self.by_name: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
+        self.by_class: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
+        self.other: list[tuple[int, Callable[[Element], bool]]] = []
+        indexes = {"id": self.by_id, "name": self.by_name, "class": self.by_class}
+        for i, rule in enumerate(self.rules):
+            for matcher, key in rule.alternatives:
+                if key is None:
+                    self.other.append((i, matcher))
+                else:
+                    indexes[key[0]].setdefault(key[1], []).append((i, matcher))
+        phrases = [
+            p for r in self.rules for c in r.rule.controls for p in folded_phrases(c.label or [])
+        ]
+        self.any_phrase = literal_alternation(phrases) if phrases else None
+
+    def selector_hits(self, el: Element) -> set[int]:
+        """Indexes of the rules one of whose selectors the control matches."""
+        hits: set[int] = set()
+        get = el.get
+        for candidates in (
+            self.other,
+            self.by_id.get(get("id")) if self.by_id else None,
+            self.by_name.get(get("name")) if self.by_name else None,
+        ):
+            if candidates:
+                for i, matcher in candidates:
+                    if i not in hits and matcher(el):
+                        hits.add(i)
+        if self.by_class:
+            classes = get("class")
+            if classes:
+                for c in classes.split():
+                    for i, matcher in self.by_class.get(c, ()):
+                        if i not in hits and matcher(el):
+                            hits.add(i)
+        return hits
+
+    def choose(self, el: Element, folded: str) -> CompiledRule | None:
+        """The first covering block rule, else the first covering warn rule (step 9)."""
+        hits = self.selector_hits(el)
+        may_phrase: bool | None = None  # whether a phrase of any rule occurs (asked once)
+        chosen: CompiledRule | None = None
+        for i, rule in enumerate(self.rules):
+            if chosen is not None and (chosen.action != "warn" or rule.action != "block"):
+                continue
+            if i not in hits:
+                if rule.phrases is None:
+                    continue
+                if may_phrase is None:
+                    any_phrase = self.any_phrase
+                    may_phrase = any_phrase is not None and any_phrase.search(folded) is not None
+                if not may_phrase or rule.phrases.search(folded) is None:
+                    continue
+            chosen = rule
+            if rule.action == "block":
+                break
+        return chosen
+
+
+_COMPILED_SETS: dict[tuple[int, ...], tuple[list[Rule], CompiledRules]] = {}
+
+
+def compiled_rules(rules: Iterable[Rule]) -> CompiledRules:
+    """CompiledRules of these rule objects in this order (cached, holding the rules)."""
+    rule_list = list(rules)
+    key = tuple(map(id, rule_list))
+    hit = _COMPILED_SETS.get(key)
+    if hit is None or any(a is not b for a, b in zip(hit[0], rule_list, strict=True)):
+        if len(_COMPILED_SETS) > 64:
+            _COMPILED_SETS.clear()
+        hit = _COMPILED_SETS[key] = (rule_list, CompiledRules(rule_list))
+    return hit[1]
+
+
+def page_verdicts(
+    page: Page, rules: Iterable[Rule] | CompiledRules, folded_out: list[str] | None = None
+) -> list[Verdict]:
+    """Verdicts of the page's controls; `folded_out` (if given) receives their folded labels."""
+    prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
+    choose, label_text = prepared.choose, page.label_text
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
-        label = page.label_text(el)
-        folded = fold(label)
-        chosen: CompiledRule | None = None
-        for rule in compiled_rules:
-            if (chosen is None or (chosen.action == "warn" and rule.action == "block")) and (
-                rule.covers(el, folded)
-            ):
-                chosen = rule
-                if rule.action == "block":
-                    break
+        label = label_text(el)
+        folded = fold_collapsed(label)
+        if folded_out is not None:
+            folded_out.append(folded)
+        chosen = choose(el, folded)
         out.append(
             Verdict(
                 index=index,

@@ -28,6 +28,10 @@ from typing import Any
 
 Element = Any  # an lxml.html element
 Matcher = Callable[[Element], bool]
+# A condition every element a selector alternative matches must meet, cheap to index on:
+# ("id", v): its id attribute is v; ("name", v): its name attribute is v; ("class", c): c is
+# one of `(el.get("class") or "").split()`. None: no such condition is known.
+Key = tuple[str, str] | None
 
 _IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
 _TOKEN = re.compile(
@@ -74,6 +78,23 @@ def _unsupported(text: str, pos: int) -> SelectorError:
         "use the subset: type, #id, .class, [attr], [attr=v] (also ~= |= ^= $= *=), "
         ":not(compound), and the combinators ' ', '>', '+', '~'",
     )
+
+
+_RANK = {"id": 0, "name": 1, "class": 2}  # the more selective key is preferred
+
+
+def _simple_key(kind: str, m: re.Match[str]) -> Key:
+    """The index key a simple selector implies (exactly what its matcher tests), if any."""
+    if kind == "id":
+        return ("id", m.group(0)[1:])
+    if kind == "cls":
+        return ("class", m.group(0)[1:])
+    if kind == "attr" and m.group("op") == "=" and not m.group("flag"):
+        aname = m.group("aname").lower()
+        if aname in ("id", "name"):
+            raw = m.group("val")
+            return (aname, raw[1:-1] if raw[0] in "\"'" else raw)
+    return None
 
 
 def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
@@ -134,6 +155,7 @@ def _all(parts: list[Matcher]) -> Matcher:
 class _Parser:
     text: str
     pos: int = 0
+    key: Key = None  # index key of the last compound parsed outside :not()
 
     def next(self) -> tuple[str, re.Match[str]] | None:
         if self.pos >= len(self.text):
@@ -147,6 +169,7 @@ class _Parser:
     def compound(self, inside_not: bool = False) -> Matcher | None:
         parts: list[Matcher] = []
         seen_type = False
+        key: Key = None
         while (tok := self.next()) is not None:
             kind, m = tok
             if kind == "type":
@@ -174,14 +197,19 @@ class _Parser:
             elif kind not in {"id", "cls", "attr"}:
                 break
             parts.append(_simple_matcher(kind, m))
+            simple_key = _simple_key(kind, m)
+            if simple_key is not None and (key is None or _RANK[simple_key[0]] < _RANK[key[0]]):
+                key = simple_key
             self.pos = m.end()
+        if not inside_not:
+            self.key = key
         return _all(parts) if parts else None
 
     def _skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in _WS:
             self.pos += 1
 
-    def complex(self) -> Matcher:
+    def complex(self) -> tuple[Matcher, Key]:
         self._skip_ws()
         first = self.compound()
         if first is None:
@@ -212,18 +240,16 @@ class _Parser:
                     "complete or remove the combinator",
                 )
             chain.append((comb, nxt))
-        return _chain_matcher(chain)
+        return _chain_matcher(chain), self.key
 
-    def selector_list(self) -> Matcher:
+    def selector_list(self) -> list[tuple[Matcher, Key]]:
         alternatives = [self.complex()]
         while (tok := self.next()) is not None:
             if tok[0] != "comma":
                 raise _unsupported(self.text, self.pos)
             self.pos = tok[1].end()
             alternatives.append(self.complex())
-        if len(alternatives) == 1:
-            return alternatives[0]
-        return lambda el: any(a(el) for a in alternatives)
+        return alternatives
 
 
 def _element_parent(el: Element) -> Element | None:
@@ -249,11 +275,9 @@ def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
             parent = el.getparent()
             return parent is not None and match_at(parent, i - 1)
         if comb == " ":
-            parent = el.getparent()
-            while parent is not None:
-                if match_at(parent, i - 1):
+            for ancestor in el.iterancestors():  # noqa: SIM110 (a loop is faster than any())
+                if match_at(ancestor, i - 1):
                     return True
-                parent = parent.getparent()
             return False
         if comb == "+":
             prev = next(_prev_elements(el), None)
@@ -264,14 +288,35 @@ def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
     if last == 0:
         only = chain[0][1]
         return lambda el: isinstance(el.tag, str) and only(el)
+    if last == 1 and chain[1][0] == " ":  # the common "ancestor descendant": no recursion
+        outer, inner = chain[0][1], chain[1][1]
+
+        def descendant(el: Element) -> bool:
+            if not isinstance(el.tag, str) or not inner(el):
+                return False
+            for ancestor in el.iterancestors():  # noqa: SIM110 (a loop is faster than any())
+                if outer(ancestor):
+                    return True
+            return False
+
+        return descendant
     return lambda el: isinstance(el.tag, str) and match_at(el, last)
 
 
 @lru_cache(maxsize=1024)
 def compile_selector(text: str) -> Matcher:
     """A predicate for lxml elements, or SelectorError (with `.hint`) outside the subset."""
+    alternatives = [matcher for matcher, _ in compile_alternatives(text)]
+    if len(alternatives) == 1:
+        return alternatives[0]
+    return lambda el: any(a(el) for a in alternatives)
+
+
+@lru_cache(maxsize=1024)
+def compile_alternatives(text: str) -> tuple[tuple[Matcher, Key], ...]:
+    """The comma-separated alternatives of a selector, each a predicate (an element matches
+    the selector when one of them is true) with the index `Key` its rightmost compound
+    implies; SelectorError (with `.hint`) outside the subset."""
     if not text.strip():
         raise SelectorError("empty selector", "write a selector such as input#ter_mob")
-    parser = _Parser(text.strip())
-    matcher = parser.selector_list()
-    return matcher
+    return tuple(_Parser(text.strip()).selector_list())
