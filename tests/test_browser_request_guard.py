@@ -135,3 +135,19 @@ def test_continue_on_the_dialog_sends_only_the_harmless_choice(
     assert all(not s["closesession"]["rmapitok"] and not s["closesession"]["rmappses"]
                for s in sent), sent
     assert sent == [] or sent == [body(rmwebses=True)]
+
+
+def test_a_person_ticking_every_box_sends_only_the_harmless_choice(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    """Trusted clicks on all three boxes, then on Continue: only rmwebses reaches Zoho."""
+    browser = bundled
+    browser.open(zoho.url("accounts.zoho.sa", STEP2))
+    browser.wait("""return ["ter_mob", "ter_apiToken"].every(id =>
+        document.getElementById(id).getAttribute("data-pwguard") === "blocked");""")
+    for box in ("#ter_all", "#ter_mob", "#ter_apiToken"):
+        browser.click(box)
+    browser.click("#pass_esc_devices .primary_btn_check")
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert rec.json == body(rmwebses=True)
+    assert browser.wait('return document.documentElement.dataset.zohoStep === "sent"')
+    assert closesessions(zoho) == [body(rmwebses=True)]

@@ -89,6 +89,7 @@ class Bundles:
     good: bytes  # the signed bundle: default rules + the marker rule
     good_version: str
     bad_signature: bytes  # a payload with no blocking rules under the good bundle's signature
+    unknown_key: bytes  # well-formed, but signed by a key the extension was not given
     invalid_rules: bytes  # correctly signed, but the rules fail validation
 
 
@@ -104,6 +105,9 @@ def make_bundles() -> Bundles:
     return Bundles(key=key, public_key=public_key_b64(key), good=good,
                    good_version=json.loads(good_payload)["version"],
                    bad_signature=canonical(forged),
+                   # without the marker rule, so that accepting it would show on the page
+                   unknown_key=sign_bundle(make_payload(bundled_payload()["rules"]),
+                                           Ed25519PrivateKey.generate()),
                    invalid_rules=sign_bundle(make_payload(broken_rules), key))
 
 
@@ -151,6 +155,8 @@ class FaultServer:
             return 200, json_type, b.good[: len(b.good) // 2]
         if self.mode == "bad-signature":
             return 200, json_type, b.bad_signature
+        if self.mode == "unknown-key":
+            return 200, json_type, b.unknown_key
         if self.mode == "invalid-rules":
             return 200, json_type, b.invalid_rules
         if self.mode == "oversized":
@@ -327,6 +333,7 @@ FAULTS = {
     "html": "",
     "truncated": "",
     "bad-signature": "signature",
+    "unknown-key": "signature",
     "invalid-rules": "",
     "oversized": "",
     "oversized-stream": "",

@@ -75,6 +75,21 @@ def test_mock_records_method_path_headers_and_json(zoho: ZohoMock) -> None:
                       what="a closesession")
 
 
+@pytest.mark.parametrize(("path", "marks"), [
+    ("/u/h?lang=es&step=2&rows=web,api&oneauth=0",
+     ['lang="es"', 'data-zoho-step="2"', 'id="ter_apiToken"']),
+    ("/u/h?ui=legacy&lang=es", ['id="signoutfrommobile"']),
+    ("/password?lang=fr", ['id="terminate_session_form"', 'id="ter_mob"']),
+    ("/signin?lang=de", ['id="termin_mob"', 'name="signoutfromapiToken"']),
+])
+def test_mock_routes_render_the_page_variants(zoho: ZohoMock, path: str,
+                                              marks: list[str]) -> None:
+    status, page = _https(zoho, "accounts.zoho.jp", "GET", path)
+    assert status == 200, page[:300]
+    for mark in marks:
+        assert mark in page.decode(), mark
+
+
 @pytest.mark.parametrize(("query", "named"), [
     ("?colour=red", "colour"), ("?step=3", "step=3"), ("?rows=web,sms", "sms"),
     ("?lang=xx", "xx"), ("?ui=v1", "ui=v1")])
