@@ -11,7 +11,10 @@
    page, alternating, 11 times each. Measured: the CPU time of the page's main thread over
    the run (CDP Performance.getMetrics ThreadTime: observer callbacks included, other
    processes' load excluded) and, for information, the wall time from the first task to the
-   last. Reported: the ratio of the best runs (goal: <= 1.05) and the ratio of the medians.
+   last. Reported: the ratio of the best runs (goal: <= 1.05) and the ratio of the medians,
+   and as a floor the same page observing itself with an empty MutationObserver (the
+   extension's options) without the extension: the cost any MutationObserver-based guard
+   pays on this page, whatever its callback does.
 """
 
 from __future__ import annotations
@@ -119,6 +122,15 @@ window.run = () => new Promise(resolve => {
 </script></body></html>"""
 
 
+# The floor any MutationObserver-based guard pays: the same page observing itself with an
+# empty callback and the extension's observer options, in the context without the extension.
+FLOOR_OBSERVER = """<div id="app"></div><script>
+new MutationObserver(() => {}).observe(document, {childList: true, subtree: true,
+  characterData: true, attributes: true, attributeFilter: ["checked", "disabled", "data-pwguard",
+  "aria-checked", "aria-disabled", "role", "type", "id", "for", "name", "class", "aria-label",
+  "aria-labelledby"]});"""
+
+
 def _args(with_extension: bool) -> list[str]:
     args = ["--no-sandbox", f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
             "--disable-background-networking", "--disable-component-update", "--no-first-run",
@@ -166,23 +178,24 @@ def _thread_time(cdp: Any) -> float:
     return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
 
 
-def bench_overhead(ctx_with: Any, ctx_without: Any, url: str
-                   ) -> dict[str, tuple[list[float], list[float]]]:
-    """Per run: wall ms (performance.now, first task to last) and main-thread CPU ms."""
+def bench_overhead(ctx_with: Any, ctx_without: Any, url: str, floor_url: str
+                   ) -> dict[str, list[list[float]]]:
+    """Per run: wall ms (performance.now, first task to last) and main-thread CPU ms, for
+    [with extension, without, without + bare page observer]."""
     pages = []
-    for ctx in (ctx_with, ctx_without):
+    for ctx, target in ((ctx_with, url), (ctx_without, url), (ctx_without, floor_url)):
         page = ctx.new_page()
-        page.goto(url, wait_until="load")
+        page.goto(target, wait_until="load")
         cdp = ctx.new_cdp_session(page)
         cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
         pages.append((page, cdp))
     _wait_active(pages[0][0])
-    wall: tuple[list[float], list[float]] = ([], [])
-    cpu: tuple[list[float], list[float]] = ([], [])
+    wall: list[list[float]] = [[], [], []]
+    cpu: list[list[float]] = [[], [], []]
     for i in range(OVERHEAD_RUNS + 1):
-        # alternate which goes first; run 0 is a warm-up (JIT, caches) and is dropped
-        order = [0, 1] if i % 2 else [1, 0]
-        for which in order:
+        # rotate which goes first; run 0 is a warm-up (JIT, caches) and is dropped
+        for k in range(3):
+            which = (i + k) % 3
             page, cdp = pages[which]
             before = _thread_time(cdp)
             elapsed = page.evaluate("() => window.run()")
@@ -200,14 +213,18 @@ def run() -> None:
         mock = ZohoMock(Path(tmp) / "mock").start()
         try:
             mock.add_page("/bench/insert", INSERT_PAGE % {"row": json.dumps(ROW), "n": INSERTIONS})
-            mock.add_page("/bench/mutations", MUTATION_PAGE % {"check_every": CHECK_EVERY})
+            busy = MUTATION_PAGE % {"check_every": CHECK_EVERY}
+            mock.add_page("/bench/mutations", busy)
+            mock.add_page("/bench/mutations-observed",
+                          busy.replace('<div id="app"></div><script>', FLOOR_OBSERVER, 1))
             with sync_playwright() as pw:
                 ctx_with = _context(pw, Path(tmp) / "with", True)
                 ctx_without = _context(pw, Path(tmp) / "without", False)
                 try:
                     blocking = bench_blocking(ctx_with, mock.url(HOST, "/bench/insert"))
                     overhead = bench_overhead(
-                        ctx_with, ctx_without, mock.url(HOST, "/bench/mutations"))
+                        ctx_with, ctx_without, mock.url(HOST, "/bench/mutations"),
+                        mock.url(HOST, "/bench/mutations-observed"))
                 finally:
                     ctx_with.close()
                     ctx_without.close()
@@ -224,14 +241,17 @@ def run() -> None:
           f"max {delays[-1]:.3f} ms")
     # best of N (as bench/scan.py): the machine is shared, and contention only ever adds time
     for kind, label in (("cpu", "main-thread CPU time"), ("wall", "wall time")):
-        times_with, times_without = overhead[kind]
+        times_with, times_without, times_floor = overhead[kind]
         best_with, best_without = min(times_with), min(times_without)
         ratio = best_with / best_without
         median_ratio = statistics.median(times_with) / statistics.median(times_without)
+        floor = min(times_floor) / best_without
         verdict = ("OK" if ratio <= GOAL_RATIO else "MISSED") if kind == "cpu" else "(info)"
         print(f"mutation-heavy page, {label}, best of {OVERHEAD_RUNS}: with extension "
               f"{best_with:.1f} ms, without {best_without:.1f} ms; ratio {ratio:.3f} "
               f"(goal <= {GOAL_RATIO}) {verdict}; ratio of medians {median_ratio:.3f}")
+        print(f"  floor: the page observing itself (empty MutationObserver, same options), "
+              f"no extension: {min(times_floor):.1f} ms, ratio {floor:.3f}")
 
 if __name__ == "__main__":
     run()
