@@ -236,3 +236,22 @@ def test_dist_builds_both_store_packages_without_the_key(tmp_path: Path) -> None
     again = tmp_path / "again"
     assert dist.main(["--out", str(again)]) == 0
     assert (again / chrome.name).read_bytes() == chrome.read_bytes()
+
+
+def test_every_script_parses_and_the_engine_mirrors_the_python_api() -> None:
+    for path in js_files():
+        proc = subprocess.run(["node", "--check", str(path)], capture_output=True, text=True,
+                              timeout=60, check=False)
+        assert proc.returncode == 0, f"{path.name}: {proc.stderr}"
+    # engine.js attaches the same public names as pwguard.rules.engine (docs/internals.md)
+    proc = subprocess.run(
+        ["node", "-e", f"require({json.dumps(str(EXT / 'engine.js'))});"
+         "console.log(JSON.stringify(Object.keys(globalThis.pwguardEngine)))"],
+        capture_output=True, text=True, timeout=60, check=True)
+    names = set(json.loads(proc.stdout))
+    assert {"CHECKBOX_SELECTOR", "fold", "label_text", "control_matches", "verdicts",
+            "parse_pattern", "url_matches"} <= names
+    from pwguard.rules import engine
+
+    for name in ("CHECKBOX_SELECTOR", "fold", "label_text", "control_matches", "verdicts"):
+        assert hasattr(engine, name), f"pwguard.rules.engine lost {name}; keep the twins in step"
