@@ -21,7 +21,17 @@ from typing import Any
 
 from pwguard.lint import lint_paths
 from pwguard.lint.formatters import FORMATS, render
-from pwguard.rules.engine import Element, Page, Verdict, applicable_rules, fold, page_verdicts
+from pwguard.rules.engine import (
+    CompiledRules,
+    Element,
+    Page,
+    Verdict,
+    applicable_rules,
+    compiled_rules,
+    fold,
+    literal_alternation,
+    page_verdicts,
+)
 from pwguard.rules.finding import Finding
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
@@ -57,8 +67,8 @@ class Control:
 
 
 def _alternation(texts: list[str]) -> re.Pattern[str]:
-    # longest first, so that the reported match is the most telling one
-    return re.compile("|".join(map(re.escape, sorted(texts, key=len, reverse=True))) or "(?!)")
+    # finds the longest text at the leftmost place one occurs: the most telling match
+    return literal_alternation(texts)
 
 
 class Vocabulary:
@@ -67,9 +77,17 @@ class Vocabulary:
         self.dangerous = _alternation(data["dangerous_labels"])
         self.harmless = _alternation(data["harmless_labels"])
         self.by_lang = {lang: set(ws) for lang, ws in data["danger_words"].items()}
+        # word -> the languages (by their order in by_lang) whose dangerous wording has it
+        self.langs_of: dict[str, list[int]] = {}
+        for n, ws in enumerate(self.by_lang.values()):
+            for w in ws:
+                self.langs_of.setdefault(w, []).append(n)
+        self.lang_names = list(self.by_lang)
 
-    def reasons(self, el: Element, label: str) -> list[str]:
-        folded = fold(label)
+    def reasons(self, el: Element, label: str, folded: str | None = None) -> list[str]:
+        """Why an uncovered control looks dangerous ([] if not); `folded` is fold(label)."""
+        if folded is None:
+            folded = fold(label)
         out = []
         if hit := self.dangerous.search(folded):
             out.append(f"label contains Zoho's wording {hit.group(0)[:50]!r}")
@@ -77,11 +95,16 @@ class Vocabulary:
             return []  # a known harmless box (web sessions, Include OneAuth)
         else:
             label_words = set(words(folded))
-            for lang, ws in self.by_lang.items():
-                common = sorted(label_words & ws)
-                if len(common) >= MIN_WORDS:
-                    out.append(f"label has dangerous wording ({lang}: {', '.join(common[:4])})")
-                    break
+            # the first language (in by_lang order) with MIN_WORDS of the label's words
+            counts: dict[int, int] = {}
+            for w in label_words:
+                for n in self.langs_of.get(w, ()):
+                    counts[n] = counts.get(n, 0) + 1
+            found = [n for n, c in counts.items() if c >= MIN_WORDS]
+            if found:
+                lang = self.lang_names[min(found)]
+                common = sorted(label_words & self.by_lang[lang])
+                out.append(f"label has dangerous wording ({lang}: {', '.join(common[:4])})")
         for attr in ("id", "name", "class"):
             value = el.get(attr) or ""
             if m := STRUCTURAL.search(value):
@@ -89,11 +112,16 @@ class Vocabulary:
         return out
 
 
-def scan_page(path: Path, page: Page, rules: list[Any], vocab: Vocabulary) -> list[Control]:
+def scan_page(
+    path: Path, page: Page, rules: list[Any] | CompiledRules, vocab: Vocabulary
+) -> list[Control]:
+    folded: list[str] = []
+    verdicts = page_verdicts(page, rules, folded)
+    where = str(path)
     out = []
-    for el, verdict in zip(page.controls, page_verdicts(page, rules), strict=True):
-        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, verdict.label))
-        out.append(Control(str(path), el.sourceline or 0, verdict, reasons))
+    for el, verdict, folded_label in zip(page.controls, verdicts, folded, strict=True):
+        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, verdict.label, folded_label))
+        out.append(Control(where, el.sourceline or 0, verdict, reasons))
     return out
 
 
@@ -154,7 +182,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    rules = applicable_rules(result.ruleset, args.url)
+    rules = compiled_rules(applicable_rules(result.ruleset, args.url))
     vocab = Vocabulary()
     controls: list[Control] = []
     for name in args.pages:

@@ -52,7 +52,12 @@ from typing import Any
 from lxml import etree
 
 from pwguard.rules.model import Control, Rule, RuleSet
-from pwguard.rules.selectors import Key, SelectorError, compile_alternatives, compile_selector
+from pwguard.rules.selectors import (
+    Alternative,
+    SelectorError,
+    compile_alternatives,
+    compile_selector,
+)
 from pwguard.rules.sites import url_matches
 
 Element = Any  # an lxml element of an HTML document
@@ -419,7 +424,7 @@ class CompiledRule:
     def __init__(self, rule: Rule) -> None:
         self.rule, self.action = rule, rule.action
         self.selectors: list[Callable[[Element], bool]] = []
-        self.alternatives: list[tuple[Callable[[Element], bool], Key]] = []
+        self.alternatives: list[Alternative] = []
         phrases: list[str] = []
         for control in rule.controls:
             if control.selector is not None:
@@ -450,65 +455,105 @@ def compiled(rule: Rule) -> CompiledRule:
     return hit
 
 
+def _ancestor_ids(el: Element, memo: dict[Element, frozenset[str]]) -> frozenset[str]:
+    """The ids of the element's ancestors; `memo` holds those of elements already seen (an
+    element's own id included), so that controls of one page share their common ancestors."""
+    chain = []
+    node = el.getparent()
+    ids = None
+    while node is not None:
+        ids = memo.get(node)
+        if ids is not None:
+            break
+        chain.append(node)
+        node = node.getparent()
+    if ids is None:
+        ids = frozenset()
+    for node in reversed(chain):
+        ident = node.get("id")
+        if ident is not None and ident not in ids:
+            ids = ids | {ident}
+        memo[node] = ids
+    return ids
+
+
+_Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], bool] | None]
+
+
 class CompiledRules:
     """Rules (in order) prepared to give verdicts: selector alternatives indexed by the id,
     name or class a control must have for them to match, so that each control tests only
-    the few that can; the phrases of all rules in one regex, to skip rules quickly."""
+    the few that can ("#scope inner" alternatives test the ancestors' ids once for all); the
+    phrases of all rules in one regex, to skip rules quickly when none occurs.
+
+    Matching is meant for the controls of a Page (elements, never comments)."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [compiled(r) for r in rules]
-        self.by_id: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
-        self.by_name: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
-        self.by_class: dict[str, list[tuple[int, Callable[[Element], bool]]]] = {}
-        self.other: list[tuple[int, Callable[[Element], bool]]] = []
+        self.by_id: dict[str, list[_Entry]] = {}
+        self.by_name: dict[str, list[_Entry]] = {}
+        self.by_class: dict[str, list[_Entry]] = {}
+        self.other: list[_Entry] = []
         indexes = {"id": self.by_id, "name": self.by_name, "class": self.by_class}
         for i, rule in enumerate(self.rules):
-            for matcher, key in rule.alternatives:
-                if key is None:
-                    self.other.append((i, matcher))
+            for alt in rule.alternatives:
+                entry = (1 << i, alt.matcher, alt.scope, alt.inner)
+                if alt.key is None:
+                    self.other.append(entry)
                 else:
-                    indexes[key[0]].setdefault(key[1], []).append((i, matcher))
+                    indexes[alt.key[0]].setdefault(alt.key[1], []).append(entry)
         phrases = [
             p for r in self.rules for c in r.rule.controls for p in folded_phrases(c.label or [])
         ]
         self.any_phrase = literal_alternation(phrases) if phrases else None
 
-    def selector_hits(self, el: Element) -> set[int]:
-        """Indexes of the rules one of whose selectors the control matches."""
-        hits: set[int] = set()
+    def selector_hits(self, el: Element, memo: dict[Element, frozenset[str]] | None = None) -> int:
+        """Bit i set: one of the selectors of rule i matches the control (`memo`: a dict kept
+        for the controls of one page, to share the ancestors' ids)."""
         get = el.get
-        for candidates in (
-            self.other,
-            self.by_id.get(get("id")) if self.by_id else None,
-            self.by_name.get(get("name")) if self.by_name else None,
-        ):
-            if candidates:
-                for i, matcher in candidates:
-                    if i not in hits and matcher(el):
-                        hits.add(i)
+        groups = [self.other]
+        if self.by_id:
+            groups.append(self.by_id.get(get("id")) or [])
+        if self.by_name:
+            groups.append(self.by_name.get(get("name")) or [])
         if self.by_class:
             classes = get("class")
             if classes:
-                for c in classes.split():
-                    for i, matcher in self.by_class.get(c, ()):
-                        if i not in hits and matcher(el):
-                            hits.add(i)
+                groups += [self.by_class.get(c) or [] for c in classes.split()]
+        hits = 0
+        ancestor_ids: frozenset[str] | None = None
+        for entries in groups:
+            for bit, matcher, scope, inner in entries:
+                if hits & bit:
+                    continue
+                if scope is None or inner is None:
+                    if matcher(el):
+                        hits |= bit
+                elif inner(el):
+                    if ancestor_ids is None:
+                        ancestor_ids = _ancestor_ids(el, {} if memo is None else memo)
+                    if scope in ancestor_ids:
+                        hits |= bit
         return hits
 
-    def choose(self, el: Element, folded: str) -> CompiledRule | None:
+    def choose(
+        self, el: Element, folded: str, memo: dict[Element, frozenset[str]] | None = None
+    ) -> CompiledRule | None:
         """The first covering block rule, else the first covering warn rule (step 9)."""
-        hits = self.selector_hits(el)
-        may_phrase: bool | None = None  # whether a phrase of any rule occurs (asked once)
+        hits = self.selector_hits(el, memo)
+        may_phrase: bool | None = None  # whether a phrase of any rule may occur (asked once)
         chosen: CompiledRule | None = None
         for i, rule in enumerate(self.rules):
             if chosen is not None and (chosen.action != "warn" or rule.action != "block"):
                 continue
-            if i not in hits:
+            if not hits >> i & 1:
                 if rule.phrases is None:
                     continue
-                if may_phrase is None:
+                if may_phrase is None:  # without a selector hit, the control is seldom covered
                     any_phrase = self.any_phrase
-                    may_phrase = any_phrase is not None and any_phrase.search(folded) is not None
+                    may_phrase = bool(hits) or (
+                        any_phrase is not None and any_phrase.search(folded) is not None
+                    )
                 if not may_phrase or rule.phrases.search(folded) is None:
                     continue
             chosen = rule
@@ -538,22 +583,24 @@ def page_verdicts(
     """Verdicts of the page's controls; `folded_out` (if given) receives their folded labels."""
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
     choose, label_text = prepared.choose, page.label_text
+    memo: dict[Element, frozenset[str]] = {}
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
         label = label_text(el)
         folded = fold_collapsed(label)
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = choose(el, folded)
-        out.append(
+        chosen = choose(el, folded, memo)
+        get = el.get
+        out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(
-                index=index,
-                tag=el.tag,
-                id=el.get("id") or "",
-                name=el.get("name") or "",
-                label=label,
-                rule_id=chosen.rule.id if chosen else None,
-                action=chosen.action if chosen else None,
+                index,
+                el.tag,
+                get("id") or "",
+                get("name") or "",
+                label,
+                chosen.rule.id if chosen else None,
+                chosen.action if chosen else None,
             )
         )
     return out

@@ -24,7 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 Element = Any  # an lxml.html element
 Matcher = Callable[[Element], bool]
@@ -32,6 +32,19 @@ Matcher = Callable[[Element], bool]
 # ("id", v): its id attribute is v; ("name", v): its name attribute is v; ("class", c): c is
 # one of `(el.get("class") or "").split()`. None: no such condition is known.
 Key = tuple[str, str] | None
+
+
+class Alternative(NamedTuple):
+    """One comma-separated alternative of a selector, prepared for indexing."""
+
+    matcher: Matcher  # the alternative itself
+    key: Key  # a condition the matched element meets (see Key)
+    # For "#scope inner" (a compound that is just an id, a descendant combinator, one more
+    # compound): the id, and the inner compound's predicate; matcher(el) is then exactly
+    # inner(el) and an ancestor of el has id `scope`. Else None, None.
+    scope: str | None
+    inner: Matcher | None
+
 
 _IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
 _TOKEN = re.compile(
@@ -148,6 +161,9 @@ def _all(parts: list[Matcher]) -> Matcher:
     if len(parts) == 2:
         first, second = parts
         return lambda el: first(el) and second(el)
+    if len(parts) == 3:
+        first, second, third = parts
+        return lambda el: first(el) and second(el) and third(el)
     return lambda el: all(p(el) for p in parts)
 
 
@@ -156,6 +172,7 @@ class _Parser:
     text: str
     pos: int = 0
     key: Key = None  # index key of the last compound parsed outside :not()
+    only_id: str | None = None  # of that compound, if it is just #id (or *#id)
 
     def next(self) -> tuple[str, re.Match[str]] | None:
         if self.pos >= len(self.text):
@@ -170,6 +187,7 @@ class _Parser:
         parts: list[Matcher] = []
         seen_type = False
         key: Key = None
+        kinds: list[str] = []
         while (tok := self.next()) is not None:
             kind, m = tok
             if kind == "type":
@@ -197,21 +215,24 @@ class _Parser:
             elif kind not in {"id", "cls", "attr"}:
                 break
             parts.append(_simple_matcher(kind, m))
+            kinds.append(m.group(0) if kind == "type" else kind)
             simple_key = _simple_key(kind, m)
             if simple_key is not None and (key is None or _RANK[simple_key[0]] < _RANK[key[0]]):
                 key = simple_key
             self.pos = m.end()
         if not inside_not:
             self.key = key
+            self.only_id = key[1] if key and kinds in (["id"], ["*", "id"]) else None
         return _all(parts) if parts else None
 
     def _skip_ws(self) -> None:
         while self.pos < len(self.text) and self.text[self.pos] in _WS:
             self.pos += 1
 
-    def complex(self) -> tuple[Matcher, Key]:
+    def complex(self) -> Alternative:
         self._skip_ws()
         first = self.compound()
+        first_id = self.only_id
         if first is None:
             raise (
                 _unsupported(self.text, self.pos)
@@ -240,9 +261,11 @@ class _Parser:
                     "complete or remove the combinator",
                 )
             chain.append((comb, nxt))
-        return _chain_matcher(chain), self.key
+        if len(chain) == 2 and chain[1][0] == " " and first_id is not None:
+            return Alternative(_chain_matcher(chain), self.key, first_id, chain[1][1])
+        return Alternative(_chain_matcher(chain), self.key, None, None)
 
-    def selector_list(self) -> list[tuple[Matcher, Key]]:
+    def selector_list(self) -> list[Alternative]:
         alternatives = [self.complex()]
         while (tok := self.next()) is not None:
             if tok[0] != "comma":
@@ -306,14 +329,14 @@ def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
 @lru_cache(maxsize=1024)
 def compile_selector(text: str) -> Matcher:
     """A predicate for lxml elements, or SelectorError (with `.hint`) outside the subset."""
-    alternatives = [matcher for matcher, _ in compile_alternatives(text)]
+    alternatives = [alternative.matcher for alternative in compile_alternatives(text)]
     if len(alternatives) == 1:
         return alternatives[0]
     return lambda el: any(a(el) for a in alternatives)
 
 
 @lru_cache(maxsize=1024)
-def compile_alternatives(text: str) -> tuple[tuple[Matcher, Key], ...]:
+def compile_alternatives(text: str) -> tuple[Alternative, ...]:
     """The comma-separated alternatives of a selector, each a predicate (an element matches
     the selector when one of them is true) with the index `Key` its rightmost compound
     implies; SelectorError (with `.hint`) outside the subset."""
