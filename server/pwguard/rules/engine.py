@@ -126,19 +126,21 @@ def _char_class(code_points: Iterable[int]) -> str:
     )
 
 
-_BMP_MARKS: re.Pattern[str] | None = None
 # Text str.translate(_table()) must handle itself: curly quotes, or beyond the BMP (where the
 # marks are too rare to be worth a second, slower character class).
 _QUOTE_OR_ASTRAL = re.compile("[" + "".join(_QUOTE_MAP) + "\U00010000-\U0010ffff]")
+_bmp_marks_sub: Callable[[str, str], str] | None = None
 
 
-def _bmp_marks() -> re.Pattern[str]:
-    """The nonspacing marks of the Basic Multilingual Plane (a regex: faster than translate)."""
-    global _BMP_MARKS
-    if _BMP_MARKS is None:
+def _without_marks(decomposed: str) -> str:
+    """NFKD text without its nonspacing marks, curly quotes straightened."""
+    global _bmp_marks_sub
+    if _QUOTE_OR_ASTRAL.search(decomposed):
+        return decomposed.translate(_table())
+    if _bmp_marks_sub is None:  # the marks of the Basic Multilingual Plane: a regex is faster
         marks = (cp for cp, to in _table().items() if to is None and cp < 0x10000)
-        _BMP_MARKS = re.compile("[" + _char_class(marks) + "]")
-    return _BMP_MARKS
+        _bmp_marks_sub = re.compile("[" + _char_class(marks) + "]").sub
+    return _bmp_marks_sub("", decomposed)
 
 
 def fold(text: str) -> str:
@@ -149,18 +151,20 @@ def fold(text: str) -> str:
     """
     if text.isascii():
         return collapse(text.lower())
-    decomposed = unicodedata.normalize("NFKD", text)
-    if _QUOTE_OR_ASTRAL.search(decomposed):
-        decomposed = decomposed.translate(_table())
-    else:  # the same result: only marks of the BMP to drop
-        decomposed = _bmp_marks().sub("", decomposed)
-    return collapse(decomposed.casefold())
+    return collapse(_without_marks(unicodedata.normalize("NFKD", text)).casefold())
 
 
 def fold_collapsed(text: str) -> str:
-    """fold(text) of a text collapse() returned (collapse is idempotent and commutes with
-    ASCII lowercasing, so ASCII text needs only that)."""
-    return text.lower() if text.isascii() else fold(text)
+    """fold(text) of a text collapse() returned, faster: collapse is idempotent and commutes
+    with ASCII lowercasing; and the only white space NFKD, mark removal and casefolding ever
+    produce from other characters is U+0020 (a test checks every code point), so the result
+    needs collapsing only where spaces now touch each other or an end."""
+    if text.isascii():
+        return text.lower()
+    folded = _without_marks(unicodedata.normalize("NFKD", text)).casefold()
+    if "  " in folded or folded[:1] == " " or folded[-1:] == " ":
+        return collapse(folded)
+    return folded
 
 
 def text_content(el: Element) -> str:
