@@ -165,7 +165,7 @@ def bench_blocking(ctx: Any, url: str) -> dict[str, Any]:
     page = ctx.new_page()
     page.goto(url, wait_until="load")
     _wait_active(page)
-    page.evaluate("() => window.start()")
+    page.evaluate("() => window.start()")  # (this page is closed before the overhead runs)
     page.wait_for_function("() => window.result !== null", timeout=120_000, polling=200)
     result: dict[str, Any] = page.evaluate("() => window.result")
     page.close()
@@ -178,12 +178,13 @@ def _thread_time(cdp: Any) -> float:
     return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
 
 
-def bench_overhead(ctx_with: Any, ctx_without: Any, url: str, floor_url: str
+def bench_overhead(ctx_with: Any, ctx_without: Any, ctx_floor: Any, url: str, floor_url: str
                    ) -> dict[str, list[list[float]]]:
     """Per run: wall ms (performance.now, first task to last) and main-thread CPU ms, for
-    [with extension, without, without + bare page observer]."""
+    [with extension, without, without + bare page observer]. One page per browser: the
+    renderer's main-thread CPU time would otherwise mix the pages' work."""
     pages = []
-    for ctx, target in ((ctx_with, url), (ctx_without, url), (ctx_without, floor_url)):
+    for ctx, target in ((ctx_with, url), (ctx_without, url), (ctx_floor, floor_url)):
         page = ctx.new_page()
         page.goto(target, wait_until="load")
         cdp = ctx.new_cdp_session(page)
@@ -220,14 +221,16 @@ def run() -> None:
             with sync_playwright() as pw:
                 ctx_with = _context(pw, Path(tmp) / "with", True)
                 ctx_without = _context(pw, Path(tmp) / "without", False)
+                ctx_floor = _context(pw, Path(tmp) / "floor", False)
                 try:
                     blocking = bench_blocking(ctx_with, mock.url(HOST, "/bench/insert"))
                     overhead = bench_overhead(
-                        ctx_with, ctx_without, mock.url(HOST, "/bench/mutations"),
+                        ctx_with, ctx_without, ctx_floor, mock.url(HOST, "/bench/mutations"),
                         mock.url(HOST, "/bench/mutations-observed"))
                 finally:
                     ctx_with.close()
                     ctx_without.close()
+                    ctx_floor.close()
         finally:
             mock.stop()
 
