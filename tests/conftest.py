@@ -28,12 +28,6 @@ def _extension_dir() -> Path:
     return Path(os.environ.get("PWGUARD_EXTENSION_DIR", EXTENSION_DIR)).resolve()
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # pytest-playwright (a dependency) parametrizes every test that uses a fixture named
-    # "browser" over its own browser_name; ours is the rig's Browser, so switch it off.
-    config.pluginmanager.set_blocked("playwright")
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(name in getattr(item, "fixturenames", ()) for name in BROWSER_FIXTURES):
