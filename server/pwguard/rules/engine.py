@@ -126,21 +126,25 @@ def _char_class(code_points: Iterable[int]) -> str:
     )
 
 
-# Text str.translate(_table()) must handle itself: curly quotes, or beyond the BMP (where the
-# marks are too rare to be worth a second, slower character class).
-_QUOTE_OR_ASTRAL = re.compile("[" + "".join(_QUOTE_MAP) + "\U00010000-\U0010ffff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _bmp_marks_sub: Callable[[str, str], str] | None = None
 
 
 def _without_marks(decomposed: str) -> str:
-    """NFKD text without its nonspacing marks, curly quotes straightened."""
+    """NFKD text without its nonspacing marks, curly quotes straightened: as
+    `decomposed.translate(_table())`, but a regex drops the marks of the BMP faster (beyond
+    it, marks are too rare to be worth a second, slower character class)."""
     global _bmp_marks_sub
-    if _QUOTE_OR_ASTRAL.search(decomposed):
+    if _ASTRAL.search(decomposed):
         return decomposed.translate(_table())
-    if _bmp_marks_sub is None:  # the marks of the Basic Multilingual Plane: a regex is faster
+    if _bmp_marks_sub is None:
         marks = (cp for cp, to in _table().items() if to is None and cp < 0x10000)
         _bmp_marks_sub = re.compile("[" + _char_class(marks) + "]").sub
-    return _bmp_marks_sub("", decomposed)
+    text = _bmp_marks_sub("", decomposed)
+    for curly, straight in _QUOTE_MAP.items():
+        if curly in text:
+            text = text.replace(curly, straight)
+    return text
 
 
 def fold(text: str) -> str:
@@ -515,29 +519,35 @@ class CompiledRules:
         """Bit i set: one of the selectors of rule i matches the control (`memo`: a dict kept
         for the controls of one page, to share the ancestors' ids)."""
         get = el.get
-        groups = [self.other]
+        candidates = self.other
         if self.by_id:
-            groups.append(self.by_id.get(get("id")) or [])
+            found = self.by_id.get(get("id"))
+            if found:
+                candidates = candidates + found
         if self.by_name:
-            groups.append(self.by_name.get(get("name")) or [])
+            found = self.by_name.get(get("name"))
+            if found:
+                candidates = candidates + found
         if self.by_class:
             classes = get("class")
             if classes:
-                groups += [self.by_class.get(c) or [] for c in classes.split()]
+                for c in classes.split():
+                    found = self.by_class.get(c)
+                    if found:
+                        candidates = candidates + found
         hits = 0
         ancestor_ids: frozenset[str] | None = None
-        for entries in groups:
-            for bit, matcher, scope, inner in entries:
-                if hits & bit:
-                    continue
-                if scope is None or inner is None:
-                    if matcher(el):
-                        hits |= bit
-                elif inner(el):
-                    if ancestor_ids is None:
-                        ancestor_ids = _ancestor_ids(el, {} if memo is None else memo)
-                    if scope in ancestor_ids:
-                        hits |= bit
+        for bit, matcher, scope, inner in candidates:
+            if hits & bit:
+                continue
+            if inner is None:
+                if matcher(el):
+                    hits |= bit
+            elif inner(el):
+                if ancestor_ids is None:
+                    ancestor_ids = _ancestor_ids(el, {} if memo is None else memo)
+                if scope in ancestor_ids:
+                    hits |= bit
         return hits
 
     def choose(
