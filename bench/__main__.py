@@ -1,4 +1,4 @@
-"""Run the benchmarks, each printing its figures and its ratio against a baseline run alongside it."""
+"""Run the benchmarks; each prints its figures and its ratio to a baseline run beside it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import sys
 # name -> module exposing run() -> None
 BENCHES = {
     "scan": "bench.scan",  # pwguard scan vs a bare lxml parse; lint wall time
-    "server": "bench.server",  # GET /v1/rules (If-None-Match) vs nginx on the exported bundle, with wrk
-    "extension": "bench.extension",  # frames with an unblocked box; page-script overhead in Chromium
+    "server": "bench.server",  # GET /v1/rules (If-None-Match) vs nginx on the export, wrk
+    "extension": "bench.extension",  # frames with an unblocked box; page-script overhead
 }
 
 
@@ -17,7 +17,10 @@ def main(argv: list[str]) -> int:
     names = argv or list(BENCHES)
     unknown = [n for n in names if n not in BENCHES]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; choose from {', '.join(BENCHES)}",
+            file=sys.stderr,
+        )
         return 2
     failed = []
     for name in names:

@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 # subcommand -> (module, one-line help). Each module exposes `main(argv: list[str]) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "lint": ("pwguard.lint.cli", "check rule files; exit 0 clean, 1 findings, 2 usage or I/O error"),
-    "scan": ("pwguard.scan", "list a saved page's checkbox-like controls and the rules covering them"),
+    "lint": ("pwguard.lint.cli", "check rule files (exit 0 clean, 1 findings, 2 usage error)"),
+    "scan": ("pwguard.scan", "list a saved page's checkboxes and the rules covering them"),
     "schema": ("pwguard.rules.schema", "print the JSON Schema of rule files"),
-    "bundle": ("pwguard.rules.bundle", "write the unsigned bundle the extension ships (rules.bundled.json)"),
+    "bundle": ("pwguard.rules.bundle", "write the rules the extension ships (rules.bundled.json)"),
     "serve": ("pwguard.api.serve", "run the rules server"),
     "keygen": ("pwguard.api.keys", "write an Ed25519 key pair for signing bundles"),
-    "export": ("pwguard.api.export", "write the signed bundle as static files for any web server or CDN"),
+    "export": ("pwguard.api.export", "write the signed bundle as static files for a CDN"),
     "publish": ("pwguard.api.publish", "push a rules folder to a running server"),
 }
 
