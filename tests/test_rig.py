@@ -8,8 +8,8 @@ import socket
 import ssl
 
 import pytest
-from tools import zoho_pages
 
+from pwguard.rules import sites
 from tests.browsers import Browser
 from tests.certs import san_hostnames
 from tests.zoho_mock import (
@@ -40,8 +40,8 @@ def _https(zoho: ZohoMock, host: str, method: str, path: str, body: bytes | None
         conn.close()
 
 
-def test_mock_hosts_are_the_data_centres_of_page_md() -> None:
-    assert list(ZOHO_HOSTS) == zoho_pages.HOSTS
+def test_mock_hosts_are_the_hosts_the_extension_protects() -> None:
+    assert [f"https://{host}/*" for host in ZOHO_HOSTS] == list(sites.ZOHO_HOSTS)
     assert UNRELATED_HOST in ALL_HOSTS and UNRELATED_HOST not in ZOHO_HOSTS
 
 

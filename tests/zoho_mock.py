@@ -31,7 +31,6 @@ boxes, so a content script injected where no rule names the site would show.
 from __future__ import annotations
 
 import http.server
-import importlib
 import json
 import socket
 import ssl
@@ -44,20 +43,12 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tools import zoho_pages
+
 from tests.certs import CertFiles, make_cert
 
-# One host per data centre (../shared/zoho/PAGE.md), plus one site no rule names.
-ZOHO_HOSTS: tuple[str, ...] = (
-    "accounts.zoho.com",
-    "accounts.zoho.eu",
-    "accounts.zoho.in",
-    "accounts.zoho.com.au",
-    "accounts.zoho.jp",
-    "accounts.zoho.com.cn",
-    "accounts.zoho.sa",
-    "accounts.zohocloud.ca",
-    "accounts.zoho.uk",
-)
+# One host per data centre (the pages' own list), plus one site no rule names.
+ZOHO_HOSTS: tuple[str, ...] = tuple(zoho_pages.HOSTS)
 UNRELATED_HOST = "www.example.org"
 ALL_HOSTS: tuple[str, ...] = (*ZOHO_HOSTS, UNRELATED_HOST)
 
@@ -90,7 +81,7 @@ class BadVariant(ValueError):
 
 
 def _renderer() -> ModuleType:
-    return importlib.import_module("tools.zoho_pages")
+    return zoho_pages
 
 
 def _one(query: dict[str, list[str]], name: str, default: str) -> str:
