@@ -502,6 +502,7 @@ class CompiledRules:
         self.by_name: dict[str, list[_Entry]] = {}
         self.by_class: dict[str, list[_Entry]] = {}
         self.other: list[_Entry] = []
+        self.block_bits = sum(1 << i for i, r in enumerate(self.rules) if r.action == "block")
         indexes = {"id": self.by_id, "name": self.by_name, "class": self.by_class}
         for i, rule in enumerate(self.rules):
             for alt in rule.alternatives:
@@ -516,8 +517,9 @@ class CompiledRules:
         self.any_phrase = literal_alternation(phrases) if phrases else None
 
     def selector_hits(self, el: Element, memo: dict[Element, frozenset[str]] | None = None) -> int:
-        """Bit i set: one of the selectors of rule i matches the control (`memo`: a dict kept
-        for the controls of one page, to share the ancestors' ids)."""
+        """Bit i set: one of the selectors of rule i matches the control, for every rule that
+        may decide the verdict (`memo`: a dict kept for the controls of one page, to share
+        the ancestors' ids)."""
         get = el.get
         candidates = self.other
         if self.by_id:
@@ -536,14 +538,23 @@ class CompiledRules:
                     if found:
                         candidates = candidates + found
         hits = 0
+        scoped = False
+        for bit, matcher, _, inner in candidates:
+            if inner is not None:
+                scoped = True
+            elif not hits & bit and matcher(el):
+                hits |= bit
+        if not scoped:
+            return hits
+        # "#scope inner" alternatives walk the ancestors: skip those of rules after the first
+        # block rule already matched (they cannot change the verdict, see choose)
+        first_block = hits & self.block_bits
+        first_block &= -first_block
         ancestor_ids: frozenset[str] | None = None
-        for bit, matcher, scope, inner in candidates:
-            if hits & bit:
+        for bit, _, scope, inner in candidates:
+            if inner is None or hits & bit or (first_block and bit > first_block):
                 continue
-            if inner is None:
-                if matcher(el):
-                    hits |= bit
-            elif inner(el):
+            if inner(el):
                 if ancestor_ids is None:
                     ancestor_ids = _ancestor_ids(el, {} if memo is None else memo)
                 if scope in ancestor_ids:
