@@ -71,6 +71,7 @@ def test_a_token_that_only_shares_a_prefix_with_the_real_one_is_refused(admin_se
 BAD_RULES = {
     "F004-yaml-syntax": ("rules: [\n  - id: x\n", "F004"),
     "F007-root-not-rules": ("- just a list\n", "F007"),
+    "F008-no-rules": ("rules: []\n", "F008"),
     "S001-unknown-field": (GOOD_TEXT.replace("    action: block", "    acton: block"), "S001"),
     "S002-missing-field": (GOOD_TEXT.replace("    why: Ticking", "    #why: x", 1), "S002"),
     "S004-bad-id": (GOOD_TEXT.replace("id: keep-app-sessions", "id: Keep_App"), "S004"),

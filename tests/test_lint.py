@@ -96,6 +96,14 @@ def test_folder_without_rule_files_is_F008(tmp_path: Path) -> None:
     assert [f.code for f in lint_paths([tmp_path]).findings] == ["F008"]
 
 
+def test_ruleset_without_rules_is_F008(tmp_path: Path) -> None:
+    # the extension refuses a payload with no rules: the gate must refuse it first
+    (tmp_path / "r.yaml").write_text("rules: []\n")
+    assert codes_lines(lint_paths([tmp_path])) == [("F008", 1)]
+    assert codes_lines(lint_text('{"rules": []}', "x.json")) == [("F008", 1)]
+    assert lint_text("rules: []", "x.yaml").ruleset is None
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -370,7 +371,7 @@ def create_app(
                 "application/yaml": {"schema": {"type": "string"}, "example": EXAMPLE_YAML},
                 "application/json": {
                     "schema": {"type": "object"},
-                    "example": {"rules": []},
+                    "example": yaml.safe_load(EXAMPLE_YAML),
                 },
             },
         }},

@@ -361,6 +361,12 @@ def _finish(result: LoadResult, rules: list[Rule | None]) -> LoadResult:
         else:
             seen[rule.id] = index
     has_errors = any(f.severity == "error" for f in result.findings)
+    if not rules and not has_errors and result.files:
+        # published, it would reach every browser as "no rules", which the extension refuses
+        result.findings.append(
+            Finding.at(result.files[0], 1, 1, "F008", "no rules: `rules:` is empty; add a rule")
+        )
+        has_errors = True
     valid = [r for r in rules if r is not None]
     result.ruleset = None if has_errors or len(valid) != len(rules) else RuleSet(rules=valid)
     return result
