@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -129,9 +130,50 @@ def test_export_from_an_empty_or_foreign_database_says_what_to_do(tmp_path, monk
                       PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}")
     assert code == 2
     assert "no active version" in capsys.readouterr().err
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
     code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
                       PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / 'other.db'}")
     assert code == 2
     err = capsys.readouterr().err
     assert "cannot read" in err and "pwguard serve" in err and "Traceback" not in err
     assert not (tmp_path / "site").exists()
+
+
+def test_export_from_a_missing_database_file_says_so_and_creates_nothing(
+    tmp_path, monkeypatch, capsys
+):
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                      PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / 'typo.db'}")
+    assert code == 2
+    assert f"no database file at {tmp_path / 'typo.db'}" in capsys.readouterr().err
+    assert not (tmp_path / "typo.db").exists() and not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("from_db", [True, False], ids=["from-db", "from-rules"])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("mysql://u@localhost/db", "database 'mysql' is not supported"),
+     ("postgresql+psycopg2://u@localhost/db", "database 'postgresql+psycopg2' is not supported"),
+     ("::", "is not a database URL")],
+    ids=["mysql", "psycopg2", "unparsable"],
+)
+def test_export_with_an_unusable_database_url_names_it_and_the_fix(
+    tmp_path, monkeypatch, capsys, url, expected, from_db
+):
+    argv = ["--out", str(tmp_path / "site")]
+    argv += ["--from-db"] if from_db else ["--rules", str(GOOD_DIR)]
+    assert run_export(monkeypatch, argv, PWGUARD_DATABASE_URL=url) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "PWGUARD_DATABASE_URL" in err and "sqlite:///path.db" in err
+    assert not (tmp_path / "site").exists()
+
+
+def test_export_errors_never_show_the_database_password(tmp_path, monkeypatch, capsys):
+    url = "postgresql://pwguard:s3cret@127.0.0.1:1/pwguard"
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                      PWGUARD_DATABASE_URL=url)
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "cannot read 'postgresql://pwguard:***@127.0.0.1:1/pwguard'" in err
+    assert "s3cret" not in err

@@ -87,14 +87,19 @@ def test_production_never_generates_a_signing_key(tmp_path):
     [({"PWGUARD_PORT": "http"}, "PWGUARD_PORT"),
      ({"PWGUARD_ENV": "staging"}, "PWGUARD_ENV"),
      ({"PWGUARD_SIGNING_KEY": "/nonexistent/key.pem"}, "no key file at /nonexistent/key.pem"),
-     ({"PWGUARD_DATABASE_URL": "not a url"}, "PWGUARD_DATABASE_URL")],
-    ids=["port", "env", "key", "database"],
+     ({"PWGUARD_DATABASE_URL": "not a url"}, "PWGUARD_DATABASE_URL"),
+     ({"PWGUARD_DATABASE_URL": "mysql://u@localhost/db"},
+      "PWGUARD_DATABASE_URL 'mysql://u@localhost/db': database 'mysql' is not supported: "
+      "use sqlite:///path.db or postgresql://user@host/db"),
+     ({"PWGUARD_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:1/db"},
+      "cannot open the database PWGUARD_DATABASE_URL='postgresql://u:***@127.0.0.1:1/db'")],
+    ids=["port", "env", "key", "database", "unsupported-database", "password-masked"],
 )
 def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
     proc = serve(tmp_path, "--rules", str(GOOD_DIR), **env)
     assert proc.returncode == 2
     assert expected in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr
+    assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
 
 
 def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):

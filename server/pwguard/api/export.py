@@ -14,11 +14,12 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings
+from pwguard.api.settings import Settings, database_url_problem, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
 
@@ -78,22 +79,34 @@ def main(argv: list[str]) -> int:
     except ValidationError as exc:
         print(f"pwguard export: bad PWGUARD_* setting: {exc}", file=sys.stderr)
         return 2
+    # checked first: the dev key lives beside the SQLite file, so the URL matters either way
+    db_problem = database_url_problem(settings.database_url)
+    if db_problem:
+        print(f"pwguard export: {db_problem}", file=sys.stderr)
+        return 2
+    shown = shown_url(settings.database_url)
 
     if args.from_db:
+        db_file = make_url(settings.database_url).database
+        if settings.database_url.startswith("sqlite") and db_file and not Path(db_file).is_file():
+            print(f"pwguard export: no database file at {db_file} (PWGUARD_DATABASE_URL "
+                  f"{shown!r}); point it at the database `pwguard serve` runs on",
+                  file=sys.stderr)
+            return 2
         try:
             storage = Storage(settings.database_url)
             active = storage.active_bundle()
             storage.close()
         except SQLAlchemyError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            print(f"pwguard export: cannot read {settings.database_url!r} ({reason}); is it the "
+            print(f"pwguard export: cannot read {shown!r} ({reason}); is it the "
                   "database a `pwguard serve` ran on?", file=sys.stderr)
             return 2
         if active is None:
-            print(f"pwguard export: no active version in {settings.database_url!r}; publish first "
+            print(f"pwguard export: no active version in {shown!r}; publish first "
                   "or export from a rules folder", file=sys.stderr)
             return 2
-        version, bundle, source = active.version, active.bundle, settings.database_url
+        version, bundle, source = active.version, active.bundle, shown
     else:
         rules_dir = Path(args.rules or settings.rules_dir or "rules")
         if not rules_dir.is_dir():

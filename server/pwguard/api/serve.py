@@ -14,7 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings
+from pwguard.api.settings import Settings, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
 
@@ -84,7 +84,7 @@ def prepare(settings: Settings) -> int:
         storage.create_schema()
     except SQLAlchemyError as exc:
         return fail(
-            f"cannot open the database PWGUARD_DATABASE_URL={settings.database_url!r}: "
+            f"cannot open the database PWGUARD_DATABASE_URL={shown_url(settings.database_url)!r}: "
             f"{str(exc.orig if hasattr(exc, 'orig') and exc.orig else exc).strip()}"
         )
     try:

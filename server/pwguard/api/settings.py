@@ -15,6 +15,31 @@ PLACEHOLDER_TOKENS = {
     "example", "xxx", "placeholder", "dev", "development", "todo", "none", "null",
 }
 MIN_PRODUCTION_TOKEN = 24
+# SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
+SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
+DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
+
+
+def shown_url(url: str) -> str:
+    """The database URL as error messages show it: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # unparsable: nothing to mask reliably, show only the scheme
+        return url.split("://", 1)[0] + "://..." if "://" in url else url
+
+
+def database_url_problem(url: str) -> str | None:
+    """Why PWGUARD_DATABASE_URL cannot work (unparsable or an unsupported driver), or None."""
+    try:
+        driver = make_url(url).drivername
+    except Exception:  # sqlalchemy raises ArgumentError; any parse failure is the same fix
+        return f"PWGUARD_DATABASE_URL {shown_url(url)!r} is not a database URL: {DATABASE_URL_FIX}"
+    if driver not in SUPPORTED_DRIVERS:
+        return (
+            f"PWGUARD_DATABASE_URL {shown_url(url)!r}: database {driver!r} is not supported: "
+            f"{DATABASE_URL_FIX}"
+        )
+    return None
 
 
 class Settings(BaseSettings):
@@ -92,11 +117,7 @@ class Settings(BaseSettings):
                     "with `pwguard keygen --out DIR` and set "
                     "PWGUARD_SIGNING_KEY=DIR/pwguard-signing.key"
                 )
-        try:
-            make_url(self.database_url)
-        except Exception:  # sqlalchemy raises ArgumentError; any parse failure is the same fix
-            found.append(
-                f"PWGUARD_DATABASE_URL {self.database_url!r} is not a database URL: use "
-                "sqlite:///path.db or postgresql://user@host/db"
-            )
+        db_problem = database_url_problem(self.database_url)
+        if db_problem:
+            found.append(db_problem)
         return found
