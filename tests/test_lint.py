@@ -104,6 +104,20 @@ def test_ruleset_without_rules_is_F008(tmp_path: Path) -> None:
     assert lint_text("rules: []", "x.yaml").ruleset is None
 
 
+@pytest.mark.parametrize(
+    "path", ["*/closesession?x=1", "*/closesession#top", "/cuenta/contraseña", "/a b/*"]
+)
+def test_request_path_that_no_url_path_can_match_is_R002(path: str) -> None:
+    # the extension globs `new URL(url).pathname`: no query or fragment, percent-encoded
+    clean = (CASES / "clean.yaml").read_text()
+    line = f"      path: {json.dumps(path, ensure_ascii=False)}"
+    text = re.sub(r"(?m)^      path: .*$", lambda _: line, clean, count=1)
+    assert text != clean and lint_text(clean, "x.yaml", CASES / "fixtures").findings == []
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert [f.code for f in result.findings] == ["R002"]
+    assert result.findings[0].line == text.splitlines().index(line) + 1
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -8,6 +8,7 @@ from pwguard.lint.context import Context
 
 METHODS = ("PUT", "POST", "PATCH", "DELETE")
 FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+NOT_IN_PATH = re.compile(r"[?#\s\x00-\x1f\x7f]|[^\x00-\x7f]")
 
 
 def check(ctx: Context) -> None:
@@ -22,12 +23,29 @@ def check(ctx: Context) -> None:
                 ("request", "method"),
                 f"method {guard.method!r} must be one of {', '.join(METHODS)}",
             )
+        if rule.action != "block":
+            # the extension enforces request guards of block rules only (content.js)
+            ctx.report(
+                "R005",
+                index,
+                ("action",),
+                "`request` is ignored on a `warn` rule; use `action: block` or remove it",
+            )
         if not guard.path.startswith(("/", "*")):
             ctx.report(
                 "R002",
                 index,
                 ("request", "path"),
                 f"path {guard.path!r} must start with `/` or `*`",
+            )
+        elif NOT_IN_PATH.search(guard.path):
+            # the extension globs the URL's pathname: no query or fragment, percent-encoded
+            ctx.report(
+                "R002",
+                index,
+                ("request", "path"),
+                f"path {guard.path!r} can never match a URL path: drop any `?query` or "
+                "`#fragment` and percent-encode spaces and non-ASCII characters",
             )
         if not guard.json_true:
             ctx.report(

@@ -260,10 +260,16 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
     (
         "R002",
         _E,
-        "request path must start with `/` or `*`",
-        "The path is a glob on the URL path; `*` allows prefixes such as white-label `/accounts/p/<id>`.",
+        "request path must be a URL path glob starting with `/` or `*`",
+        "The path is a glob on the URL path (no query, no fragment, percent-encoded as browsers send it); `*` allows prefixes such as white-label `/accounts/p/<id>`.",
     ),
     ("R003", _E, "json_true is empty", "A guard without field names refuses nothing."),
+    (
+        "R005",
+        _W,
+        "request guard on a warn rule",
+        "The extension refuses requests for `block` rules only; on a `warn` rule the guard protects nothing.",
+    ),
     (
         "R004",
         _E,
