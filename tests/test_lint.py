@@ -118,6 +118,26 @@ def test_request_path_that_no_url_path_can_match_is_R002(path: str) -> None:
     assert result.findings[0].line == text.splitlines().index(line) + 1
 
 
+@pytest.mark.parametrize(
+    "site", ["https://accounts.zoho.com\\n/*", "https://accounts.zoho.com:\u0663/*"],
+    ids=["newline-in-host", "non-ascii-digit-port"],
+)
+def test_site_the_extension_would_refuse_is_U001(site: str) -> None:
+    # engine.js parse_pattern refuses these (JS `$` and [0-9]); one bad site fails a whole sync
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("      - https://accounts.zoho.com/*", f'      - "{site}"', 1)
+    assert text != clean
+    assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("U001", 7)]
+
+
+def test_json_true_field_with_a_trailing_newline_is_R004() -> None:
+    # the extension compares keys exactly: "rmappses\n" would guard nothing
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("json_true: [rmappses]", 'json_true: ["rmappses\\n"]', 1)
+    assert text != clean
+    assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("R004", 15)]
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -27,7 +27,7 @@ def check(ctx: Context) -> None:
             ctx.report("M002", index, ("message",), "`message` has no `es` (Spanish)")
         for lang, text in rule.message.items():
             keys = ("message", lang)
-            if not LANG_TAG.match(lang):
+            if not LANG_TAG.fullmatch(lang):
                 ctx.report(
                     "M006",
                     index,

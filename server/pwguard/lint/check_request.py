@@ -55,7 +55,7 @@ def check(ctx: Context) -> None:
                 "`json_true` is empty; name the fields, e.g. [rmappses]",
             )
         for i, name in enumerate(guard.json_true):
-            if not FIELD.match(name):
+            if not FIELD.fullmatch(name):  # not `$`: it allows a trailing newline
                 ctx.report(
                     "R004", index, ("request", "json_true", i), f"{name!r} is not a JSON field name"
                 )

@@ -104,13 +104,13 @@ def parse_pattern(pattern: str) -> MatchPattern:
         return MatchPattern(pattern, scheme, "", "/" + path)
     if ":" in host:  # ports are ignored (Firefox) or must be `*` (Chrome): drop them
         host, _, port = host.partition(":")
-        if port != "*" and not port.isdigit():
+        if port != "*" and not re.fullmatch(r"[0-9]+", port):  # ASCII digits, as engine.js
             raise PatternError(f"{pattern!r}: invalid port {port!r}")
     if "@" in host:
         raise PatternError(f"{pattern!r}: a match pattern cannot contain a user name")
     if host != host.lower():
         raise PatternError(f"{pattern!r}: write the host in lowercase ({host.lower()})")
-    if not host or not _HOST.match(host):
+    if not host or not _HOST.fullmatch(host):  # not `$`: it would accept a trailing newline
         raise PatternError(
             f"{pattern!r}: invalid host {host!r}; use `*`, `*.example.com` or an exact host name"
         )
