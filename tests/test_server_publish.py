@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -51,6 +52,24 @@ def test_publish_merges_several_rule_files_into_one_ruleset(
     doc = yaml.safe_load(variant(22))
     for i, rule in enumerate(doc["rules"]):
         (tmp_path / f"{i}.yaml").write_text(yaml.safe_dump({"rules": [rule]}, allow_unicode=True))
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+    ruleset = lint_paths([tmp_path]).ruleset
+    assert ruleset is not None and len(ruleset.rules) == 2
+    assert served_version(publish_server) == version_of(ruleset)
+
+
+def test_publish_sends_the_files_lint_and_serve_read_and_no_others(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # `pwguard lint DIR` and `pwguard serve --rules DIR` read *.yaml/*.yml only (a rules
+    # folder holds schema.json): publish must not add the folder's JSON files to the ruleset
+    (tmp_path / "r.yaml").write_text(variant(23))
+    doc = yaml.safe_load(variant(24))
+    for rule in doc["rules"]:
+        rule["id"] += "-extra"
+    (tmp_path / "extra.json").write_text(json.dumps(doc))
+    shutil.copy(ROOT / "rules" / "schema.json", tmp_path / "schema.json")
     assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
                "--server", publish_server.url) == 0, capsys.readouterr().err
     ruleset = lint_paths([tmp_path]).ruleset

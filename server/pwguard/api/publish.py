@@ -13,15 +13,12 @@ import httpx
 import yaml
 
 from pwguard.api.build import build_dir, format_finding
-
-RULE_SUFFIXES = (".yaml", ".yml", ".json")
+from pwguard.rules import loader
 
 
 def rule_files(path: Path) -> list[Path]:
-    """The rule files of a folder (not its fixtures), or the file itself."""
-    if path.is_file():
-        return [path]
-    return sorted(p for p in path.iterdir() if p.is_file() and p.suffix in RULE_SUFFIXES)
+    """The files `pwguard lint` and `pwguard serve` read: a folder's *.yaml/*.yml, or the file."""
+    return loader.rule_files([path])
 
 
 def request_body(files: list[Path]) -> tuple[bytes, str]:
@@ -61,7 +58,7 @@ def main(argv: list[str]) -> int:
         return 2
     files = rule_files(args.dir)
     if not files:
-        print(f"pwguard publish: no *.yaml/*.yml/*.json rule files in {args.dir}", file=sys.stderr)
+        print(f"pwguard publish: no *.yaml/*.yml rule files in {args.dir}", file=sys.stderr)
         return 2
     outcome = build_dir(args.dir)
     for f in outcome.findings:
