@@ -108,12 +108,20 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     };
   }
 
+  // The state is one storage key, always written whole with one `set` and never removed, so
+  // a content script reading it at any moment finds rules (content.js also asks GET_RULES, and
+  // retries, for the moments before the first write).
+  function usablePayload(p) {
+    return Boolean(p && typeof p === "object" && Array.isArray(p.rules) && p.rules.length > 0);
+  }
+
   async function getState() {
     const state = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
-    return state && state.payload ? state : bundledState();
+    return state && usablePayload(state.payload) ? state : bundledState();
   }
 
   async function putState(state) {
+    if (!usablePayload(state.payload)) throw new Error("pwguard: refusing to store a state without rules");
     await ext.storage.local.set({ [M.STORE_STATE]: state });
     await registerExtraHosts(state.payload);
     return state;
@@ -123,7 +131,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   async function ensureState() {
     const stored = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
     const bundled = await bundledPayload();
-    if (!stored || !stored.payload || (stored.source === "bundled" && stored.version !== bundled.version)) {
+    if (!stored || !usablePayload(stored.payload) ||
+        (stored.source === "bundled" && stored.version !== bundled.version)) {
       return putState(await bundledState());
     }
     await registerExtraHosts(stored.payload);
@@ -306,11 +315,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   async function doSync() {
     const s = await settings();
-    const state = await getState();
+    const stored = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    const state = stored && usablePayload(stored.payload) ? stored : await bundledState();
     const now = new Date().toISOString();
     if (!s.serverUrl) {
-      // no server: the bundled rules are the rules
-      if (state.source !== "bundled") return putState(await bundledState());
+      // no server: the bundled rules are the rules (stored again if storage has none)
+      if (state !== stored || state.source !== "bundled") return putState(await bundledState());
       return state;
     }
     try {

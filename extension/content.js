@@ -10,7 +10,8 @@
 // background with scripting.registerContentScripts, which runs these same files.
 //
 // Rules come from storage.local (written only by the background, starting from the bundled
-// rules) and follow it live through storage.onChanged.
+// rules), else from the background, and follow storage live through storage.onChanged; see
+// loadRules for why a page is never left without them.
 (() => {
   "use strict";
   if (globalThis.__pwguardContentInstalled) return;
@@ -128,21 +129,62 @@
     sendGuardConfig();
   }
 
-  ext.storage.local.get({ [M.STORE_STATE]: null }).then((items) => {
-    const state = items[M.STORE_STATE];
-    if (state && state.payload) return applyPayload(state.payload);
-    // first moments after install: the background has not stored anything yet
-    return ext.runtime.sendMessage({ type: M.GET_RULES }).then(applyPayload);
-  }).catch((err) => console.error("pwguard: could not read the rules:", err));
+  // Protection never lapses: the rules always come from somewhere, and a slow answer never
+  // undoes a newer one.
+  //  - storage.local holds the rules in force from the background's first moments on (one
+  //    atomic write of the whole state, never removed);
+  //  - when storage has none (the first moments after install) or cannot be read, the
+  //    background answers GET_RULES with the same state or the bundled rules;
+  //  - when that fails or goes unanswered (the background is still starting, or is being
+  //    restarted), both are asked again with a growing delay until rules are in force;
+  //  - a storage change that arrives while a read is in flight wins over that read's answer
+  //    (`changes` counts them), so a read answered with the state before a settings save can
+  //    never replace the state after it.
+  function usable(p) {
+    return Boolean(p && typeof p === "object" && Array.isArray(p.rules) && p.rules.length > 0);
+  }
 
-  ext.storage.onChanged.addListener((changes, area) => {
-    const change = changes[M.STORE_STATE];
-    if (area === "local" && change && change.newValue && change.newValue.payload) {
-      if (!payload || change.newValue.payload.version !== payload.version) {
-        applyPayload(change.newValue.payload);
-      }
+  let changes = 0; // storage changes of the rules seen so far
+  // when to ask again if no rules have arrived (a failed or an unanswered read alike)
+  const RETRY_MS = [100, 200, 400, 800, 1600, 3000];
+
+  async function readRules() {
+    try {
+      const state = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+      if (state && usable(state.payload)) return state.payload;
+    } catch (err) {
+      console.warn("pwguard: could not read the stored rules; asking the background:", err);
+    }
+    const answer = await ext.runtime.sendMessage({ type: M.GET_RULES });
+    if (!usable(answer)) throw new Error(`the background answered ${JSON.stringify(answer).slice(0, 80)}`);
+    return answer;
+  }
+
+  function loadRules(attempt) {
+    const seen = changes;
+    readRules().then((next) => {
+      // a change that came in meanwhile is newer than this answer
+      if (changes === seen || !payload) applyPayload(next);
+    }, (err) => {
+      if (attempt === 0) console.warn("pwguard: no rules yet, asking again:", err && err.message);
+    });
+    // a read can fail, and an API call made while the page commits can go unanswered: until
+    // rules are in force, keep asking (unless the extension was removed or reloaded)
+    setTimeout(() => {
+      if (!payload && ext.runtime.id) loadRules(attempt + 1);
+    }, RETRY_MS[Math.min(attempt, RETRY_MS.length - 1)]);
+  }
+
+  ext.storage.onChanged.addListener((changed, area) => {
+    const change = changed[M.STORE_STATE];
+    // a state without rules is never written; should one ever be, the page keeps its rules
+    if (area !== "local" || !change || !change.newValue || !usable(change.newValue.payload)) return;
+    changes += 1;
+    if (!payload || change.newValue.payload.version !== payload.version) {
+      applyPayload(change.newValue.payload);
     }
   });
+  loadRules(0);
 
   // ---- enforcement ----
   function isInput(el) {

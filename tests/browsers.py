@@ -170,6 +170,20 @@ class Browser:
         self.open(self.options_url)
         self.wait('return document.documentElement.dataset.ready === "true"', timeout=15)
 
+    def open_options(self) -> None:
+        """Load the options page and wait until it shows the status."""
+        self._open_options()
+
+    def save_settings(self, *, server_url: str = "", public_key: str = "",
+                      poll_minutes: float = 5) -> None:
+        """Type the settings into the options page and press Save; returns at once, while
+        the extension may still be saving and syncing (``configure`` waits)."""
+        self._open_options()
+        self._type_into("#serverUrl", server_url)
+        self._type_into("#publicKey", public_key)
+        self._type_into("#pollMinutes", f"{poll_minutes:g}")
+        self.click("#save")
+
     def configure(self, *, server_url: str = "", public_key: str = "",
                   poll_minutes: float = 5, timeout: float = 30) -> None:
         """Type the settings into the options page and save them, as a user would.
@@ -178,12 +192,9 @@ class Browser:
         and a fresh options page shows the saved values. ValueError carries the page's
         own complaints when it refuses the settings.
         """
-        self._open_options()
         poll = f"{poll_minutes:g}"
-        self._type_into("#serverUrl", server_url)
-        self._type_into("#publicKey", public_key)
-        self._type_into("#pollMinutes", poll)
-        self.click("#save")
+        self.save_settings(server_url=server_url, public_key=public_key,
+                           poll_minutes=poll_minutes)
         self.wait('return document.documentElement.dataset.ready === "true"', timeout=timeout)
         problems = self.js("""const ul = document.getElementById("saveErrors");
             return ul ? [...ul.children].map(li => li.textContent) : [];""")
@@ -340,6 +351,41 @@ class ChromiumBrowser(Browser):
 
     def _type_into(self, selector: str, text: str) -> None:
         self._run(lambda: self.page.fill(selector, text, timeout=10_000))
+
+    def _extension_workers(self, cdp: Any) -> list[dict[str, Any]]:
+        prefix = f"chrome-extension://{self.extension_id}/"
+        return [t for t in cdp.send("Target.getTargets")["targetInfos"]
+                if t["type"] == "service_worker" and t["url"].startswith(prefix)]
+
+    def running_service_workers(self) -> int:
+        """How many service workers of the extension run right now."""
+        def count() -> int:
+            cdp = self._ctx.new_cdp_session(self.page)
+            try:
+                return len(self._extension_workers(cdp))
+            finally:
+                cdp.detach()
+        return self._run(count)
+
+    def stop_service_workers(self, timeout: float = 10) -> int:
+        """Stop the extension's service worker, as Chromium stops an idle one, and wait
+        until it is gone; returns how many extension workers were running."""
+        def stop() -> int:
+            cdp = self._ctx.new_cdp_session(self.page)
+            try:
+                running = len(self._extension_workers(cdp))
+                cdp.send("ServiceWorker.enable")
+                cdp.send("ServiceWorker.stopAllWorkers")
+                deadline = time.monotonic() + timeout
+                while self._extension_workers(cdp):  # each round trip is the poll interval
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"chromium: the service worker still runs after "
+                                           f"{timeout}s")
+                cdp.send("ServiceWorker.disable")
+                return running
+            finally:
+                cdp.detach()
+        return self._run(stop)
 
     def reset(self) -> None:
         def fresh_tab() -> None:
