@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import stat
@@ -132,3 +133,21 @@ def test_repository_rules_folder_starts_the_server(tmp_path):
     assert list((ROOT / "rules").glob("*.yaml"))
     with start_server(tmp_path) as srv:  # default: the repository's rules/
         check_bundle(httpx.get(srv.url + "/v1/rules"), srv.public_key)
+
+
+@pytest.mark.parametrize("module", ["serve", "keys", "export", "publish"])
+def test_subcommand_main_returns_the_exit_code_for_usage_errors_and_help(module, capsys):
+    # STYLE.md: main(argv) -> int, so callers and tests get 2 / 0 instead of SystemExit
+    main = importlib.import_module(f"pwguard.api.{module}").main
+    assert main(["--no-such-option"]) == 2
+    assert f"usage: pwguard {module.replace('keys', 'keygen')}" in capsys.readouterr().err
+    assert main(["--help"]) == 0
+    assert "usage: pwguard" in capsys.readouterr().out
+
+
+def test_export_refuses_rules_and_from_db_together_with_exit_2(tmp_path, capsys):
+    from pwguard.api import export
+
+    argv = ["--out", str(tmp_path / "o"), "--rules", str(GOOD_DIR), "--from-db"]
+    assert export.main(argv) == 2
+    assert "give --rules or --from-db, not both" in capsys.readouterr().err

@@ -71,9 +71,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--rules", metavar="DIR", help="rules folder (default PWGUARD_RULES_DIR)")
     parser.add_argument("--from-db", action="store_true",
                         help="export the database's active version instead of a rules folder")
-    args = parser.parse_args(argv)
-    if args.rules and args.from_db:
-        parser.error("give --rules or --from-db, not both")
+    try:
+        args = parser.parse_args(argv)
+        if args.rules and args.from_db:
+            parser.error("give --rules or --from-db, not both")
+    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
+        return 0 if exc.code == 0 else 2
     try:
         settings = Settings()
     except ValidationError as exc:

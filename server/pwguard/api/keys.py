@@ -73,7 +73,10 @@ def main(argv: list[str]) -> int:
         help="server URL to put in the printed policy snippet",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing key pair")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
+        return 0 if exc.code == 0 else 2
 
     out: Path = args.out
     private, public = out / PRIVATE_NAME, out / PUBLIC_NAME

@@ -46,7 +46,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--server", required=True, help="server base URL, e.g. https://rules.corp")
     parser.add_argument("--note", default="", help="why: stored with the version and audit log")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
+        return 0 if exc.code == 0 else 2
 
     token = os.environ.get("PWGUARD_ADMIN_TOKEN", "").strip()
     if not token:

@@ -131,7 +131,10 @@ def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) ->
 
 
 def main(argv: list[str]) -> int:
-    args = parse(argv)
+    try:
+        args = parse(argv)
+    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
+        return 0 if exc.code == 0 else 2
     for option, field in OPTIONS.items():
         value = getattr(args, option[2:].replace("-", "_"))
         if value is not None:
