@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import os
 import re
@@ -55,6 +56,24 @@ def test_serve_refuses_a_missing_rules_folder_with_the_fix(tmp_path):
     proc = serve(tmp_path, "--rules", str(tmp_path / "nope"))
     assert proc.returncode == 2
     assert "rules folder" in proc.stderr and "--rules DIR" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_serve_says_a_rules_file_is_not_a_folder(tmp_path):
+    (tmp_path / "zoho.yaml").write_text(GOOD_TEXT)
+    proc = serve(tmp_path, "--rules", str(tmp_path / "zoho.yaml"))
+    assert proc.returncode == 2
+    assert f"rules folder '{tmp_path / 'zoho.yaml'}' is a file, not a folder" in proc.stderr
+
+
+def test_serve_on_an_unwritable_database_location_says_what_to_fix(tmp_path):
+    seed = base64.b64encode(bytes(32)).decode()
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_SIGNING_KEY=seed,
+                 PWGUARD_DATABASE_URL="sqlite:////proc/pwguard-test.db")
+    assert proc.returncode == 2
+    assert "cannot open the database PWGUARD_DATABASE_URL='sqlite:////proc/pwguard-test.db'" \
+        in proc.stderr
+    assert "the folder must exist and be writable" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

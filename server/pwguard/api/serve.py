@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
@@ -63,6 +64,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def storage_is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
 def fail(message: str) -> int:
     print(f"pwguard serve: {message}", file=sys.stderr)
     return 2
@@ -83,9 +88,13 @@ def prepare(settings: Settings) -> int:
         storage = Storage(settings.database_url)
         storage.create_schema()
     except SQLAlchemyError as exc:
+        hint = (
+            "; the folder must exist and be writable (or set PWGUARD_DATABASE_URL)"
+            if storage_is_sqlite(settings.database_url) else ""
+        )
         return fail(
             f"cannot open the database PWGUARD_DATABASE_URL={shown_url(settings.database_url)!r}: "
-            f"{str(exc.orig if hasattr(exc, 'orig') and exc.orig else exc).strip()}"
+            f"{str(exc.orig if hasattr(exc, 'orig') and exc.orig else exc).strip()}{hint}"
         )
     try:
         if settings.rules_dir:
@@ -103,6 +112,11 @@ def prepare(settings: Settings) -> int:
 
 def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) -> int:
     """Lint the folder; store it (active) when new or when nothing is active yet."""
+    if rules_dir.is_file():
+        return fail(
+            f"rules folder {str(rules_dir)!r} is a file, not a folder: pass --rules with the "
+            "folder that holds it"
+        )
     if not rules_dir.is_dir():
         return fail(
             f"rules folder {str(rules_dir)!r} not found: pass --rules DIR or set "
