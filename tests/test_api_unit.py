@@ -111,6 +111,17 @@ def test_nothing_published_yet_answers_503_not_an_empty_bundle(two_workers):
     assert a.get("/healthz").json()["status"] == "no active version"
 
 
+def test_503_before_any_publish_carries_cors_so_the_extension_can_report_it(two_workers):
+    # without Access-Control-Allow-Origin the extension sees a network error, not "HTTP 503"
+    a, _, _ = two_workers
+    resp = a.get("/v1/rules", headers={"Origin": "chrome-extension://abc"})
+    assert resp.status_code == 503
+    assert resp.json() == {"detail": "no active rules version"}
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert resp.headers["cache-control"] == "no-cache"
+    assert "access-control-allow-credentials" not in resp.headers
+
+
 def test_a_publish_on_one_worker_is_served_by_the_other(two_workers):
     a, b, public = two_workers
     auth = {"Authorization": f"Bearer {TOKEN}"}

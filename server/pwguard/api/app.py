@@ -284,7 +284,9 @@ def create_app(
         """Return the active rules bundle (ETag = its version; 304 when If-None-Match has it)."""
         current = cache.fresh() or await run_in_threadpool(cache.refresh)
         if current is None:
-            raise HTTPException(status_code=503, detail="no active rules version")
+            # CORS here too: else a browser reports a network error instead of the 503
+            raise HTTPException(status_code=503, detail="no active rules version",
+                                headers={"Cache-Control": CACHE_CONTROL, **RULES_CORS})
         inm = request.headers.get("if-none-match")
         if inm is not None and etag_matches(inm, current.etag):
             return Response(
