@@ -14,6 +14,9 @@ PLACEHOLDER_TOKENS = {
     "changeme", "change-me", "change_me", "secret", "password", "admin", "token", "test",
     "example", "xxx", "placeholder", "dev", "development", "todo", "none", "null",
 }
+# Words that give a long placeholder away ("changeme-changeme-changeme", "<your-token-here>").
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "replace", "your-",
+                     "your_", "example", "<", ">", "xxxx")
 MIN_PRODUCTION_TOKEN = 24
 # SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
 SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
@@ -101,7 +104,11 @@ class Settings(BaseSettings):
                     "PWGUARD_ADMIN_TOKEN is empty: set a random token of at least "
                     f"{MIN_PRODUCTION_TOKEN} characters (e.g. `openssl rand -hex 32`)"
                 )
-            elif token.lower() in PLACEHOLDER_TOKENS or len(set(token)) < 4:
+            elif (
+                token.lower() in PLACEHOLDER_TOKENS
+                or len(set(token)) < 4
+                or any(word in token.lower() for word in PLACEHOLDER_WORDS)
+            ):
                 found.append(
                     "PWGUARD_ADMIN_TOKEN looks like a placeholder: set a random token "
                     "(e.g. `openssl rand -hex 32`)"
