@@ -128,6 +128,34 @@ def test_publish_usage_and_connection_problems_exit_2(
     assert expected in capsys.readouterr().err
 
 
+def test_publish_by_a_user_with_a_non_ascii_name_records_it_as_the_actor(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("USER", "José Müller")
+    (tmp_path / "r.yaml").write_text(variant(25))
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path), "--server",
+               publish_server.url, "--note", "señal") == 0, capsys.readouterr().err
+    version = served_version(publish_server)
+    listed = httpx.get(publish_server.url + "/v1/admin/versions",
+                       headers=publish_server.admin_headers).json()
+    assert [(v["actor"], v["note"]) for v in listed if v["version"] == version] == [
+        ("José Müller@127.0.0.1", "señal")]
+
+
+def test_publish_with_a_non_ascii_token_says_so(tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.yaml").write_text(variant(23))
+    assert run(monkeypatch, "tökén", str(tmp_path), "--server", "http://127.0.0.1:1") == 2
+    err = capsys.readouterr().err
+    assert "PWGUARD_ADMIN_TOKEN has non-ASCII characters" in err and "Traceback" not in err
+
+
+def test_publish_refuses_a_note_the_server_would_refuse(tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.yaml").write_text(variant(23))
+    assert run(monkeypatch, "t", str(tmp_path), "--server", "http://127.0.0.1:1",
+               "--note", "x" * 501) == 2
+    assert "--note is limited to 500 characters" in capsys.readouterr().err
+
+
 def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path):
     assert run(monkeypatch, "t", str(tmp_path / "nope"), "--server", "http://127.0.0.1:1") == 2
     assert "not found" in capsys.readouterr().err

@@ -56,6 +56,13 @@ def main(argv: list[str]) -> int:
         print("pwguard publish: set PWGUARD_ADMIN_TOKEN to the server's admin token",
               file=sys.stderr)
         return 2
+    if len(args.note) > 500:
+        print("pwguard publish: --note is limited to 500 characters", file=sys.stderr)
+        return 2
+    if not token.isascii():
+        print("pwguard publish: PWGUARD_ADMIN_TOKEN has non-ASCII characters; an HTTP header "
+              "cannot carry them: copy the server's token exactly", file=sys.stderr)
+        return 2
     if not args.dir.exists():
         print(f"pwguard publish: {args.dir} not found", file=sys.stderr)
         return 2
@@ -76,10 +83,12 @@ def main(argv: list[str]) -> int:
         return 2
     url = args.server.rstrip("/") + "/v1/admin/rules"
     try:
+        # note and actor as query parameters: URL-encoded, any language (headers are ASCII)
+        actor = os.environ.get("USER") or "pwguard publish"
+        params = {"actor": actor[:100], **({"note": args.note} if args.note else {})}
         resp = httpx.put(
-            url, content=body, params={"note": args.note} if args.note else None,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype,
-                     "X-Pwguard-Actor": os.environ.get("USER", "pwguard publish")},
+            url, content=body, params=params,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype},
             timeout=args.timeout,
         )
     except httpx.HTTPError as exc:
