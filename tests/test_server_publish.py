@@ -156,6 +156,24 @@ def test_publish_refuses_a_note_the_server_would_refuse(tmp_path, monkeypatch, c
     assert "--note is limited to 500 characters" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["--server", "http://[::1"], "--server 'http://[::1' is not a URL"),
+     (["--server", "localhost:8080"], "--server 'localhost:8080' is not a URL"),
+     (["--server", "ftp://rules.corp"], "--server 'ftp://rules.corp' is not a URL"),
+     (["--server", "http://127.0.0.1:1", "--timeout", "nan"], "--timeout"),
+     (["--server", "http://127.0.0.1:1", "--timeout", "-1"], "--timeout")],
+    ids=["bad-port", "no-scheme", "ftp", "timeout-nan", "timeout-negative"],
+)
+def test_publish_with_a_bad_server_url_or_timeout_exits_2_without_a_traceback(
+    tmp_path, monkeypatch, capsys, argv, expected
+):
+    (tmp_path / "r.yaml").write_text(variant(23))
+    assert run(monkeypatch, "t", str(tmp_path), *argv) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+
+
 def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path):
     assert run(monkeypatch, "t", str(tmp_path / "nope"), "--server", "http://127.0.0.1:1") == 2
     assert "not found" in capsys.readouterr().err

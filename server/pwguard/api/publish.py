@@ -33,6 +33,29 @@ def request_body(files: list[Path]) -> tuple[bytes, str]:
     return json.dumps({"rules": rules}, ensure_ascii=False).encode(), "application/json"
 
 
+def timeout_seconds(value: str) -> float:
+    """argparse type of --timeout: a finite number of seconds above 0."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not (0 < seconds < 1e6):  # also refuses nan and inf
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds above 0")
+    return seconds
+
+
+def server_url_problem(server: str) -> str | None:
+    """Why --server is not an http(s) base URL, or None."""
+    try:
+        url = httpx.URL(server)
+    except (httpx.InvalidURL, ValueError):
+        url = None
+    if url is None or url.scheme not in ("http", "https") or not url.host:
+        return f"--server {server!r} is not a URL: give the server's base URL, e.g. " \
+            "https://rules.corp or http://127.0.0.1:8080"
+    return None
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pwguard publish",
@@ -45,7 +68,8 @@ def main(argv: list[str]) -> int:
                         help="rules folder or file (default: rules)")
     parser.add_argument("--server", required=True, help="server base URL, e.g. https://rules.corp")
     parser.add_argument("--note", default="", help="why: stored with the version and audit log")
-    parser.add_argument("--timeout", type=float, default=30.0, help="HTTP timeout in seconds")
+    parser.add_argument("--timeout", type=timeout_seconds, default=30.0,
+                        help="HTTP timeout in seconds")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
@@ -55,6 +79,10 @@ def main(argv: list[str]) -> int:
     if not token:
         print("pwguard publish: set PWGUARD_ADMIN_TOKEN to the server's admin token",
               file=sys.stderr)
+        return 2
+    url_problem = server_url_problem(args.server)
+    if url_problem:
+        print(f"pwguard publish: {url_problem}", file=sys.stderr)
         return 2
     if len(args.note) > 500:
         print("pwguard publish: --note is limited to 500 characters", file=sys.stderr)
