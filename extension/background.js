@@ -319,9 +319,11 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const state = stored && usablePayload(stored.payload) ? stored : await bundledState();
     const now = new Date().toISOString();
     if (!s.serverUrl) {
-      // no server: the bundled rules are the rules (stored again if storage has none)
-      if (state !== stored || state.source !== "bundled") return putState(await bundledState());
-      return state;
+      // no server: the bundled rules are the rules, with nothing left over from a server
+      // (its error, its sync times); stored again if storage has none
+      const clean = state === stored && state.source === "bundled" && !state.lastError &&
+        !state.lastAttempt && state.version === (await bundledPayload()).version;
+      return clean ? state : putState(await bundledState());
     }
     try {
       const payload = await fetchPayload(s);
@@ -400,6 +402,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return {
       version: state.version, source: state.source, lastSync: state.lastSync,
       lastAttempt: state.lastAttempt, lastError: state.lastError,
+      // where the rules in force came from: the server's URL, "" for the bundled rules
+      from: state.source === "server" ? state.serverUrl || "" : "",
       serverUrl: s.serverUrl, publicKey: s.publicKey, pollMinutes: s.pollMinutes, managed: s.managed,
     };
   }

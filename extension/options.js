@@ -28,6 +28,9 @@
     $("status-version").textContent = status.version || "";
     $("status-source").textContent = status.source || "";
     $("status-source").dataset.value = status.source || "";
+    $("status-from").textContent = status.source === "server"
+      ? status.from || ""
+      : t("statusFromBundled", "the rules bundled with the extension");
     $("status-lastSync").textContent = when(status.lastSync);
     $("status-lastSync").dataset.value = status.lastSync || "";
     $("status-lastError").textContent = status.lastError || "";
@@ -46,7 +49,8 @@
     }));
     const { version, source, lastSync, lastAttempt, lastError, saveErrors } = status;
     document.documentElement.dataset.status = JSON.stringify(
-      { version, source, lastSync, lastAttempt, lastError, saveErrors: saveErrors || [] });
+      { version, source, from: status.from || "", lastSync, lastAttempt, lastError,
+        saveErrors: saveErrors || [] });
     document.documentElement.dataset.ready = "true";
   }
 

@@ -43,7 +43,7 @@ FIREFOX_BIN = os.environ.get("PWGUARD_FIREFOX", "firefox-esr")
 
 T = TypeVar("T")
 
-STATUS_IDS = {"version": "status-version", "source": "status-source",
+STATUS_IDS = {"version": "status-version", "source": "status-source", "from": "status-from",
               "lastSync": "status-lastSync", "lastError": "status-lastError"}
 
 
@@ -209,7 +209,7 @@ class Browser:
                                  f"{[server_url, public_key, poll]}; it shows {shown}")
 
     def extension_status(self) -> dict[str, str]:
-        """The status on the options page: version, source, lastSync, lastError.
+        """The status on the options page: version, source, from, lastSync, lastError.
 
         Texts as shown, except lastSync: the ISO instant behind the localized text
         ("" when never synced).

@@ -11,10 +11,14 @@ background's first write): the test empties storage through an extension page, t
 still blocks (content.js asks the background, which answers with the bundled rules), and the
 next sync stores the rules again. In Chromium the same page loads with the service worker
 stopped.
+
+The options page's status follows the settings: once the server URL is cleared it shows the
+bundled rules with no error left over from the server, and it names where the rules came from.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,11 +28,13 @@ import pytest
 from tests.browsers import REPO, Browser, ChromiumBrowser
 from tests.dom import BLOCKED, CONTROL, STEP2, assert_blocked
 from tests.serve import server_fixture
-from tests.zoho_mock import ZohoMock
+from tests.zoho_mock import ZohoMock, free_port
 
 ROUNDS = 6  # per browser: three saves that turn the server on, three that turn it off
 
 rules_server = server_fixture("module")
+MESSAGES_EN = json.loads((REPO / "extension" / "_locales" / "en" / "messages.json").read_text())
+FROM_BUNDLED = MESSAGES_EN["statusFromBundled"]["message"]
 
 MARKER_YAML = """
   - id: test-robustness-marker
@@ -145,3 +151,30 @@ def test_chromium_protects_a_page_while_the_service_worker_is_stopped(
         chromium.open(page)
         assert_protected(chromium)
         assert chromium.running_service_workers() == 0
+
+
+def test_the_status_follows_the_settings_and_names_where_the_rules_came_from(
+        restored: Browser, marker_server: Any) -> None:
+    browser = restored
+    closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    key = marker_server.public_key
+
+    def status() -> tuple[str, str, str, bool]:
+        s = browser.extension_status()
+        return s["source"], s["from"], s["lastError"], bool(s["lastSync"])
+
+    browser.configure(server_url=closed, public_key=key, poll_minutes=1440)
+    source, origin, error, synced = status()
+    assert (source, origin, synced) == ("bundled", FROM_BUNDLED, False) and error
+    browser.configure()  # the server URL cleared: nothing of that server is left
+    assert status() == ("bundled", FROM_BUNDLED, "", False)
+
+    browser.configure(server_url=marker_server.url, public_key=key, poll_minutes=1440)
+    assert status() == ("server", marker_server.url, "", True)
+    # another server that fails: the rules in force, and where they came from, stay
+    browser.configure(server_url=closed, public_key=key, poll_minutes=1440)
+    source, origin, error, synced = status()
+    assert (source, origin, synced) == ("server", marker_server.url, True)
+    assert closed.rstrip("/") in error, error
+    browser.configure()
+    assert status() == ("bundled", FROM_BUNDLED, "", False)
