@@ -72,6 +72,8 @@ BAD_RULES = {
     "F004-yaml-syntax": ("rules: [\n  - id: x\n", "F004"),
     "F007-root-not-rules": ("- just a list\n", "F007"),
     "F008-no-rules": ("rules: []\n", "F008"),
+    "F002-lone-surrogate": (GOOD_TEXT.replace('["Revoke access for all connected apps"]',
+                                              '["Revoke access \\ud800 connected apps"]'), "F002"),
     "S001-unknown-field": (GOOD_TEXT.replace("    action: block", "    acton: block"), "S001"),
     "S002-missing-field": (GOOD_TEXT.replace("    why: Ticking", "    #why: x", 1), "S002"),
     "S004-bad-id": (GOOD_TEXT.replace("id: keep-app-sessions", "id: Keep_App"), "S004"),

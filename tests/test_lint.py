@@ -138,6 +138,20 @@ def test_json_true_field_with_a_trailing_newline_is_R004() -> None:
     assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("R004", 15)]
 
 
+def test_lone_surrogate_escape_is_F002_on_its_line() -> None:
+    # "\ud800" is valid YAML/JSON escape syntax but not Unicode: the payload cannot be UTF-8
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("- desktop and mobile app sessions", '- "\\ud800 mobile sessions"', 1)
+    assert text != clean
+    assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("F002", 11)]
+    assert codes_lines(lint_text('{"rules": [{"id": "a\\udfffb"}]}', "x.json")) == [("F002", 1)]
+    # a pair of escapes is one character (json.dumps writes emoji that way): accepted
+    paired = clean.replace("en: Don't tick this box.", 'en: "Stop \\ud83d\\uded1"', 1)
+    result = lint_text(paired, "x.yaml", CASES / "fixtures")
+    assert result.findings == [] and result.ruleset is not None
+    assert result.ruleset.rules[0].message["en"] == "Stop \U0001f6d1"
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -124,6 +125,9 @@ def decode(data: bytes) -> str:
 # YAML nodes -> Python values with positions
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 class _Builder:
     def __init__(self) -> None:
         self.nodes = 0
@@ -169,13 +173,26 @@ class _Builder:
 
     def _scalar(self, node: yaml.Node) -> Any:
         try:
-            return self._scalars.construct_object(node, deep=True)
+            value = self._scalars.construct_object(node, deep=True)
         except yaml.YAMLError as exc:
             raise LoadError(
                 "F004", f"unsupported YAML value: {_problem(exc)}", *_pos(node)
             ) from None
         except (ValueError, OverflowError) as exc:  # e.g. a timestamp PyYAML cannot represent
             raise LoadError("F004", f"invalid YAML value: {exc}", *_pos(node)) from None
+        if isinstance(value, str) and (m := _SURROGATE.search(value)):
+            # PyYAML keeps "\ud83d\ude00" (JSON's escape of one character) as two halves: join
+            # them; a lone half is not Unicode and the payload could not be UTF-8
+            try:
+                value = value.encode("utf-16-le", "surrogatepass").decode("utf-16-le")
+            except UnicodeDecodeError:
+                raise LoadError(
+                    "F002",
+                    f"lone surrogate escape \\u{ord(m.group()):04x} is not Unicode text; "
+                    "remove it or write the character itself",
+                    *_pos(node),
+                ) from None
+        return value
 
 
 def _pos(node: yaml.Node) -> Pos:
