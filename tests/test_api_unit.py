@@ -158,6 +158,31 @@ def test_other_workers_follow_within_the_check_interval_not_per_request(tmp_path
     store_b.close()
 
 
+def test_after_a_signing_key_rotation_every_stored_version_is_served_signed_by_the_new_key(
+    tmp_path,
+):
+    # a rotated (say leaked) key must stop signing what the fleet downloads, rollbacks included
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    store = Storage(url)
+    store.create_schema()
+    before = Client(create_app(settings, storage=store, key=old))
+    first = before.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    second = before.put("/v1/admin/rules", content=variant(43).encode(), headers=auth)
+    after = Client(create_app(settings, storage=store, key=new))
+    assert check_bundle(after.get("/v1/rules"), public_key_b64(new))["version"] == \
+        second.json()["version"]
+    again = after.put("/v1/admin/rules", content=variant(43).encode(), headers=auth)
+    assert again.status_code == 200  # already stored: still served with the new key
+    assert check_bundle(after.get("/v1/rules"), public_key_b64(new))
+    version = first.json()["version"]
+    assert after.post(f"/v1/admin/versions/{version}/activate", headers=auth).status_code == 200
+    assert check_bundle(after.get("/v1/rules"), public_key_b64(new))["version"] == version
+    store.close()
+
+
 def test_admin_api_is_disabled_without_a_token(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", admin_token="",
                         rules_dir="")

@@ -31,7 +31,7 @@ from pwguard.api.build import build_text, finding_json
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings
-from pwguard.api.signing import sign_bundle
+from pwguard.api.signing import sign_bundle, signed_by
 from pwguard.api.storage import Storage
 
 CACHE_CONTROL = "no-cache"
@@ -124,9 +124,10 @@ class RulesFastPath:
 class RulesCache:
     """The active bundle's bytes, prepared once per version."""
 
-    def __init__(self, storage: Storage, interval: float) -> None:
+    def __init__(self, storage: Storage, interval: float, key: Ed25519PrivateKey) -> None:
         self.storage = storage
         self.interval = interval
+        self.key = key
         self.current: Cached | None = None
         self.checked_at = float("-inf")
         self._lock = threading.Lock()
@@ -147,15 +148,19 @@ class RulesCache:
                 self.current = None
             elif self.current is None or self.current.version != version:
                 body = self.storage.bundle_of(version)
-                self.current = None if body is None else Cached(version, f'"{version}"', body)
+                self.current = None if body is None else self._cached(version, body)
             self.checked_at = time.monotonic()
             return self.current
 
     def set(self, version: str, body: bytes) -> None:
         """Install a version this worker just activated."""
         with self._lock:
-            self.current = Cached(version, f'"{version}"', body)
+            self.current = self._cached(version, body)
             self.checked_at = time.monotonic()
+
+    def _cached(self, version: str, body: bytes) -> Cached:
+        # stored under an earlier key (rotation): served signed by the current one
+        return Cached(version, f'"{version}"', signed_by(body, self.key))
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -226,7 +231,7 @@ def create_app(
     if storage is None:
         store.create_schema()
     signing_key = key if key is not None else resolve_signing_key(settings)
-    cache = RulesCache(store, settings.active_check_seconds)
+    cache = RulesCache(store, settings.active_check_seconds, signing_key)
     metrics = Metrics()
     # examples in published rules resolve in the rules folder's fixtures (else the linter's default)
     fixtures = Path(settings.rules_dir or "rules") / "fixtures"

@@ -160,6 +160,19 @@ def sign_bundle(payload_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
     return canonical_json(bundle)
 
 
+def signed_by(bundle_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
+    """A stored bundle as `key` signs it: unchanged if it is `key`'s, else its payload re-signed.
+
+    After a key rotation the server must stop serving signatures of the old key (the
+    extension's policy may drop it), also for versions stored before the rotation.
+    """
+    bundle = json.loads(bundle_bytes)
+    if bundle.get("key_id") == key_id(key):
+        return bundle_bytes
+    payload: str = bundle["payload"]
+    return sign_bundle(payload.encode("utf-8"), key)
+
+
 def verify_bundle(bundle_bytes: bytes, public_key_b64_: str) -> dict[str, Any]:
     """Check a bundle against one or more public keys; return the parsed payload.
 
