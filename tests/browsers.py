@@ -31,7 +31,7 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -421,10 +421,35 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def _policy_setup(workdir: Path, policies: Mapping[str, Any]
+                  ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Prefs and environment that make one Firefox instance read ``policies`` from
+    ``workdir/policies.json`` instead of the machine-wide ``distribution/policies.json``.
+
+    Firefox reads ``browser.policies.alternatePath`` only when ``Cu.isInAutomation`` (release
+    and ESR builds; Nightly always): that takes the "turn off all security" test pref, which
+    Firefox honours only with MOZ_DISABLE_NONLOCAL_CONNECTIONS=1 in its environment (it
+    then refuses connections to anything but loopback: every test server is on 127.0.0.1).
+    Checked with firefox-esr 153: the alternate path alone is ignored.
+    """
+    path = workdir / "policies.json"
+    path.write_text(json.dumps({"policies": dict(policies)}, indent=2), encoding="utf-8")
+    prefs = {"browser.policies.alternatePath": str(path),
+             "security.turn_off_all_security_so_that_viruses_can_take_over_this_computer": True}
+    return prefs, {"MOZ_DISABLE_NONLOCAL_CONNECTIONS": "1"}
+
+
 class FirefoxBrowser(Browser):
     name = "firefox"
 
-    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...], *,
+                 prefs: Mapping[str, Any] | None = None,
+                 env: Mapping[str, str] | None = None,
+                 policies: Mapping[str, Any] | None = None) -> None:
+        """``prefs`` are added to (or override) the test profile's user.js and ``env`` to the
+        browser's environment. ``policies``: enterprise policies (the ``"policies"`` object of
+        a policies.json) for this instance only, e.g. ``{"3rdparty": {"Extensions": {id:
+        {...}}}}`` for the extension's managed storage; see ``_policy_setup``."""
         with warnings.catch_warnings():
             # mozinfo (via mozrunner) calls distro.linux_distribution(), deprecated upstream.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -443,7 +468,11 @@ class FirefoxBrowser(Browser):
         shutil.rmtree(self.profile, ignore_errors=True)
         self.profile.mkdir(parents=True)
         self.port = _free_port()
-        prefs: dict[str, Any] = {
+        if policies is not None:
+            policy_prefs, policy_env = _policy_setup(workdir, policies)
+            prefs = {**policy_prefs, **(prefs or {})}
+            env = {**policy_env, **(env or {})}
+        user_prefs: dict[str, Any] = {
             "marionette.port": self.port,
             "network.dns.localDomains": ",".join(hosts),
             "network.trr.mode": 5,
@@ -476,11 +505,13 @@ class FirefoxBrowser(Browser):
             "services.settings.server": "",
             "security.OCSP.enabled": 0,
             "remote.prefs.recommended": True,
+            **(prefs or {}),
         }
         (self.profile / "user.js").write_text(
-            "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in prefs.items()))
+            "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n"
+                    for k, v in user_prefs.items()))
         log = open(workdir / "firefox.log", "wb")  # noqa: SIM115 - kept for the process' life
-        env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1")
+        env = dict(os.environ, MOZ_HEADLESS="1", MOZ_CRASHREPORTER_DISABLE="1", **(env or {}))
         self.proc = subprocess.Popen(
             [FIREFOX_BIN, "--headless", "--marionette", "--remote-allow-system-access",
              "-profile", str(self.profile), "-no-remote"],
@@ -497,9 +528,23 @@ class FirefoxBrowser(Browser):
             self.addon_id = Addons(self.m).install(str(ext_dir), temp=True)
             self.options_url = f"moz-extension://{self.uuid}/{options_path(self.manifest)}"
             self.tab = self.m.current_window_handle
+            if policies is not None:
+                self._check_policies()
         except BaseException:
             self._kill()
             raise
+
+    def _check_policies(self) -> None:
+        with self.m.using_context("chrome"):
+            status, mine = self.m.execute_script(
+                "return [Services.policies.status === Services.policies.ACTIVE,"
+                " Services.policies.getExtensionPolicy(arguments[0])];",
+                script_args=[self.gecko_id])
+        if not status or mine is None:
+            raise RuntimeError(
+                f"firefox: the enterprise policies in {self.profile.parent / 'policies.json'} "
+                "are not active (policy engine status inactive or no 3rdparty.Extensions entry "
+                f"for {self.gecko_id}); this build may not honour browser.policies.alternatePath")
 
     def _wait_for_marionette(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

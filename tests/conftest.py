@@ -35,6 +35,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(scope="session")
+def extension_dir() -> Path:
+    """The unpacked extension the browsers load (PWGUARD_EXTENSION_DIR, else extension/)."""
+    return _extension_dir()
+
+
+@pytest.fixture(scope="session")
 def zoho_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ZohoMock]:
     mock = ZohoMock(tmp_path_factory.mktemp("zoho-mock")).start()
     try:
