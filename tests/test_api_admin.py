@@ -156,6 +156,29 @@ def test_note_and_actor_can_come_from_headers(admin_server, client):
     assert listed[resp.json()["version"]]["note"] == "ticket 42"
 
 
+def test_nul_characters_in_note_and_actor_are_dropped_not_stored(admin_server, client):
+    # PostgreSQL text cannot hold NUL: storing it answered 500 there
+    resp = client.put("/v1/admin/rules", content=variant(10).encode(),
+                      params={"note": "ticket\x0042", "actor": "bo\x00b"})
+    assert resp.status_code == 201, resp.text
+    assert (resp.json()["note"], resp.json()["actor"]) == ("ticket42", "bob@127.0.0.1")
+    version = resp.json()["version"]
+    assert client.put("/v1/admin/rules", content=variant(11).encode()).status_code == 201
+    again = client.post(f"/v1/admin/versions/{version}/activate",
+                        params={"note": "x\x00y", "actor": "\x00z"})
+    assert again.status_code == 200
+    entry = client.get("/v1/admin/audit").json()[-1]
+    assert (entry["action"], entry["note"], entry["actor"]) == ("activate", "xy", "z@127.0.0.1")
+
+
+@pytest.mark.parametrize("version", ["abc%00", "%E2%98%83", "a" * 65, "ABCDEF0123456789"])
+def test_activating_a_malformed_version_id_gets_404_saying_what_ids_look_like(client, version):
+    resp = client.post(f"/v1/admin/versions/{version}/activate")
+    assert resp.status_code == 404
+    assert resp.json()["detail"].endswith(": versions are 16 lowercase hex digits "
+                                          "(GET /v1/admin/versions lists them)")
+
+
 def test_json_body_is_accepted_and_hashes_like_the_same_rules_in_yaml(admin_server, client):
     text = variant(2)
     as_json = httpx.Response(200, json=yaml.safe_load(text)).content

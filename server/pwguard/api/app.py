@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -217,6 +218,14 @@ class LintErrorOut(BaseModel):
     detail: LintErrorDetail
 
 
+VERSION_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def without_nul(text: str | None) -> str:
+    """Audit text PostgreSQL can store (its text type refuses NUL)."""
+    return (text or "").replace("\x00", "")
+
+
 bearer = HTTPBearer(auto_error=False, description="PWGUARD_ADMIN_TOKEN")
 
 
@@ -358,7 +367,7 @@ def create_app(
 
     def actor_of(request: Request, actor: str | None) -> str:
         host = request.client.host if request.client else "unknown"
-        return f"{actor or 'admin'}@{host}"[:200]
+        return f"{without_nul(actor) or 'admin'}@{host}"[:200]
 
     @admin.put(
         "/rules",
@@ -418,7 +427,7 @@ def create_app(
             })
         built = outcome.built
         bundle = sign_bundle(built.payload, signing_key)
-        note_text = note or request.headers.get("x-pwguard-note", "")[:500]
+        note_text = without_nul(note or request.headers.get("x-pwguard-note", "")[:500])
         who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
         stored, created = await run_in_threadpool(
             lambda: store.add_version(built.version, built.payload, bundle,
@@ -447,8 +456,11 @@ def create_app(
         actor: Annotated[str | None, Query(max_length=100, description="who (audit log)")] = None,
     ) -> VersionOut:
         """Make a stored version the active one (rollback)."""
+        if not VERSION_ID.fullmatch(version):
+            raise HTTPException(status_code=404, detail=f"no version {version[:64]!r}: versions "
+                                "are 16 lowercase hex digits (GET /v1/admin/versions lists them)")
         who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
-        stored = store.activate(version, actor=who, note=note or "")
+        stored = store.activate(version, actor=who, note=without_nul(note or ""))
         if stored is None:
             raise HTTPException(status_code=404, detail=f"no version {version!r}")
         body = store.bundle_of(version)
