@@ -152,6 +152,15 @@ def test_lone_surrogate_escape_is_F002_on_its_line() -> None:
     assert result.ruleset.rules[0].message["en"] == "Stop \U0001f6d1"
 
 
+def test_a_file_named_twice_is_linted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pwguard lint rules rules/zoho.yaml` reported every id of zoho.yaml as a duplicate (S006)
+    monkeypatch.chdir(CASES.parent)
+    case = "lint_cases/clean.yaml"
+    result = lint_paths(["lint_cases/clean.yaml", case, "./" + case, CASES / "clean.yaml"])
+    assert result.findings == [] and result.files == [case]
+    assert result.ruleset is not None and len(result.ruleset.rules) == 1
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -404,13 +404,24 @@ def load_text(text: str | bytes, name: str) -> LoadResult:
 
 
 def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories to their *.yaml / *.yml files (sorted); keep files as given."""
+    """Expand directories to their *.yaml / *.yml files (sorted); keep files as given.
+
+    A file reached twice (`pwguard lint rules rules/zoho.yaml`) is kept once, else every id
+    in it would be its own duplicate.
+    """
     out: list[Path] = []
+    seen: set[Path] = set()
     for p in map(Path, paths):
-        if p.is_dir():
-            out += sorted(q for q in p.iterdir() if q.suffix in {".yaml", ".yml"} and q.is_file())
-        else:
-            out.append(p)
+        found = (
+            sorted(q for q in p.iterdir() if q.suffix in {".yaml", ".yml"} and q.is_file())
+            if p.is_dir()
+            else [p]
+        )
+        for q in found:
+            key = q.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.append(q)
     return out
 
 
