@@ -93,6 +93,21 @@ def test_unusable_private_keys_name_the_setting_and_the_fix(tmp_path: Path):
         load_private_key(str(tmp_path / "garbage.key"))
 
 
+def test_the_public_key_file_given_as_the_signing_key_is_refused(tmp_path: Path, capsys):
+    # its base64 looks like a seed: the server started and signed with a key nobody trusts
+    assert keys.main(["--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    public = tmp_path / keys.PUBLIC_NAME
+    expected = r"is the public key .* set PWGUARD_SIGNING_KEY to .*pwguard-signing\.key"
+    with pytest.raises(SigningKeyError, match=expected):
+        load_private_key(str(public))
+    renamed = tmp_path / "signing.b64"
+    renamed.write_text(public.read_text())
+    with pytest.raises(SigningKeyError, match=expected):
+        load_private_key(str(renamed))
+    assert load_private_key(str(tmp_path / keys.PRIVATE_NAME))  # the right file still loads
+
+
 def test_keygen_writes_a_0600_private_key_and_prints_the_policy_public_key(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path / "k"), "--server-url", "https://rules.corp"]) == 0
     out = capsys.readouterr().out

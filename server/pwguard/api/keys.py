@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.settings import Settings
 from pwguard.api.signing import (
+    PRIVATE_KEY_NAME,
     SigningKeyError,
     generate_key_file,
     key_id,
@@ -19,7 +20,7 @@ from pwguard.api.signing import (
     public_key_b64,
 )
 
-PRIVATE_NAME = "pwguard-signing.key"
+PRIVATE_NAME = PRIVATE_KEY_NAME
 PUBLIC_NAME = "pwguard-signing.pub"
 EXTENSION_POLICY_NAME = "pwguard-managed-policy.json"
 CHROME_EXTENSION_ID = "<chrome-extension-id>"

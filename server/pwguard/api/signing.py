@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 BUNDLE_FORMAT = "pwguard-bundle/1"
+PRIVATE_KEY_NAME = "pwguard-signing.key"  # what `pwguard keygen` writes
 
 
 class SigningKeyError(ValueError):
@@ -100,8 +101,30 @@ def load_private_key(value: str, where: str = "PWGUARD_SIGNING_KEY") -> Ed25519P
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise SigningKeyError(f"{where}: cannot read {path}: {exc}") from None
-        return parse_private_key(text, f"{where} ({path})")
+        key = parse_private_key(text, f"{where} ({path})")
+        if "-----BEGIN" not in text and _is_a_public_key_file(path, text):
+            # any 32 bytes make a seed: without this the server signs with a key nobody trusts
+            raise SigningKeyError(
+                f"{where}: {path} is the public key (the extension's `publicKey` policy), not "
+                f"the private one; set PWGUARD_SIGNING_KEY to {path.parent / PRIVATE_KEY_NAME}"
+            )
+        return key
     return parse_private_key(value, where)
+
+
+def _is_a_public_key_file(path: Path, text: str) -> bool:
+    """A `.pub` file, or the public key of the key pair `pwguard keygen` wrote beside it."""
+    if path.suffix == ".pub":
+        return True
+    sibling = path.parent / PRIVATE_KEY_NAME
+    if sibling == path or not sibling.is_file():
+        return False
+    try:
+        pair = serialization.load_pem_private_key(sibling.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        return False
+    raw = base64.b64decode(text.strip())
+    return isinstance(pair, Ed25519PrivateKey) and public_key_raw(pair) == raw
 
 
 def _looks_like_base64_seed(value: str) -> bool:
