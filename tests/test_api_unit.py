@@ -183,6 +183,21 @@ def test_after_a_signing_key_rotation_every_stored_version_is_served_signed_by_t
     store.close()
 
 
+def test_metrics_fold_unknown_methods_into_one_label_value(tmp_path):
+    # each invented method was its own time series: unbounded memory and /metrics size
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'm.db'}", admin_token=TOKEN,
+                        rules_dir="")
+    c = Client(create_app(settings, key=Ed25519PrivateKey.generate()))
+    for i in range(3):
+        c.request(f"X{i}", "/v1/rules")
+        c.request("GET", f"/nothing/{i}")
+    text = c.get("/metrics").text
+    assert 'pwguard_http_requests_total{route="/v1/rules",method="OTHER",status="405"} 3' in text
+    assert 'pwguard_http_requests_total{route="(unmatched)",method="GET",status="404"} 3' in text
+    assert 'method="X0"' not in text
+    c.app.state.storage.close()
+
+
 def test_admin_api_is_disabled_without_a_token(tmp_path):
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'd.db'}", admin_token="",
                         rules_dir="")

@@ -14,6 +14,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+# Any other method is counted as OTHER: a client inventing methods must not grow the label set.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 class Metrics:
     """Request counters and the active version gauge of one process."""
@@ -23,6 +26,7 @@ class Metrics:
         self.requests: Counter[tuple[str, str, int]] = Counter()
 
     def count(self, route: str, method: str, status: int) -> None:
+        method = method if method in METHODS else "OTHER"
         with self._lock:
             self.requests[(route, method, status)] += 1
 
