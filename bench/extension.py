@@ -5,16 +5,19 @@
    it again. A requestAnimationFrame sampler counts the frames in which the box was enabled
    or ticked (goal: 0: the person can never see, let alone click, an unblocked box); the
    page's own MutationObserver times insertion -> blocked (performance.now).
-2. Overhead: a mutation-heavy page script (100 chained tasks, each building a list of 120
-   cards with a harmless checkbox on every 20th, editing 120 text nodes and dropping the
-   previous list) is run in two persistent contexts, with and without the extension, same
-   page, alternating, 11 times each. Measured: the CPU time of the page's main thread over
-   the run (CDP Performance.getMetrics ThreadTime: observer callbacks included, other
-   processes' load excluded) and, for information, the wall time from the first task to the
-   last. Reported: the ratio of the best runs (goal: <= 1.05) and the ratio of the medians,
-   and as a floor the same page observing itself with an empty MutationObserver (the
-   extension's options) without the extension: the cost any MutationObserver-based guard
-   pays on this page, whatever its callback does.
+2. Overhead: "page script time" of a mutation-heavy page (MUTATION_PAGE: 100 chained tasks,
+   each building a list of 120 cards with a harmless checkbox on every 20th, editing 120 text
+   nodes and dropping the previous list) = per task, performance.now() from the task's first
+   statement to a microtask the task queues last, which runs after the MutationObserver
+   callbacks the task's mutations queued: the page's own script and the DOM work it causes,
+   plus every observer's work, the extension's included. The page is served cross-origin
+   isolated so the clock counts in 5 us steps. Two persistent contexts, one with the
+   extension and one without (same Chromium, same flags otherwise), one page each, run the
+   page in pairs back to back (A B, B A, ...), warm-up pairs dropped. Reported: the median
+   over pairs of the ratio of the runs' totals (goal <= 1.05) with its interquartile range;
+   the same for each run's median task (immune to the odd task preempted by another
+   process); and, as the noise of the measurement, the ratio between consecutive runs of
+   the browser without the extension.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ EXTENSION = ROOT / "extension"
 CHROMIUM = "/usr/bin/chromium"
 HOST = "accounts.zoho.eu"
 INSERTIONS = 200
-OVERHEAD_RUNS = 11
+TASKS = 100  # tasks in one run of the mutation-heavy page
+PAIRS = 30  # runs with and without the extension, compared pair by pair
+WARMUP_PAIRS = 3  # first pairs dropped (JIT, caches)
 GOAL_FRAMES = 0
 GOAL_RATIO = 1.05
 CHECK_EVERY = 20  # a harmless checkbox on every 20th card
@@ -82,8 +87,11 @@ window.start = () => { insert(); requestAnimationFrame(frame); };
 MUTATION_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>
 </head><body><div id="app"></div><script>
 // A busy single-page app: every task builds a list of cards (text, links, a harmless
-// checkbox on some), edits text and attributes, and drops the previous list.
-const TASKS = 100, CARDS = 120, CHECK_EVERY = %(check_every)d;
+// checkbox on some), edits text and attributes, and drops the previous list. Each task's
+// page script time runs from its first statement to a microtask queued at its end, which
+// runs after the MutationObserver callbacks its mutations queued (theirs were queued at the
+// first mutation): the page's script plus every observer's work, the extension's included.
+const TASKS = %(tasks)d, CARDS = 120, CHECK_EVERY = %(check_every)d;
 const app = document.getElementById("app");
 function card(i) {
   const c = document.createElement("div");
@@ -101,11 +109,12 @@ function card(i) {
   }
   return c;
 }
+// -> the page script time of each task, ms
 window.run = () => new Promise(resolve => {
-  const channel = new MessageChannel();
+  const channel = new MessageChannel(), times = [];
   let task = 0, list = null;
-  const start = performance.now();
   channel.port1.onmessage = () => {
+    const start = performance.now();
     const next = document.createElement("section");
     for (let i = 0; i < CARDS; i++) next.append(card(i + task));
     app.append(next);
@@ -114,21 +123,14 @@ window.run = () => new Promise(resolve => {
     if (list) list.remove();
     list = next;
     task += 1;
-    if (task < TASKS) channel.port2.postMessage(0);
-    else setTimeout(() => resolve(performance.now() - start), 0);  // after the last observer
+    Promise.resolve().then(() => {
+      times.push(performance.now() - start);
+      if (task < TASKS) channel.port2.postMessage(0); else resolve(times);
+    });
   };
   channel.port2.postMessage(0);
 });
 </script></body></html>"""
-
-
-# The floor any MutationObserver-based guard pays: the same page observing itself with an
-# empty callback and the extension's observer options, in the context without the extension.
-FLOOR_OBSERVER = """<div id="app"></div><script>
-new MutationObserver(() => {}).observe(document, {childList: true, subtree: true,
-  characterData: true, attributes: true, attributeFilter: ["checked", "disabled", "data-pwguard",
-  "aria-checked", "aria-disabled", "role", "type", "id", "for", "name", "class", "aria-label",
-  "aria-labelledby"]});"""
 
 
 def _args(with_extension: bool) -> list[str]:
@@ -172,39 +174,51 @@ def bench_blocking(ctx: Any, url: str) -> dict[str, Any]:
     return result
 
 
-def _thread_time(cdp: Any) -> float:
-    """CPU seconds the page's main thread has used (CDP Performance.getMetrics ThreadTime)."""
-    metrics = cdp.send("Performance.getMetrics")["metrics"]
-    return float(next(m["value"] for m in metrics if m["name"] == "ThreadTime"))
+def _isolated_page(ctx: Any, url: str, html: str) -> Any:
+    """A page on `url` (a Zoho host, so the extension runs there) with `html`, served cross-
+    origin isolated (COOP + COEP), so that performance.now() counts in 5 us steps instead of
+    100 us ones."""
+    def isolate(route: Any) -> None:
+        route.fulfill(status=200, body=html, headers={
+            "content-type": "text/html; charset=utf-8", "cache-control": "no-store",
+            "cross-origin-opener-policy": "same-origin",
+            "cross-origin-embedder-policy": "require-corp"})
+
+    page = ctx.new_page()
+    page.route(url, isolate)
+    page.goto(url, wait_until="load")
+    if not page.evaluate("() => crossOriginIsolated"):
+        raise RuntimeError(f"bench/extension.py: {url} is not cross-origin isolated; "
+                           "performance.now() would be too coarse to time a task")
+    return page
 
 
-def bench_overhead(ctx_with: Any, ctx_without: Any, ctx_floor: Any, url: str, floor_url: str
-                   ) -> dict[str, list[list[float]]]:
-    """Per run: wall ms (performance.now, first task to last) and main-thread CPU ms, for
-    [with extension, without, without + bare page observer]. One page per browser: the
-    renderer's main-thread CPU time would otherwise mix the pages' work."""
-    pages = []
-    for ctx, target in ((ctx_with, url), (ctx_without, url), (ctx_floor, floor_url)):
-        page = ctx.new_page()
-        page.goto(target, wait_until="load")
-        cdp = ctx.new_cdp_session(page)
-        cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-        pages.append((page, cdp))
-    _wait_active(pages[0][0])
-    wall: list[list[float]] = [[], [], []]
-    cpu: list[list[float]] = [[], [], []]
-    for i in range(OVERHEAD_RUNS + 1):
-        # rotate which goes first; run 0 is a warm-up (JIT, caches) and is dropped
-        for k in range(3):
-            which = (i + k) % 3
-            page, cdp = pages[which]
-            before = _thread_time(cdp)
-            elapsed = page.evaluate("() => window.run()")
-            used = (_thread_time(cdp) - before) * 1000
-            if i:
-                wall[which].append(float(elapsed))
-                cpu[which].append(used)
-    return {"wall": wall, "cpu": cpu}
+def _quartiles(values: list[float]) -> tuple[float, float, float]:
+    q1, q2, q3 = statistics.quantiles(values, n=4, method="inclusive")
+    return q1, q2, q3
+
+
+def bench_overhead(ctx_with: Any, ctx_without: Any, url: str, html: str
+                   ) -> list[list[list[float]]]:
+    """Page script time (ms) of every task of every run, as pairs [with the extension,
+    without]: the two runs of a pair back to back (which goes first alternates), the warm-up
+    pairs dropped. One page per browser, kept for all runs."""
+    page_with = _isolated_page(ctx_with, url, html)
+    page_without = _isolated_page(ctx_without, url, html)
+    _wait_active(page_with)
+    pairs: list[list[list[float]]] = []
+    for i in range(WARMUP_PAIRS + PAIRS):
+        first, second = (page_with, page_without) if i % 2 == 0 else (page_without, page_with)
+        times = {id(page): [float(t) for t in page.evaluate("() => window.run()")]
+                 for page in (first, second)}
+        if i >= WARMUP_PAIRS:
+            pairs.append([times[id(page_with)], times[id(page_without)]])
+    return pairs
+
+
+def _spread(ratios: list[float]) -> str:
+    q1, q2, q3 = _quartiles(ratios)
+    return f"{q2:.3f} (interquartile {q1:.3f}-{q3:.3f})"
 
 
 def run() -> None:
@@ -214,23 +228,17 @@ def run() -> None:
         mock = ZohoMock(Path(tmp) / "mock").start()
         try:
             mock.add_page("/bench/insert", INSERT_PAGE % {"row": json.dumps(ROW), "n": INSERTIONS})
-            busy = MUTATION_PAGE % {"check_every": CHECK_EVERY}
-            mock.add_page("/bench/mutations", busy)
-            mock.add_page("/bench/mutations-observed",
-                          busy.replace('<div id="app"></div><script>', FLOOR_OBSERVER, 1))
             with sync_playwright() as pw:
                 ctx_with = _context(pw, Path(tmp) / "with", True)
                 ctx_without = _context(pw, Path(tmp) / "without", False)
-                ctx_floor = _context(pw, Path(tmp) / "floor", False)
                 try:
                     blocking = bench_blocking(ctx_with, mock.url(HOST, "/bench/insert"))
-                    overhead = bench_overhead(
-                        ctx_with, ctx_without, ctx_floor, mock.url(HOST, "/bench/mutations"),
-                        mock.url(HOST, "/bench/mutations-observed"))
+                    pairs = bench_overhead(
+                        ctx_with, ctx_without, mock.url(HOST, "/bench/mutations"),
+                        MUTATION_PAGE % {"tasks": TASKS, "check_every": CHECK_EVERY})
                 finally:
                     ctx_with.close()
                     ctx_without.close()
-                    ctx_floor.close()
         finally:
             mock.stop()
 
@@ -242,19 +250,25 @@ def run() -> None:
           f"(goal {GOAL_FRAMES}) {'OK' if blocking['badFrames'] <= GOAL_FRAMES else 'MISSED'}")
     print(f"insertion -> blocked: median {statistics.median(delays):.3f} ms, p95 {p95:.3f} ms, "
           f"max {delays[-1]:.3f} ms")
-    # best of N (as bench/scan.py): the machine is shared, and contention only ever adds time
-    for kind, label in (("cpu", "main-thread CPU time"), ("wall", "wall time")):
-        times_with, times_without, times_floor = overhead[kind]
-        best_with, best_without = min(times_with), min(times_without)
-        ratio = best_with / best_without
-        median_ratio = statistics.median(times_with) / statistics.median(times_without)
-        floor = min(times_floor) / best_without
-        verdict = ("OK" if ratio <= GOAL_RATIO else "MISSED") if kind == "cpu" else "(info)"
-        print(f"mutation-heavy page, {label}, best of {OVERHEAD_RUNS}: with extension "
-              f"{best_with:.1f} ms, without {best_without:.1f} ms; ratio {ratio:.3f} "
-              f"(goal <= {GOAL_RATIO}) {verdict}; ratio of medians {median_ratio:.3f}")
-        print(f"  floor: the page observing itself (empty MutationObserver, same options), "
-              f"no extension: {min(times_floor):.1f} ms, ratio {floor:.3f}")
+
+    total = [(sum(w), sum(wo)) for w, wo in pairs]
+    typical = [(statistics.median(w), statistics.median(wo)) for w, wo in pairs]
+    ratio = [w / wo for w, wo in total]
+    median_ratio = _quartiles(ratio)[1]
+    print(f"mutation-heavy page, {PAIRS} pairs of runs (with / without the extension, "
+          f"{TASKS} tasks a run, {WARMUP_PAIRS} warm-up pairs dropped): page script time of a "
+          f"run, median with {statistics.median(w for w, _ in total):.1f} ms, without "
+          f"{statistics.median(wo for _, wo in total):.1f} ms")
+    print(f"  ratio with/without, median of the pairs: {_spread(ratio)} "
+          f"(goal <= {GOAL_RATIO}) {'OK' if median_ratio <= GOAL_RATIO else 'MISSED'}")
+    print(f"  same for the median task of each run (immune to the odd preempted task): "
+          f"{_spread([w / wo for w, wo in typical])}; median task with "
+          f"{statistics.median(w for w, _ in typical):.3f} ms, without "
+          f"{statistics.median(wo for _, wo in typical):.3f} ms")
+    # the noise of the measurement: the same ratio between two runs of the same browser
+    control = [total[i + 1][1] / total[i][1] for i in range(len(total) - 1)]
+    print(f"  noise: without/without, consecutive runs of one browser: {_spread(control)}")
+
 
 if __name__ == "__main__":
     run()
