@@ -179,6 +179,14 @@ def test_activating_a_malformed_version_id_gets_404_saying_what_ids_look_like(cl
                                           "(GET /v1/admin/versions lists them)")
 
 
+def test_utf8_note_and_actor_headers_are_stored_as_written(admin_server, client):
+    resp = client.put("/v1/admin/rules", content=variant(12).encode(),
+                      headers={"X-Pwguard-Note": "señal 42".encode(),
+                               "X-Pwguard-Actor": "José".encode()})
+    assert resp.status_code == 201
+    assert (resp.json()["note"], resp.json()["actor"]) == ("señal 42", "José@127.0.0.1")
+
+
 def test_json_body_is_accepted_and_hashes_like_the_same_rules_in_yaml(admin_server, client):
     text = variant(2)
     as_json = httpx.Response(200, json=yaml.safe_load(text)).content

@@ -221,6 +221,15 @@ class LintErrorOut(BaseModel):
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
 
 
+def header_text(request: Request, name: str) -> str:
+    """A header as UTF-8 text (Starlette decodes latin-1, which garbles "señal")."""
+    raw = request.headers.get(name, "")
+    try:
+        return raw.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return raw
+
+
 def without_nul(text: str | None) -> str:
     """Audit text PostgreSQL can store (its text type refuses NUL)."""
     return (text or "").replace("\x00", "")
@@ -427,8 +436,8 @@ def create_app(
             })
         built = outcome.built
         bundle = sign_bundle(built.payload, signing_key)
-        note_text = without_nul(note or request.headers.get("x-pwguard-note", "")[:500])
-        who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
+        note_text = without_nul(note or header_text(request, "x-pwguard-note")[:500])
+        who = actor_of(request, actor or header_text(request, "x-pwguard-actor"))
         stored, created = await run_in_threadpool(
             lambda: store.add_version(built.version, built.payload, bundle,
                                       note=note_text, actor=who)
@@ -459,7 +468,7 @@ def create_app(
         if not VERSION_ID.fullmatch(version):
             raise HTTPException(status_code=404, detail=f"no version {version[:64]!r}: versions "
                                 "are 16 lowercase hex digits (GET /v1/admin/versions lists them)")
-        who = actor_of(request, actor or request.headers.get("x-pwguard-actor"))
+        who = actor_of(request, actor or header_text(request, "x-pwguard-actor"))
         stored = store.activate(version, actor=who, note=without_nul(note or ""))
         if stored is None:
             raise HTTPException(status_code=404, detail=f"no version {version!r}")
