@@ -13,12 +13,19 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api import export, keys
-from pwguard.api.signing import BundleError, verify_bundle
+from pwguard.api.signing import (
+    BundleError,
+    load_private_key,
+    public_key_b64,
+    sign_bundle,
+    verify_bundle,
+)
 from pwguard.api.storage import Storage
 from pwguard.lint import lint_paths
-from pwguard.rules.bundle import payload_bytes
+from pwguard.rules.bundle import payload_bytes, version_of
 from tests.serve import free_port, start_server, wait_until
 from tests.server_cases import GOOD_DIR, GOOD_TEXT
 
@@ -106,6 +113,28 @@ def test_export_from_the_database_is_byte_for_byte_what_the_server_serves(
     with static_server(tmp_path / "site") as url:
         payload = verify_bundle(httpx.get(url + "/v1/rules").content, srv.public_key)
     assert live.headers["etag"] == f'"{payload["version"]}"'
+
+
+def test_export_from_the_database_after_a_key_rotation_signs_with_the_current_key(
+    tmp_path, key_dir, monkeypatch, capsys
+):
+    # as the server does: a version stored under the old key is served signed by the new one
+    ruleset = lint_paths([GOOD_DIR]).ruleset
+    assert ruleset is not None
+    url = f"sqlite:///{tmp_path / 'rotated.db'}"
+    store = Storage(url)
+    store.create_schema()
+    old = Ed25519PrivateKey.generate()
+    payload = payload_bytes(ruleset)
+    store.add_version(version_of(ruleset), payload, sign_bundle(payload, old), note="", actor="t")
+    store.close()
+    new = key_dir / keys.PRIVATE_NAME
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                      PWGUARD_DATABASE_URL=url, PWGUARD_SIGNING_KEY=str(new))
+    assert code == 0, capsys.readouterr().err
+    exported = (tmp_path / "site" / "v1" / "rules").read_bytes()
+    new_public = public_key_b64(load_private_key(str(new)))
+    assert verify_bundle(exported, new_public)["version"] == version_of(ruleset)
 
 
 def test_export_refuses_rules_with_lint_errors_and_writes_nothing(

@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, database_url_problem, shown_url
-from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
+from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage
 
 NGINX_SNIPPET = """\
@@ -63,7 +63,8 @@ def main(argv: list[str]) -> int:
         description="Write the signed rules bundle to DIR/v1/rules and DIR/v1/rules.json. "
         "By default it lints and signs the rules folder (PWGUARD_RULES_DIR) with the server's "
         "key (PWGUARD_SIGNING_KEY, or the dev key beside the database); --from-db copies the "
-        "active version from PWGUARD_DATABASE_URL byte for byte instead.",
+        "active version from PWGUARD_DATABASE_URL instead, byte for byte as the server serves it "
+        "(re-signed with PWGUARD_SIGNING_KEY if an earlier key signed it).",
         epilog="nginx:\n" + NGINX_SNIPPET,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -110,6 +111,18 @@ def main(argv: list[str]) -> int:
                   "or export from a rules folder", file=sys.stderr)
             return 2
         version, bundle, source = active.version, active.bundle, shown
+        # the key the server would sign with (never a newly generated one): after a rotation
+        # the server serves stored versions re-signed, so the static copy must be too
+        if settings.signing_key.strip() or (
+            settings.env == "dev" and settings.default_key_path().is_file()
+        ):
+            try:
+                key = resolve_signing_key(settings)
+            except SigningKeyError as exc:
+                print(f"pwguard export: {exc}", file=sys.stderr)
+                return 2
+            bundle = signed_by(bundle, key)
+            source = f"{shown} (key id {key_id(key)})"
     else:
         rules_dir = Path(args.rules or settings.rules_dir or "rules")
         if not rules_dir.is_dir():
