@@ -123,7 +123,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   async function putState(state) {
     if (!usablePayload(state.payload)) throw new Error("pwguard: refusing to store a state without rules");
     await ext.storage.local.set({ [M.STORE_STATE]: state });
-    await registerExtraHosts(state.payload);
+    await registerExtraHosts(state.payload).catch(() => undefined); // logged there
     return state;
   }
 
@@ -135,7 +135,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         (stored.source === "bundled" && stored.version !== bundled.version)) {
       return putState(await bundledState());
     }
-    await registerExtraHosts(stored.payload);
+    await registerExtraHosts(stored.payload).catch(() => undefined); // logged there
     return stored;
   }
 
@@ -367,8 +367,18 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       });
   }
 
-  async function registerExtraHosts(payload) {
-    if (!ext.scripting || !ext.scripting.registerContentScripts) return;
+  // Registrations are serialized (a sync, a grant and a start may ask at once), and left alone
+  // when unchanged: an unregister-then-register on every sync would leave a moment in which a
+  // white-label page loads with no content script.
+  let hostsChain = Promise.resolve();
+  function registerExtraHosts(payload) {
+    const run = hostsChain.then(() => updateExtraHosts(payload));
+    hostsChain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The rules' sites outside the nine static hosts that the person or administrator granted. */
+  async function grantedExtraSites(payload) {
     const wanted = new Set();
     for (const rule of (payload && payload.rules) || []) {
       for (const site of rule.sites || []) if (!isStaticPattern(site)) wanted.add(site);
@@ -381,19 +391,38 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         /* not a pattern this browser accepts as an origin */
       }
     }
+    return matches.sort();
+  }
+
+  async function updateExtraHosts(payload) {
+    if (!ext.scripting || !ext.scripting.registerContentScripts) return [];
+    const matches = await grantedExtraSites(payload);
     const ids = ["pwguard-extra-main", "pwguard-extra"];
     try {
       const existing = await ext.scripting.getRegisteredContentScripts({ ids });
-      if (existing.length) await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
-      if (matches.length === 0) return;
+      const same = existing.length === ids.length && existing.every((x) =>
+        JSON.stringify([...(x.matches || [])].sort()) === JSON.stringify(matches));
+      if (same) return matches;
+      if (matches.length === 0) {
+        await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
+        return matches;
+      }
       const common = { matches, runAt: "document_start", allFrames: true, matchOriginAsFallback: true };
-      await ext.scripting.registerContentScripts([
+      const scripts = [
         { id: ids[0], js: ["guard-main.js"], world: "MAIN", ...common },
         { id: ids[1], js: ["messages.js", "engine.js", "banner.js", "content.js"], ...common },
-      ]);
+      ];
+      if (existing.length === ids.length) {
+        await ext.scripting.updateContentScripts(scripts); // no moment without them
+      } else {
+        if (existing.length) await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
+        await ext.scripting.registerContentScripts(scripts);
+      }
     } catch (err) {
       console.error("pwguard: could not register content scripts for extra hosts:", err);
+      throw err;
     }
+    return matches;
   }
 
   // ---- status and the message router ----
@@ -419,6 +448,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       if (!fromExtensionPage(sender)) throw new Error("sync-now is only for the options page");
       await sync();
       return status();
+    },
+    [M.REFRESH_HOSTS]: async (msg, sender) => {
+      if (!fromExtensionPage(sender)) throw new Error("refresh-hosts is only for the options page");
+      // after a grant on the options page: answer once the content scripts are in place
+      const active = await registerExtraHosts((await getState()).payload);
+      return { active };
     },
     [M.SAVE_SETTINGS]: async (msg, sender) => {
       if (!fromExtensionPage(sender)) throw new Error("save-settings is only for the options page");
@@ -459,7 +494,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
-    ext.permissions.onAdded.addListener(async () => registerExtraHosts((await getState()).payload));
+    const refresh = async () => registerExtraHosts((await getState()).payload).catch(() => undefined);
+    ext.permissions.onAdded.addListener(refresh);
+    ext.permissions.onRemoved.addListener(refresh);
   }
 
   async function start() {

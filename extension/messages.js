@@ -8,6 +8,8 @@
     SAVE_SETTINGS: "pwguard/save-settings", // {settings} -> status object (after a sync)
     SYNC_NOW: "pwguard/sync-now", //           -> status object once the sync has finished
     GET_RULES: "pwguard/get-rules", //         -> {rules payload} (content script fallback)
+    REFRESH_HOSTS: "pwguard/refresh-hosts", // -> {active: [patterns]} once the content scripts
+    //                                            for granted white-label hosts are registered
     // storage.local keys, written only by the background
     STORE_STATE: "state", // {payload, source, version, lastSync, lastError, serverUrl}
     STORE_SETTINGS: "settings", // {serverUrl, publicKey, pollMinutes} from the options page

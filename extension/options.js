@@ -7,7 +7,7 @@
   const M = globalThis.pwguardMessages;
   const FIELDS = ["serverUrl", "publicKey", "pollMinutes"];
   const $ = (id) => document.getElementById(id);
-  const t = (key, fallback) => (ext.i18n && ext.i18n.getMessage(key)) || fallback;
+  const t = (key, fallback, subs) => (ext.i18n && ext.i18n.getMessage(key, subs)) || fallback;
 
   for (const node of document.querySelectorAll("[data-i18n]")) {
     node.textContent = t(node.dataset.i18n, node.textContent);
@@ -84,5 +84,62 @@
     }, fail);
   });
 
+  // ---- white-label hosts: optional host permissions, asked for from a click here ----
+  const STATIC_HOSTS = new Set(ext.runtime.getManifest().host_permissions || []);
+
+  /** "portal.example.com", "https://portal.example.com/..." -> "https://portal.example.com/*" */
+  function hostPattern(text) {
+    const raw = String(text || "").trim();
+    if (!raw) return null;
+    let url;
+    try {
+      url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
+    } catch {
+      return null;
+    }
+    if (url.protocol !== "https:" || !url.hostname || url.username || url.password || url.port) return null;
+    return `https://${url.hostname}/*`;
+  }
+
+  function showGranted() {
+    return ext.permissions.getAll().then(({ origins = [] }) => {
+      const extra = origins.filter((o) => !STATIC_HOSTS.has(o) && o !== "https://*/*").sort();
+      $("grantedHosts").replaceChildren(...extra.map((o) => {
+        const li = document.createElement("li");
+        li.textContent = o;
+        return li;
+      }));
+    });
+  }
+
+  function grantResult(state, text) {
+    $("grantHostResult").textContent = text;
+    $("grantHostResult").dataset.state = state;
+  }
+
+  $("hosts").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const pattern = hostPattern($("grantHost").value);
+    if (!pattern) {
+      grantResult("invalid", t("grantHostInvalid", "Give a host name such as portal.example.com (https only)."));
+      return;
+    }
+    grantResult("pending", "");
+    // asked at once, inside the click: browsers grant optional permissions only from a user gesture
+    ext.permissions.request({ origins: [pattern] })
+      .then((granted) => {
+        if (!granted) {
+          grantResult("refused", t("grantHostRefused", `Not allowed on ${pattern}`, [pattern]));
+          return undefined;
+        }
+        // answered once the content scripts for the rules naming this host are in place
+        return send(M.REFRESH_HOSTS).then(() =>
+          grantResult("granted", t("grantHostGranted", `Allowed on ${pattern}`, [pattern])));
+      })
+      .catch((err) => grantResult("error", String(err && err.message ? err.message : err)))
+      .then(showGranted);
+  });
+
+  showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
   send(M.GET_STATUS).then((s) => show(s, { fillFields: true }), fail);
 })();

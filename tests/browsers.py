@@ -170,6 +170,10 @@ class Browser:
         self.open(self.options_url)
         self.wait('return document.documentElement.dataset.ready === "true"', timeout=15)
 
+    def type_into(self, selector: str, text: str) -> None:
+        """Replace the value of the field ``selector`` by typing ``text``, as a person would."""
+        self._type_into(selector, text)
+
     def open_options(self) -> None:
         """Load the options page and wait until it shows the status."""
         self._open_options()

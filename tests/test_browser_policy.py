@@ -7,9 +7,16 @@ exactly as an administrator's ``distribution/policies.json`` would. The options 
 those values disabled ("set by your administrator") and the extension must sync from that
 server, a real `pwguard serve` whose rules add a marker rule; a person can't override them.
 
+White-label hosts: the same instance runs with optional permissions granted without a prompt
+(``extensions.webextOptionalPermissionPrompts=false``, as an administrator's click would be
+answered); the policy server's rules name ``portal.example.org``, where the mock serves Zoho's
+dialog under ``/accounts/p/<portal>/u/h``. Until the host is allowed on the options page
+nothing runs there; once it is, the dangerous boxes are blocked.
+
 Chromium reads policies only from /etc/chromium/policies/managed/ (machine-wide), which a test
 must not write; its managed-storage path is the same code (background.js: managedSettings) as
-Firefox's, which this file exercises.
+Firefox's, which this file exercises. Chromium always asks the person before granting an
+optional host permission, so the white-label grant is tested in Firefox only.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import httpx
 import pytest
 
 from tests.browsers import REPO, Browser, FirefoxBrowser
-from tests.dom import STEP2, assert_blocked
+from tests.dom import CONTROL, STEP2, assert_blocked
 from tests.serve import server_fixture
 from tests.zoho_mock import ALL_HOSTS, ZOHO_HOSTS, ZohoMock, free_port
 
@@ -50,7 +57,22 @@ MARKER_YAML = """
       en: The policy marker box is blocked by the policy server's rules.
       es: La casilla de prueba está bloqueada por las reglas del servidor de la directiva.
     help: https://{host}/u/h#sessions
+  - id: test-portal-boxes
+    title: Dangerous boxes on a white-label Zoho Accounts portal
+    why: The portal serves Zoho's own dialog, so the same boxes sign out apps and tokens.
+    action: block
+    sites:
+      - https://portal.example.org/*
+    controls:
+      - selector: "#ter_mob"
+      - selector: "#ter_apiToken"
+    message:
+      en: The portal's sessions and tokens boxes are blocked by your organisation.
+      es: Su organización bloquea las casillas de sesiones y tokens del portal.
+    help: https://{host}/accounts/p/acme/u/h#sessions
 """
+PORTAL = "portal.example.org"
+PORTAL_PATH = "/accounts/p/acme/u/h"
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +94,8 @@ def policy_firefox(policy_server: Any, extension_dir: Path,
     settings = {"serverUrl": policy_server.url, "publicKey": policy_server.public_key,
                 "pollMinutes": POLL_MINUTES}
     engine = FirefoxBrowser(
-        extension_dir, tmp_path_factory.mktemp("firefox-policy"), ALL_HOSTS,
+        extension_dir, tmp_path_factory.mktemp("firefox-policy"), (*ALL_HOSTS, PORTAL),
+        prefs={"extensions.webextOptionalPermissionPrompts": False},
         policies={"3rdparty": {"Extensions": {"pwguard@pwguard.dev": settings}}})
     try:
         yield engine
@@ -151,3 +174,44 @@ def test_a_person_cannot_override_the_policy(
     zoho.add_page(MARKER_PAGE, MARKER_HTML)
     managed.open(zoho.url("accounts.zoho.jp", MARKER_PAGE))
     assert_blocked(managed, "#pwguard-policy-marker")
+
+
+def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
+        managed: FirefoxBrowser, zoho: ZohoMock) -> None:
+    from tools.zoho_pages import change_password_page
+
+    zoho.add_page(PORTAL_PATH, change_password_page("en", step=2, live=True))
+    portal = f"https://{PORTAL}:{zoho.port}{PORTAL_PATH}#security/security_pwd"
+    status_when(managed, lambda s: s["source"] == "server")  # the rules name the portal
+    # not allowed yet: nothing of the extension runs there
+    managed.open(portal)
+    managed.wait('return document.documentElement.dataset.zohoStep === "2"')
+    assert managed.js(CONTROL, "#ter_mob") == {"checked": False, "disabled": False, "mark": None}
+
+    managed.open_options()
+    managed.type_into("#grantHost", PORTAL)
+    managed.click("#grantHostButton")
+    result = managed.wait("""const r = document.getElementById("grantHostResult");
+        return r.dataset.state && r.dataset.state !== "pending"
+          && {state: r.dataset.state, text: r.textContent};""")
+    pattern = f"https://{PORTAL}/*"
+    assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
+    assert managed.js("""return [...document.querySelectorAll("#grantedHosts li")]
+        .map(li => li.textContent);""") == [pattern]
+
+    managed.open(portal)
+    assert_blocked(managed, "#ter_mob")
+    assert_blocked(managed, "#ter_apiToken")
+    assert managed.js(CONTROL, "#ter_all") == {"checked": False, "disabled": False, "mark": None}
+
+
+def test_the_host_field_refuses_what_is_not_an_https_host(managed: FirefoxBrowser) -> None:
+    managed.open_options()
+    invalid = MESSAGES_EN["grantHostInvalid"]["message"]
+    for text in ("", "http://portal.example.org/", "https://portal.example.org:8443/"):
+        managed.type_into("#grantHost", text)
+        managed.js('delete document.getElementById("grantHostResult").dataset.state;')
+        managed.click("#grantHostButton")
+        assert managed.wait("""const r = document.getElementById("grantHostResult");
+            return r.dataset.state && {state: r.dataset.state, text: r.textContent};""") == {
+            "state": "invalid", "text": invalid}, text
