@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -245,6 +246,19 @@ def test_machine_formats(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
         assert out.startswith(
             f"::error file={case},line=19,col=11,title=H002::H002 unknown placeholder"
         )
+
+
+def test_sarif_locations_are_uri_references(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SARIF's artifactLocation.uri is a URI: a space or `%` in a path must be percent-encoded
+    folder = tmp_path / "my rules"
+    folder.mkdir()
+    shutil.copy(CASES / "H002_unknown_placeholder.yaml", folder / "100%.yaml")
+    assert main([str(folder / "100%.yaml"), "--format", "sarif"]) == 1
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    uri = run["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+    assert uri == f"{tmp_path}/my%20rules/100%25.yaml"
 
 
 def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:

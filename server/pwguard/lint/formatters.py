@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from urllib.parse import quote
 
 from pwguard import __version__
 from pwguard.lint.codes import CODES
@@ -56,7 +57,7 @@ def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": f.path},
+                        "artifactLocation": {"uri": quote(f.path)},
                         "region": {"startLine": max(f.line, 1), "startColumn": max(f.col, 1)},
                     }
                 }
