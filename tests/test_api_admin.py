@@ -96,6 +96,11 @@ BAD_RULES = {
         "    help: \"https://{host}/u/h#sessions\"\n"
         "    examples:\n      match: [no/such/page.html]\n"
         "  - id: keep-connected-apps"), "E001"),
+    "E005-dot-example": (GOOD_TEXT.replace(
+        "    help: \"https://{host}/u/h#sessions\"\n  - id: keep-connected-apps",
+        "    help: \"https://{host}/u/h#sessions\"\n"
+        "    examples:\n      match: [\".\"]\n"
+        "  - id: keep-connected-apps"), "E005"),
 }
 
 

@@ -162,6 +162,14 @@ def test_a_file_named_twice_is_linted_once(monkeypatch: pytest.MonkeyPatch) -> N
     assert result.ruleset is not None and len(result.ruleset.rules) == 1
 
 
+@pytest.mark.parametrize("pattern", [".", "./", "./.", ""])
+def test_example_naming_the_fixtures_folder_itself_is_E005(pattern: str) -> None:
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("match: [change-password.html]", f"match: [{pattern!r}]", 1)
+    assert text != clean
+    assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("E005", 21)]
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

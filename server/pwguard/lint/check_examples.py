@@ -37,6 +37,7 @@ def check(ctx: Context) -> None:
                     or ".." in pure.parts
                     or "\\" in pattern
                     or not pattern.strip()
+                    or not pure.parts  # "." or "./": the folder itself (glob("") raises)
                 ):
                     ctx.report(
                         "E005", index, keys, f"{pattern!r} must be a relative path inside fixtures/"
@@ -49,7 +50,7 @@ def check(ctx: Context) -> None:
                         for p in found
                         if p.is_file() and fixtures.root.resolve() in p.resolve().parents
                     )
-                except (ValueError, NotImplementedError, OSError):
+                except (ValueError, NotImplementedError, OSError, IndexError):
                     files = []
                 if not files:
                     ctx.report(
