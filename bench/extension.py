@@ -109,10 +109,12 @@ function card(i) {
   }
   return c;
 }
-// -> the page script time of each task, ms
+// -> the page script time of each task, ms. Every run starts from an empty #app (the same
+// DOM each time, whatever ran before).
 window.run = () => new Promise(resolve => {
   const channel = new MessageChannel(), times = [];
   let task = 0, list = null;
+  app.textContent = "";
   channel.port1.onmessage = () => {
     const start = performance.now();
     const next = document.createElement("section");
