@@ -48,6 +48,9 @@ def test_serve_refuses_to_start_on_lint_errors_and_prints_the_findings(tmp_path)
     proc = serve(tmp_path, "--rules", str(rules))
     assert proc.returncode == 2
     assert re.search(r"^\S*bad\.yaml:\d+:\d+: R001 ", proc.stderr, re.M), proc.stderr
+    # warnings are marked as `pwguard lint` marks them, so they don't read as the errors
+    assert re.search(r"^\S*bad\.yaml:\d+:\d+: E004 .* \(warning\)$", proc.stderr, re.M)
+    assert not re.search(r"R001 .*\(warning\)", proc.stderr)
     assert "lint error(s); fix them" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
 

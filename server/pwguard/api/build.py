@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pwguard.lint import LintResult, lint_paths, lint_text
+from pwguard.lint.formatters import text as text_format
 from pwguard.rules.bundle import payload_bytes, version_of
 from pwguard.rules.finding import Finding
 
@@ -48,8 +49,8 @@ def build_text(text: str, name: str, fixtures_dir: Path | None) -> Outcome:
 
 
 def format_finding(f: Finding) -> str:
-    """`path:line:col: CODE message`, the linter's text format."""
-    return f"{f.path}:{f.line}:{f.col}: {f.code} {f.message}"
+    """`path:line:col: CODE message`, as `pwguard lint` prints it (warnings marked)."""
+    return text_format([f]).rstrip("\n")
 
 
 def finding_json(f: Finding) -> dict[str, Any]:
