@@ -109,6 +109,9 @@ def test_publish_refused_by_the_server_prints_its_findings_and_exits_1(
                "--server", publish_server.url) == 1
     err = capsys.readouterr().err
     assert " E001 " in err and "r.yaml:" in err and "the server refused the rules" in err
+    # the server's warnings are marked as the local ones are (E004: printed by both)
+    warnings = [line for line in err.splitlines() if " E004 " in line]
+    assert len(warnings) == 2 and all(line.endswith(" (warning)") for line in warnings), err
     assert served_version(publish_server) == before
 
 

@@ -137,7 +137,8 @@ def report(resp: httpx.Response, url: str) -> int:
     detail = data.get("detail") if isinstance(data, dict) else None
     if resp.status_code == 422 and isinstance(detail, dict):
         for f in detail.get("findings", []):
-            print(f"{f['path']}:{f['line']}:{f['col']}: {f['code']} {f['message']}",
+            mark = " (warning)" if f.get("severity") == "warning" else ""
+            print(f"{f['path']}:{f['line']}:{f['col']}: {f['code']} {f['message']}{mark}",
                   file=sys.stderr)
         print(f"pwguard publish: the server refused the rules: {detail.get('message')}",
               file=sys.stderr)
