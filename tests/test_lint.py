@@ -170,6 +170,15 @@ def test_example_naming_the_fixtures_folder_itself_is_E005(pattern: str) -> None
     assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("E005", 21)]
 
 
+def test_yaml_merge_key_is_F004_saying_it_is_not_supported() -> None:
+    text = "base: &b {action: block}\nrules:\n  - <<: *b\n    id: x\n"
+    result = lint_text(text, "x.yaml")
+    assert codes_lines(result) == [("F004", 3)]
+    assert result.findings[0].message == (
+        "YAML merge keys (`<<:`) are not supported: write the fields out in each rule"
+    )
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

@@ -154,6 +154,13 @@ class _Builder:
             for key_node, value_node in node.value:
                 if not isinstance(key_node, yaml.ScalarNode):
                     raise LoadError("F004", "mapping keys must be plain strings", *_pos(key_node))
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    raise LoadError(
+                        "F004",
+                        "YAML merge keys (`<<:`) are not supported: write the fields out in each "
+                        "rule",
+                        *_pos(key_node),
+                    )
                 key = self._scalar(key_node)
                 if isinstance(key, bool | int | float) or key is None:
                     key = key_node.value  # `yes:` or `1:` as a key: keep the text as written
