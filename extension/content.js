@@ -292,6 +292,24 @@
     scan(root);
   }
 
+  // SEL is a slow selector list (attribute values on any tag) for a query that runs on every
+  // inserted subtree; answered in two fast queries when the page has no role=checkbox/switch
+  // under `node`: every `input` (a tag-name query), then the attribute `role`'s presence.
+  const INPUT_SEL = 'input[type="checkbox" i]';
+  const SPLIT = SEL === `${INPUT_SEL}, [role="checkbox"], [role="switch"]`;
+
+  // node.querySelectorAll(SEL), in document order
+  function controlsUnder(node) {
+    if (!SPLIT) return node.querySelectorAll(SEL);
+    for (const el of node.querySelectorAll("[role]")) {
+      const role = el.getAttribute("role");
+      if (role === "checkbox" || role === "switch") return node.querySelectorAll(SEL);
+    }
+    const found = [];
+    for (const el of node.querySelectorAll("input")) if (el.matches(INPUT_SEL)) found.push(el);
+    return found;
+  }
+
   // every checkbox-like control and open shadow root under `node` (inclusive)
   function scan(node) {
     if (node === B.shown()) return; // our own banner
@@ -300,7 +318,7 @@
       if (node.shadowRoot) addShadowRoot(node.shadowRoot);
     }
     if (!node.firstElementChild) return;
-    for (const el of node.querySelectorAll(SEL)) evaluate(el);
+    for (const el of controlsUnder(node)) evaluate(el);
     if (!shadowSeen) return;
     for (const el of node.querySelectorAll("*")) if (el.shadowRoot) addShadowRoot(el.shadowRoot);
   }
