@@ -115,8 +115,12 @@ def test_production_never_generates_a_signing_key(tmp_path):
       "PWGUARD_DATABASE_URL 'mysql://u@localhost/db': database 'mysql' is not supported: "
       "use sqlite:///path.db or postgresql://user@host/db"),
      ({"PWGUARD_DATABASE_URL": "postgresql://u:s3cret@127.0.0.1:1/db"},
-      "cannot open the database PWGUARD_DATABASE_URL='postgresql://u:***@127.0.0.1:1/db'")],
-    ids=["port", "env", "key", "database", "unsupported-database", "password-masked"],
+      "cannot open the database PWGUARD_DATABASE_URL='postgresql://u:***@127.0.0.1:1/db'"),
+     ({"PWGUARD_DATABASE_URL": "sqlite:///:memory:"},
+      "PWGUARD_DATABASE_URL 'sqlite:///:memory:': an in-memory database"),
+     ({"PWGUARD_DATABASE_URL": "sqlite://"}, "PWGUARD_DATABASE_URL 'sqlite://': an in-memory")],
+    ids=["port", "env", "key", "database", "unsupported-database", "password-masked",
+         "sqlite-memory", "sqlite-no-path"],
 )
 def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
     proc = serve(tmp_path, "--rules", str(GOOD_DIR), **env)

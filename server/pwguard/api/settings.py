@@ -26,9 +26,11 @@ DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
 def shown_url(url: str) -> str:
     """The database URL as error messages show it: the password masked."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except Exception:  # unparsable: nothing to mask reliably, show only the scheme
         return url.split("://", 1)[0] + "://..." if "://" in url else url
+    # rendered only when there is a password to hide: rendering re-quotes the rest
+    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
 
 
 def database_url_problem(url: str) -> str | None:
@@ -41,6 +43,12 @@ def database_url_problem(url: str) -> str | None:
         return (
             f"PWGUARD_DATABASE_URL {shown_url(url)!r}: database {driver!r} is not supported: "
             f"{DATABASE_URL_FIX}"
+        )
+    if driver.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
+        # every connection would open its own empty database, and nothing would survive a restart
+        return (
+            f"PWGUARD_DATABASE_URL {shown_url(url)!r}: an in-memory database cannot hold "
+            "versions: use sqlite:///path.db"
         )
     return None
 
