@@ -78,6 +78,16 @@ def test_production_settings_problems_name_the_variable_and_the_fix(changes, pro
     assert Settings(env="dev", admin_token="").problems() == []
 
 
+@pytest.mark.parametrize("env", ["dev", "production"])
+def test_a_non_ascii_admin_token_is_refused_in_every_environment(env):
+    # HTTP headers arrive as latin-1 text: a token with "é" could never be presented
+    settings = Settings(env=env, admin_token="clé-" + "f3a9c2e1b7d4" * 3, signing_key="/k")
+    assert settings.problems() == [
+        "PWGUARD_ADMIN_TOKEN has non-ASCII characters, which no HTTP client can send: "
+        "set a random ASCII token (e.g. `openssl rand -hex 32`)"
+    ]
+
+
 def test_plain_postgresql_urls_use_the_psycopg3_driver():
     assert engine_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert engine_url("sqlite:///x.db") == "sqlite:///x.db"

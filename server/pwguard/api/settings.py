@@ -106,8 +106,15 @@ class Settings(BaseSettings):
         """Settings that make the server unsafe to run, each with its fix."""
         found = []
         token = self.admin_token.strip()
+        if not token.isascii():
+            found.append(
+                "PWGUARD_ADMIN_TOKEN has non-ASCII characters, which no HTTP client can send: "
+                "set a random ASCII token (e.g. `openssl rand -hex 32`)"
+            )
         if self.env == "production":
-            if not token:
+            if not token.isascii():
+                pass  # reported above
+            elif not token:
                 found.append(
                     "PWGUARD_ADMIN_TOKEN is empty: set a random token of at least "
                     f"{MIN_PRODUCTION_TOKEN} characters (e.g. `openssl rand -hex 32`)"
