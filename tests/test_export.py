@@ -137,6 +137,19 @@ def test_export_from_the_database_after_a_key_rotation_signs_with_the_current_ke
     assert verify_bundle(exported, new_public)["version"] == version_of(ruleset)
 
 
+def test_export_takes_a_rules_file_as_lint_and_bundle_do(tmp_path, key_dir, monkeypatch, capsys):
+    # it said "rules folder ... not found" for a file that exists
+    rule_file = next(GOOD_DIR.glob("*.yaml"))
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--rules", str(rule_file)],
+                      PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
+    assert code == 0, capsys.readouterr().err
+    ruleset = lint_paths([rule_file]).ruleset
+    assert ruleset is not None
+    public = (key_dir / keys.PUBLIC_NAME).read_text().strip()
+    exported = (tmp_path / "site" / "v1" / "rules").read_bytes()
+    assert verify_bundle(exported, public)["version"] == version_of(ruleset)
+
+
 def test_export_refuses_rules_with_lint_errors_and_writes_nothing(
     tmp_path, key_dir, monkeypatch, capsys
 ):

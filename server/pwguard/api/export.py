@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--out", required=True, type=Path, help="folder to write v1/rules into")
-    parser.add_argument("--rules", metavar="DIR", help="rules folder (default PWGUARD_RULES_DIR)")
+    parser.add_argument("--rules", metavar="DIR",
+                        help="rules folder or file (default PWGUARD_RULES_DIR)")
     parser.add_argument("--from-db", action="store_true",
                         help="export the database's active version instead of a rules folder")
     try:
@@ -125,7 +126,7 @@ def main(argv: list[str]) -> int:
             source = f"{shown} (key id {key_id(key)})"
     else:
         rules_dir = Path(args.rules or settings.rules_dir or "rules")
-        if not rules_dir.is_dir():
+        if not rules_dir.exists():  # a folder, or one rule file as `pwguard lint` takes it
             print(f"pwguard export: rules folder {str(rules_dir)!r} not found; pass --rules DIR",
                   file=sys.stderr)
             return 2
