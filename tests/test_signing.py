@@ -22,6 +22,7 @@ from pwguard.api.signing import (
     private_key_pem,
     public_key_b64,
     sign_bundle,
+    signed_by,
     verify_bundle,
 )
 
@@ -106,6 +107,17 @@ def test_the_public_key_file_given_as_the_signing_key_is_refused(tmp_path: Path,
     with pytest.raises(SigningKeyError, match=expected):
         load_private_key(str(renamed))
     assert load_private_key(str(tmp_path / keys.PRIVATE_NAME))  # the right file still loads
+
+
+def test_signed_by_re_signs_only_other_keys_bundles_and_leaves_unreadable_ones(key):
+    other = Ed25519PrivateKey.generate()
+    mine = sign_bundle(PAYLOAD, key)
+    assert signed_by(mine, key) == mine
+    resigned = signed_by(sign_bundle(PAYLOAD, other), key)
+    assert resigned == mine
+    assert verify_bundle(resigned, public_key_b64(key))["version"] == "0123456789abcdef"
+    for stored in (b"not json", b"[1]", b"{}", b'{"payload": 5}'):
+        assert signed_by(stored, key) == stored  # a corrupt row must not turn into a 500
 
 
 def test_keygen_writes_a_0600_private_key_and_prints_the_policy_public_key(tmp_path, capsys):

@@ -189,10 +189,13 @@ def signed_by(bundle_bytes: bytes, key: Ed25519PrivateKey) -> bytes:
     After a key rotation the server must stop serving signatures of the old key (the
     extension's policy may drop it), also for versions stored before the rotation.
     """
-    bundle = json.loads(bundle_bytes)
-    if bundle.get("key_id") == key_id(key):
+    try:
+        bundle = json.loads(bundle_bytes)
+        payload = bundle["payload"] if bundle.get("key_id") != key_id(key) else None
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return bundle_bytes  # not ours to repair: served as stored, the extension judges it
+    if not isinstance(payload, str):
         return bundle_bytes
-    payload: str = bundle["payload"]
     return sign_bundle(payload.encode("utf-8"), key)
 
 
