@@ -28,10 +28,40 @@ def _extension_dir() -> Path:
     return Path(os.environ.get("PWGUARD_EXTENSION_DIR", EXTENSION_DIR)).resolve()
 
 
+# test id -> "chromium" | "firefox", for the closing count of tests that drove the real extension
+_ENGINE_OF: dict[str, str] = {}
+
+
+def _engine(item: pytest.Item) -> str | None:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("browser") in ("chromium", "firefox"):
+        return str(callspec.params["browser"])
+    names = getattr(item, "fixturenames", ())
+    return next((name for name in ("chromium", "firefox") if name in names), None)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if any(name in getattr(item, "fixturenames", ()) for name in BROWSER_FIXTURES):
             item.add_marker(pytest.mark.browser)
+        engine = _engine(item)
+        if engine:
+            _ENGINE_OF[item.nodeid] = engine
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests drove the real extension in each real browser."""
+    counts = {"chromium": {"passed": 0, "failed": 0}, "firefox": {"passed": 0, "failed": 0}}
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            engine = _ENGINE_OF.get(getattr(report, "nodeid", ""))
+            if engine and getattr(report, "when", "call") == "call":
+                counts[engine][outcome] += 1
+    if any(sum(c.values()) for c in counts.values()):
+        terminalreporter.write_sep("-", "real extension in real browsers against the Zoho mock")
+        for engine, c in counts.items():
+            passed, failed = c["passed"], c["failed"]
+            terminalreporter.write_line(f"{engine}: {passed} tests passed and {failed} failed")
 
 
 @pytest.fixture(scope="session")
