@@ -12,7 +12,7 @@ import yaml
 
 from pwguard.lint import lint_text
 from tests.serve import RunningServer, server_fixture
-from tests.server_cases import GOOD_TEXT, check_bundle, variant
+from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
 
 MAX_BODY = 8192
 admin_server = server_fixture(
@@ -211,14 +211,16 @@ def test_rollback_activates_an_earlier_version_and_unknown_versions_get_404(
 ):
     old = client.put("/v1/admin/rules", content=variant(3).encode()).json()["version"]
     new = client.put("/v1/admin/rules", content=variant(4).encode()).json()["version"]
-    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).headers["etag"] == f'"{new}"'
+    served = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    assert served.headers["etag"] == etag_for(new, admin_server.public_key)
 
     resp = client.post(f"/v1/admin/versions/{old}/activate", params={"note": "rollback"})
     assert resp.status_code == 200
     assert resp.json()["version"] == old and resp.json()["active"] is True
     rules = httpx.get(admin_server.url + "/v1/rules", timeout=10)
     assert check_bundle(rules, admin_server.public_key)["version"] == old
-    assert httpx.get(admin_server.url + "/v1/rules", headers={"If-None-Match": f'"{new}"'},
+    stale = {"If-None-Match": etag_for(new, admin_server.public_key)}
+    assert httpx.get(admin_server.url + "/v1/rules", headers=stale,
                      timeout=10).status_code == 200
     listed = versions(client)
     assert [v["version"] for v in listed if v["active"]] == [old]
@@ -228,7 +230,8 @@ def test_rollback_activates_an_earlier_version_and_unknown_versions_get_404(
     missing = client.post("/v1/admin/versions/ffffffffffffffff/activate")
     assert missing.status_code == 404
     assert missing.json() == {"detail": "no version 'ffffffffffffffff'"}
-    assert httpx.get(admin_server.url + "/v1/rules", timeout=10).headers["etag"] == f'"{old}"'
+    served = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    assert served.headers["etag"] == etag_for(old, admin_server.public_key)
 
 
 def test_every_change_writes_an_audit_log_line(admin_server, client):

@@ -11,7 +11,7 @@ from pwguard.api.signing import verify_bundle
 from pwguard.lint import lint_paths
 from pwguard.rules.bundle import payload_bytes, version_of
 from tests.serve import RunningServer, server_fixture
-from tests.server_cases import GOOD_DIR, check_bundle
+from tests.server_cases import GOOD_DIR, check_bundle, etag_for
 
 api_server = server_fixture("module", rules_dir=GOOD_DIR)
 
@@ -45,12 +45,17 @@ def test_rules_serve_the_signed_payload_of_the_rules_folder(api_server, version)
 
 def test_rules_headers_make_caches_revalidate_and_allow_any_origin(api_server, version):
     resp = get(api_server, "/v1/rules", Origin="https://accounts.zoho.eu")
-    assert resp.headers["etag"] == f'"{version}"'
+    assert resp.headers["etag"] == etag_for(version, api_server.public_key)
     assert resp.headers["content-type"] == "application/json"
     assert resp.headers["cache-control"] == "no-cache"
     assert resp.headers["access-control-allow-origin"] == "*"
     assert "etag" in resp.headers["access-control-expose-headers"].lower()
     assert "access-control-allow-credentials" not in resp.headers
+
+
+def opaque_tag(server: RunningServer, version: str) -> str:
+    """The served ETag of `version` without its quotes."""
+    return etag_for(version, server.public_key).strip('"')
 
 
 @pytest.mark.parametrize(
@@ -61,11 +66,12 @@ def test_rules_headers_make_caches_revalidate_and_allow_any_origin(api_server, v
 def test_if_none_match_with_the_active_version_answers_304_with_only_cache_headers(
     api_server, version, if_none_match
 ):
-    resp = get(api_server, "/v1/rules", **{"If-None-Match": if_none_match.format(v=version)})
+    tag = if_none_match.format(v=opaque_tag(api_server, version))
+    resp = get(api_server, "/v1/rules", **{"If-None-Match": tag})
     assert resp.status_code == 304
     assert resp.content == b""
     assert set(resp.headers) - {"date", "server"} == NOT_MODIFIED_HEADERS
-    assert resp.headers["etag"] == f'"{version}"'
+    assert resp.headers["etag"] == etag_for(version, api_server.public_key)
     assert resp.headers["cache-control"] == "no-cache"
 
 
@@ -77,7 +83,8 @@ def test_if_none_match_with_the_active_version_answers_304_with_only_cache_heade
 def test_if_none_match_with_another_tag_answers_200_with_the_bundle(
     api_server, version, if_none_match
 ):
-    resp = get(api_server, "/v1/rules", **{"If-None-Match": if_none_match.format(v=version)})
+    tag = if_none_match.format(v=opaque_tag(api_server, version))
+    resp = get(api_server, "/v1/rules", **{"If-None-Match": tag})
     check_bundle(resp, api_server.public_key)
 
 
@@ -113,8 +120,9 @@ def test_healthz_reports_the_database_and_the_active_version(api_server, version
 def test_metrics_count_requests_by_route_and_status_and_the_304_share(api_server, version):
     before = get(api_server, "/metrics").text
     get(api_server, "/v1/rules")
-    get(api_server, "/v1/rules", **{"If-None-Match": f'"{version}"'})
-    get(api_server, "/v1/rules", **{"If-None-Match": f'"{version}"'})
+    etag = etag_for(version, api_server.public_key)
+    get(api_server, "/v1/rules", **{"If-None-Match": etag})
+    get(api_server, "/v1/rules", **{"If-None-Match": etag})
     get(api_server, "/no/such/page")
     text = get(api_server, "/metrics").text
     assert get(api_server, "/metrics").headers["content-type"].startswith("text/plain")

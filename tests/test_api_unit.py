@@ -17,9 +17,9 @@ from fastapi import FastAPI
 
 from pwguard.api.app import create_app, etag_matches
 from pwguard.api.settings import Settings
-from pwguard.api.signing import public_key_b64
+from pwguard.api.signing import bundle_etag, key_id, public_key_b64
 from pwguard.api.storage import Storage, engine_url
-from tests.server_cases import GOOD_TEXT, check_bundle, variant
+from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
 
 TOKEN = "unit-test-token-0123456789abcdef"
 
@@ -143,8 +143,11 @@ def test_a_publish_on_one_worker_is_served_by_the_other(two_workers):
     second = b.put("/v1/admin/rules", content=variant(41).encode(), headers=auth).json()["version"]
     assert check_bundle(a.get("/v1/rules"), public)["version"] == second
     assert a.post(f"/v1/admin/versions/{first}/activate", headers=auth).status_code == 200
-    assert b.get("/v1/rules", headers={"If-None-Match": f'"{second}"'}).status_code == 200
-    assert b.get("/v1/rules", headers={"If-None-Match": f'"{first}"'}).status_code == 304
+    def revalidate(version: str) -> int:
+        return b.get("/v1/rules", headers={"If-None-Match": etag_for(version, public)}).status_code
+
+    assert revalidate(second) == 200
+    assert revalidate(first) == 304
 
 
 def test_other_workers_follow_within_the_check_interval_not_per_request(tmp_path):
@@ -157,13 +160,16 @@ def test_other_workers_follow_within_the_check_interval_not_per_request(tmp_path
     a = Client(create_app(slow, storage=store_a, key=key))
     b = Client(create_app(slow, storage=store_b, key=key))
     first = a.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
-    assert b.get("/v1/rules").headers["etag"] == f'"{first.json()["version"]}"'
+    def etag(resp: httpx.Response) -> str:
+        return bundle_etag(resp.json()["version"], key_id(key))
+
+    assert b.get("/v1/rules").headers["etag"] == etag(first)
     second = a.put("/v1/admin/rules", content=variant(42).encode(), headers=auth)
     # the publishing worker switches at once; the other keeps its copy until it re-checks
-    assert a.get("/v1/rules").headers["etag"] == f'"{second.json()["version"]}"'
-    assert b.get("/v1/rules").headers["etag"] == f'"{first.json()["version"]}"'
+    assert a.get("/v1/rules").headers["etag"] == etag(second)
+    assert b.get("/v1/rules").headers["etag"] == etag(first)
     b.app.state.cache.checked_at = float("-inf")  # the interval elapsed
-    assert b.get("/v1/rules").headers["etag"] == f'"{second.json()["version"]}"'
+    assert b.get("/v1/rules").headers["etag"] == etag(second)
     store_a.close()
     store_b.close()
 
@@ -190,6 +196,24 @@ def test_after_a_signing_key_rotation_every_stored_version_is_served_signed_by_t
     version = first.json()["version"]
     assert after.post(f"/v1/admin/versions/{version}/activate", headers=auth).status_code == 200
     assert check_bundle(after.get("/v1/rules"), public_key_b64(new))["version"] == version
+    store.close()
+
+
+def test_a_signing_key_rotation_changes_the_etag_so_caches_drop_the_old_signature(tmp_path):
+    # same rules, new key: a browser revalidating with the old ETag must get the new bytes
+    old, new = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
+    url = f"sqlite:///{tmp_path / 'k.db'}"
+    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
+    store = Storage(url)
+    store.create_schema()
+    before = Client(create_app(settings, storage=store, key=old))
+    before.put("/v1/admin/rules", content=GOOD_TEXT.encode(),
+               headers={"Authorization": f"Bearer {TOKEN}"})
+    old_etag = before.get("/v1/rules").headers["etag"]
+    after = Client(create_app(settings, storage=store, key=new))
+    resp = after.get("/v1/rules", headers={"If-None-Match": old_etag})
+    assert resp.status_code == 200 and resp.headers["etag"] != old_etag
+    check_bundle(resp, public_key_b64(new))
     store.close()
 
 

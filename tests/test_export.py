@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pwguard.api import export, keys
 from pwguard.api.signing import (
     BundleError,
+    bundle_etag,
     load_private_key,
     public_key_b64,
     sign_bundle,
@@ -112,7 +113,8 @@ def test_export_from_the_database_is_byte_for_byte_what_the_server_serves(
     assert exported == live.content
     with static_server(tmp_path / "site") as url:
         payload = verify_bundle(httpx.get(url + "/v1/rules").content, srv.public_key)
-    assert live.headers["etag"] == f'"{payload["version"]}"'
+    kid = json.loads(live.content)["key_id"]
+    assert live.headers["etag"] == bundle_etag(payload["version"], kid)
 
 
 def test_export_from_the_database_after_a_key_rotation_signs_with_the_current_key(

@@ -13,7 +13,7 @@ import pytest
 
 from pwguard.api.signing import verify_bundle
 from tests.serve import start_server, wait_until
-from tests.server_cases import GOOD_DIR, check_bundle, variant
+from tests.server_cases import GOOD_DIR, check_bundle, etag_for, variant
 
 PUBLISHERS = 20
 READERS = 200
@@ -44,7 +44,7 @@ async def _read(client: httpx.AsyncClient, public_key: str, done: asyncio.Event,
             except ValueError as exc:
                 problems.append(f"bad bundle: {exc}")
             else:
-                if resp.headers["etag"] != f'"{payload["version"]}"':
+                if resp.headers["etag"] != etag_for(payload["version"], public_key):
                     problems.append(f"ETag {resp.headers['etag']} != body {payload['version']}")
             etag = resp.headers.get("etag")
         else:
@@ -141,7 +141,7 @@ def test_two_worker_processes_all_serve_a_publish_within_the_check_interval(tmp_
         resp = httpx.put(srv.url + "/v1/admin/rules", content=variant(51).encode(),
                          headers=srv.admin_headers)
         assert resp.status_code == 201
-        new = f'"{resp.json()["version"]}"'
+        new = etag_for(resp.json()["version"], srv.public_key)
 
         def everyone_serves_it() -> bool:
             # fresh connections, so the kernel spreads them over both workers

@@ -18,7 +18,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings
 from pwguard.api.signing import load_private_key, public_key_b64
 from tests.serve import ROOT, start_server
-from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
+from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, etag_for, variant
 
 
 def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -147,11 +147,11 @@ def test_restart_keeps_a_published_version_active_and_new_folder_rules_take_over
         pub = httpx.put(srv.url + "/v1/admin/rules", content=variant(7).encode(),
                         headers=srv.admin_headers).json()["version"]
         srv.restart()  # same folder: the publish stays active
-        assert httpx.get(srv.url + "/v1/rules").headers["etag"] == f'"{pub}"'
+        assert httpx.get(srv.url + "/v1/rules").headers["etag"] == etag_for(pub, srv.public_key)
         (rules / "r.yaml").write_text(variant(8))
         srv.restart()  # new rules in the folder: stored and activated
         now = httpx.get(srv.url + "/v1/rules").headers["etag"]
-        assert now not in (start, f'"{pub}"')
+        assert now not in (start, etag_for(pub, srv.public_key))
         assert "Traceback" not in srv.log()
 
 

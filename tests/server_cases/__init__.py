@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from pwguard.api.signing import verify_bundle
+from pwguard.api.signing import bundle_etag, key_id, verify_bundle
 
 GOOD_DIR = Path(__file__).resolve().parent / "good"
 GOOD_TEXT = (GOOD_DIR / "zoho-sessions.yaml").read_text("utf-8")
@@ -21,11 +22,16 @@ def variant(n: int) -> str:
     return GOOD_TEXT.replace(TITLE, f"{TITLE} (variant {n})", 1)
 
 
+def etag_for(version: str, public_key: str) -> str:
+    """The ETag a server signing with `public_key` gives `version`."""
+    return bundle_etag(version, key_id(base64.b64decode(public_key)))
+
+
 def check_bundle(resp: httpx.Response, public_key: str) -> dict[str, Any]:
-    """A 200 from /v1/rules: signature valid, payload version == ETag; return the payload."""
+    """A 200 from /v1/rules: signature valid, ETag names its version and key; return the payload."""
     assert resp.status_code == 200, resp.text
     payload = verify_bundle(resp.content, public_key)
-    assert resp.headers["etag"] == f'"{payload["version"]}"'
+    assert resp.headers["etag"] == bundle_etag(payload["version"], resp.json()["key_id"])
     return payload
 
 

@@ -32,7 +32,7 @@ from pwguard.api.build import build_text, finding_json
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings
-from pwguard.api.signing import sign_bundle, signed_by
+from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage
 
 CACHE_CONTROL = "no-cache"
@@ -161,7 +161,7 @@ class RulesCache:
 
     def _cached(self, version: str, body: bytes) -> Cached:
         # stored under an earlier key (rotation): served signed by the current one
-        return Cached(version, f'"{version}"', signed_by(body, self.key))
+        return Cached(version, bundle_etag(version, key_id(self.key)), signed_by(body, self.key))
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

@@ -53,6 +53,11 @@ def key_id(key: Ed25519PrivateKey | Ed25519PublicKey | bytes) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def bundle_etag(version: str, kid: str) -> str:
+    """The strong ETag of a bundle: its rules version and signing key (a rotation changes it)."""
+    return f'"{version}-{kid[:8]}"'
+
+
 def private_key_pem(key: Ed25519PrivateKey) -> bytes:
     """Serialise a private key as unencrypted PKCS#8 PEM (what `openssl pkey` reads)."""
     return key.private_bytes(
