@@ -91,11 +91,11 @@ BAD_RULES = {
     "H001-help-not-https": (GOOD_TEXT.replace('"https://{host}/u/h#sessions"',
                                               '"http://{host}/u/h#sessions"', 1), "H001"),
     "R001-bad-method": (GOOD_TEXT.replace("method: PUT", "method: GET"), "R001"),
-    "E001-missing-example": (GOOD_TEXT.replace(
+    "E002-example-not-matched": (GOOD_TEXT.replace(
         "    help: \"https://{host}/u/h#sessions\"\n  - id: keep-connected-apps",
         "    help: \"https://{host}/u/h#sessions\"\n"
-        "    examples:\n      match: [no/such/page.html]\n"
-        "  - id: keep-connected-apps"), "E001"),
+        "    examples:\n      match: [harmless/newsletter.html]\n"
+        "  - id: keep-connected-apps"), "E002"),
     "E005-dot-example": (GOOD_TEXT.replace(
         "    help: \"https://{host}/u/h#sessions\"\n  - id: keep-connected-apps",
         "    help: \"https://{host}/u/h#sessions\"\n"
@@ -124,6 +124,26 @@ def test_publishing_rules_with_lint_errors_gets_422_with_the_cli_findings_and_ch
     after = httpx.get(admin_server.url + "/v1/rules", timeout=10)
     assert after.content == before.content and after.headers["etag"] == before.headers["etag"]
     assert versions(client) == listed
+
+
+def test_an_example_page_the_server_lacks_is_a_warning_not_a_refusal(admin_server, client):
+    # the publisher's own lint checked it; pages are not uploaded with the rules
+    text = variant(61).replace(
+        "    help: \"https://{host}/u/h#sessions\"\n  - id: keep-connected-apps",
+        "    help: \"https://{host}/u/h#sessions\"\n"
+        "    examples:\n      match: [zoho-2027/new-dialog.html]\n"
+        "  - id: keep-connected-apps", 1)
+    assert "zoho-2027" in text
+    assert [f.code for f in lint_text(text, "request.yaml").errors] == ["E001"]
+    resp = client.put("/v1/admin/rules", content=text.encode(),
+                      headers={"Content-Type": "application/yaml"})
+    assert resp.status_code == 201, resp.text
+    warned = resp.json()["warnings"]
+    missing = [w for w in warned if w["code"] == "E001"]
+    assert [w["severity"] for w in missing] == ["warning"]
+    assert "not on this server" in missing[0]["message"]
+    served = httpx.get(admin_server.url + "/v1/rules", timeout=10)
+    assert check_bundle(served, admin_server.public_key)["version"] == resp.json()["version"]
 
 
 def test_publish_makes_a_new_active_version_and_identical_rules_make_no_duplicate(

@@ -92,23 +92,24 @@ def test_publish_with_local_lint_errors_exits_1_and_sends_nothing(
 def test_publish_refused_by_the_server_prints_its_findings_and_exits_1(
     publish_server, tmp_path, monkeypatch, capsys
 ):
-    # Examples resolve in the folder's own fixtures locally, but the server does not have
-    # that page: the server's linter refuses (E001) and publish shows its findings.
-    page = tmp_path / "fixtures" / "only-here" / "dialog.html"
+    # Examples resolve in the folder's own fixtures locally; the server has a different page
+    # under the same name, which the rule does not match: the server's linter refuses (E002)
+    # and publish shows its findings.
+    page = tmp_path / "fixtures" / "legacy" / "en.html"
     page.parent.mkdir(parents=True)
     shutil.copy(ROOT / "rules" / "fixtures" / "change-password" / "ar.2024.html", page)
     text = GOOD_TEXT.replace(
         '    help: "https://{host}/u/h#sessions"\n  - id: keep-connected-apps',
         '    help: "https://{host}/u/h#sessions"\n'
-        "    examples:\n      match: [only-here/dialog.html]\n  - id: keep-connected-apps")
-    assert "only-here" in text
+        "    examples:\n      match: [legacy/en.html]\n  - id: keep-connected-apps")
+    assert "legacy/en.html" in text
     (tmp_path / "r.yaml").write_text(text)
     assert not lint_paths([tmp_path]).errors  # clean locally
     before = served_version(publish_server)
     assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
                "--server", publish_server.url) == 1
     err = capsys.readouterr().err
-    assert " E001 " in err and "r.yaml:" in err and "the server refused the rules" in err
+    assert " E002 " in err and "r.yaml:" in err and "the server refused the rules" in err
     # the server's warnings are marked as the local ones are (E004: printed by both)
     warnings = [line for line in err.splitlines() if " E004 " in line]
     assert len(warnings) == 2 and all(line.endswith(" (warning)") for line in warnings), err

@@ -187,6 +187,8 @@ class VersionOut(BaseModel):
 
 class PublishOut(VersionOut):
     created: bool = Field(description="false when the same rules were already stored")
+    warnings: list[dict[str, Any]] = Field(
+        default=[], description="linter findings of warning severity (they do not block)")
 
 
 class AuditOut(BaseModel):
@@ -445,7 +447,9 @@ def create_app(
         # the stored bytes, not ours: an identical ruleset keeps its first signature
         served = await run_in_threadpool(store.bundle_of, stored.version)
         cache.set(stored.version, served if served is not None else bundle)
-        out = PublishOut(**asdict(stored), active=True, created=created)
+        out = PublishOut(**asdict(stored), active=True, created=created,
+                         warnings=[finding_json(f) for f in outcome.findings
+                                   if f.severity == "warning"])
         return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)
 
     @admin.get("/versions", response_model=list[VersionOut])

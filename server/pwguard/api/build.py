@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,9 @@ class Outcome:
     errors: list[Finding]
 
 
-def _outcome(result: LintResult) -> Outcome:
-    findings = list(result.findings)
-    errors = list(result.errors)
+def _outcome(result: LintResult, findings: list[Finding] | None = None) -> Outcome:
+    findings = list(result.findings) if findings is None else findings
+    errors = [f for f in findings if f.severity == "error"]
     if errors or result.ruleset is None:
         return Outcome(None, findings, errors)
     ruleset = result.ruleset
@@ -43,9 +43,24 @@ def build_dir(rules_dir: Path) -> Outcome:
     return _outcome(lint_paths([rules_dir]))
 
 
+# An example page the server does not have (E001) was checked where the rules were written:
+# `pwguard publish` lints locally with the publisher's fixtures before it sends anything, and
+# pages cannot be uploaded with the rules. Refusing would block every publish that adds a
+# fixture page for a Zoho redesign, so the server reports it as a warning; examples it does
+# have are still checked (E002/E003 stay errors).
+SERVER_WARNINGS = frozenset({"E001"})
+
+
 def build_text(text: str, name: str, fixtures_dir: Path | None) -> Outcome:
-    """Lint one ruleset text (YAML or JSON) and build its payload."""
-    return _outcome(lint_text(text, name, fixtures_dir))
+    """Lint one published ruleset text (YAML or JSON) and build its payload."""
+    result = lint_text(text, name, fixtures_dir)
+    findings = [
+        replace(f, severity="warning", message=f"{f.message} (not on this server; "
+                "`pwguard publish` checks it where the fixtures are)")
+        if f.code in SERVER_WARNINGS and f.severity == "error" else f
+        for f in result.findings
+    ]
+    return _outcome(result, findings)
 
 
 def format_finding(f: Finding) -> str:
