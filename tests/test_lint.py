@@ -92,6 +92,16 @@ def test_unreadable_file_is_F001(tmp_path: Path) -> None:
     assert [f.code for f in lint_paths([tmp_path / "r.yaml"]).findings] == ["F001"]
 
 
+def test_unreadable_file_exits_2_as_an_io_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # exists, but reading it fails (EIO): the way a failing disk or network share looks
+    (tmp_path / "r.yaml").symlink_to("/proc/self/mem")
+    code = main([str(tmp_path / "r.yaml")])
+    out = capsys.readouterr().out
+    assert (code, "F001" in out) == (2, True), out
+
+
 def test_folder_without_rule_files_is_F008(tmp_path: Path) -> None:
     (tmp_path / "schema.json").write_text("{}")
     assert [f.code for f in lint_paths([tmp_path]).findings] == ["F008"]

@@ -99,4 +99,6 @@ def main(argv: list[str]) -> int:
         return 2
     result = lint_paths(paths, select=select, ignore=ignore)
     sys.stdout.write(render(result.findings, args.format))
+    if any(f.code == "F001" for f in result.findings):
+        return 2  # a file could not be read: an I/O error, not a finding in a rule
     return 1 if result.findings else 0
