@@ -63,11 +63,16 @@
   // in case guard-main.js ran first and its hello went by before this listener existed
   document.dispatchEvent(new CustomEvent("pwguard-content-ready"));
 
+  // a rule without an action blocks
+  function blocks(rule) {
+    return (rule.action || "block") === "block";
+  }
+
   function sendGuardConfig() {
     if (!mainPort || payload === null) return;
     const guards = active
       ? rules
-          .filter((r) => (r.action || "block") === "block" && r.request)
+          .filter((r) => blocks(r) && r.request)
           .map((r) => ({
             ruleId: r.id,
             method: r.request.method,
@@ -256,7 +261,7 @@
     controls.add(el);
     const rule = ruleFor(el);
     verdictOf.set(el, rule);
-    if (rule && (rule.action || "block") === "block") block(el);
+    if (rule && blocks(rule)) block(el);
     else {
       if (original.has(el)) release(el);
       if (rule) {
@@ -273,7 +278,7 @@
 
   function isBlocked(el) {
     const rule = active && el && verdictOf.get(el);
-    return Boolean(rule && (rule.action || "block") === "block");
+    return Boolean(rule && blocks(rule));
   }
 
   function observe(root) {
@@ -396,7 +401,7 @@
     for (const el of controls) {
       const rule = verdictOf.get(el);
       if (!rule || !el.isConnected) continue;
-      const blocked = (rule.action || "block") === "block";
+      const blocked = blocks(rule);
       entries.push({ rule, kind: blocked ? "blocked" : "warned" });
       if (!anchor || (blocked && !isBlocked(anchor))) anchor = el;
     }
