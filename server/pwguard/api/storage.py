@@ -300,8 +300,3 @@ class Storage:
     def count_versions(self) -> int:
         with self._read() as conn:
             return int(conn.execute(select(func.count()).select_from(versions)).scalar() or 0)
-
-    def ping(self) -> None:
-        """Raise if the database cannot be reached."""
-        with self._read() as conn:
-            conn.execute(select(1))

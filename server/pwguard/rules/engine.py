@@ -177,15 +177,6 @@ def text_content(el: Element) -> str:
     return _tostring(el, method="text", encoding="unicode", with_tail=False)  # type: ignore[no-any-return]
 
 
-def is_control(el: Element) -> bool:
-    tag = el.tag
-    if not isinstance(tag, str):
-        return False
-    if tag == "input" and (el.get("type") or "").lower() == "checkbox":
-        return True
-    return el.get("role") in ("checkbox", "switch")
-
-
 @dataclass(frozen=True)
 class Verdict:
     """One checkbox-like control and the rule covering it (rule_id/action None if none)."""

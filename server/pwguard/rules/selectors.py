@@ -275,10 +275,6 @@ class _Parser:
         return alternatives
 
 
-def _element_parent(el: Element) -> Element | None:
-    return el.getparent()
-
-
 def _prev_elements(el: Element) -> Any:
     sib = el.getprevious()
     while sib is not None:
