@@ -89,8 +89,10 @@
       if (!shadowSeen) {
         shadowSeen = true;
         if (active) {
-          scan(document);
-          recheckAll();
+          batched(() => {
+            scan(document);
+            recheckAll();
+          });
         }
       }
       return;
@@ -251,7 +253,22 @@
     return folded;
   }
 
-  let batch = null; // controls already evaluated during the current mutation batch
+  let batch = null; // controls already evaluated during the current batch (see batched)
+
+  // run `fn` with each control evaluated at most once: a scan followed by recheckAll (a
+  // mutation batch, an activation) leaves the controls the scan found as they are
+  function batched(fn) {
+    if (batch) {
+      fn();
+      return;
+    }
+    batch = new Set();
+    try {
+      fn();
+    } finally {
+      batch = null;
+    }
+  }
 
   function evaluate(el) {
     if (batch) {
@@ -352,8 +369,7 @@
 
   function onMutations(records) {
     if (!active) return;
-    batch = new Set();
-    try {
+    batched(() => {
       for (const rec of records) {
         if (rec.type !== "childList" || rec.addedNodes.length === 0) continue;
         for (const n of rec.addedNodes) if (n.nodeType === Node.ELEMENT_NODE) scan(n);
@@ -361,9 +377,7 @@
       // labels may have changed text, ids may have moved, a blocked box may have been
       // touched: re-evaluate the (few) known controls once per batch
       if (controls.size > 0) recheckAll();
-    } finally {
-      batch = null;
-    }
+    });
   }
 
   function activate() {
@@ -374,9 +388,11 @@
       observe(document);
       for (const root of roots) observe(root);
     }
-    scan(document);
-    for (const root of roots) scan(root);
-    recheckAll();
+    batched(() => {
+      scan(document);
+      for (const root of roots) scan(root);
+      recheckAll();
+    });
   }
 
   function deactivate() {
