@@ -118,6 +118,13 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
+VERSION_COLUMNS = (versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
+
+
+def _version_of(row: Any) -> Version:
+    return Version(row[0], _aware(row[1]), row[2], row[3])
+
+
 class Storage:
     """The database of one rules server (or several workers sharing it)."""
 
@@ -183,6 +190,17 @@ class Storage:
         value: str | None = row[0]
         return value
 
+    def _version(self, conn: Connection, version: str) -> Version | None:
+        row = conn.execute(
+            select(*VERSION_COLUMNS).where(versions.c.version == version)
+        ).first()
+        return None if row is None else _version_of(row)
+
+    def _set_active(self, conn: Connection, version: str) -> None:
+        conn.execute(
+            update(active).where(active.c.id == 1).values(version=version, updated_at=_now())
+        )
+
     def _audit(
         self, conn: Connection, actor: str, action: str, version: str | None,
         previous: str | None, note: str,
@@ -204,12 +222,9 @@ class Storage:
         """
         with self._write() as conn:
             previous = self._lock_active(conn)
-            row = conn.execute(
-                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
-                .where(versions.c.version == version)
-            ).first()
-            created = row is None
-            if created:
+            found = self._version(conn, version)
+            created = found is None
+            if found is None:
                 now = _now()
                 conn.execute(
                     insert(versions).values(
@@ -220,11 +235,9 @@ class Storage:
                 stored = Version(version, now, note, actor)
                 self._audit(conn, actor, "publish", version, previous, note)
             else:
-                assert row is not None
-                stored = Version(row[0], _aware(row[1]), row[2], row[3])
+                stored = found
             if activate and previous != version:
-                conn.execute(update(active).where(active.c.id == 1).values(
-                    version=version, updated_at=_now()))
+                self._set_active(conn, version)
                 if not created:
                     self._audit(conn, actor, "activate", version, previous, note)
         if created or (activate and previous != version):
@@ -238,22 +251,18 @@ class Storage:
         """Make a stored version active (rollback); None if no such version."""
         with self._write() as conn:
             previous = self._lock_active(conn)
-            row = conn.execute(
-                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
-                .where(versions.c.version == version)
-            ).first()
-            if row is None:
+            stored = self._version(conn, version)
+            if stored is None:
                 return None
             if previous != version:
-                conn.execute(update(active).where(active.c.id == 1).values(
-                    version=version, updated_at=_now()))
+                self._set_active(conn, version)
                 self._audit(conn, actor, "activate", version, previous, note)
         if previous != version:
             audit_log.info(
                 "audit action=activate version=%s previous=%s actor=%r note=%r",
                 version, previous, actor, note,
             )
-        return Version(row[0], _aware(row[1]), row[2], row[3])
+        return stored
 
     def active_version(self) -> str | None:
         """The active version id: one indexed single-row read."""
@@ -285,10 +294,10 @@ class Storage:
         with self._read() as conn:
             current = conn.execute(select(active.c.version).where(active.c.id == 1)).scalar()
             rows = conn.execute(
-                select(versions.c.version, versions.c.created_at, versions.c.note, versions.c.actor)
+                select(*VERSION_COLUMNS)
                 .order_by(versions.c.created_at.desc(), versions.c.version)
             ).all()
-        return [(Version(r[0], _aware(r[1]), r[2], r[3]), r[0] == current) for r in rows]
+        return [(_version_of(r), r[0] == current) for r in rows]
 
     def audit_entries(self) -> list[AuditEntry]:
         with self._read() as conn:
