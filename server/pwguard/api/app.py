@@ -444,8 +444,8 @@ def create_app(
             lambda: store.add_version(built.version, built.payload, bundle,
                                       note=note_text, actor=who)
         )
-        # the stored bytes, not ours: an identical ruleset keeps its first signature
-        served = await run_in_threadpool(store.bundle_of, stored.version)
+        # an identical ruleset keeps its first signature: serve the stored bytes, not ours
+        served = bundle if created else await run_in_threadpool(store.bundle_of, stored.version)
         cache.set(stored.version, served if served is not None else bundle)
         out = PublishOut(**asdict(stored), active=True, created=created,
                          warnings=[finding_json(f) for f in outcome.findings
