@@ -115,8 +115,13 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return Boolean(p && typeof p === "object" && Array.isArray(p.rules) && p.rules.length > 0);
   }
 
+  /** The state as stored, or null before the first write. */
+  async function storedState() {
+    return (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+  }
+
   async function getState() {
-    const state = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    const state = await storedState();
     return state && usablePayload(state.payload) ? state : bundledState();
   }
 
@@ -129,7 +134,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   /** On start: store the bundled rules if nothing (or an older bundled copy) is stored. */
   async function ensureState() {
-    const stored = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    const stored = await storedState();
     const bundled = await bundledPayload();
     if (!stored || !usablePayload(stored.payload) ||
         (stored.source === "bundled" && stored.version !== bundled.version)) {
@@ -315,7 +320,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   async function doSync() {
     const s = await settings();
-    const stored = (await ext.storage.local.get({ [M.STORE_STATE]: null }))[M.STORE_STATE];
+    const stored = await storedState();
     const state = stored && usablePayload(stored.payload) ? stored : await bundledState();
     const now = new Date().toISOString();
     if (!s.serverUrl) {
