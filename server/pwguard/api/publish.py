@@ -14,6 +14,7 @@ import yaml
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.rules import loader
+from pwguard.rules.finding import Finding, Severity
 
 
 def rule_files(path: Path) -> list[Path]:
@@ -137,9 +138,9 @@ def report(resp: httpx.Response, url: str) -> int:
     detail = data.get("detail") if isinstance(data, dict) else None
     if resp.status_code == 422 and isinstance(detail, dict):
         for f in detail.get("findings", []):
-            mark = " (warning)" if f.get("severity") == "warning" else ""
-            print(f"{f['path']}:{f['line']}:{f['col']}: {f['code']} {f['message']}{mark}",
-                  file=sys.stderr)
+            severity: Severity = "warning" if f.get("severity") == "warning" else "error"
+            finding = Finding(f["code"], f["path"], f["line"], f["col"], f["message"], severity)
+            print(format_finding(finding), file=sys.stderr)
         print(f"pwguard publish: the server refused the rules: {detail.get('message')}",
               file=sys.stderr)
         return 1
