@@ -82,11 +82,8 @@ def parse_private_key(text: str, where: str) -> Ed25519PrivateKey:
                 f"{where}: the PEM key is not Ed25519; create one with `pwguard keygen`"
             )
         return key
-    try:
-        seed = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        seed = b""
-    if len(seed) != 32:
+    seed = _raw_32_bytes(text)
+    if seed is None:
         raise SigningKeyError(
             f"{where}: expected a file path, a PEM Ed25519 private key or the base64 of a 32-byte "
             "Ed25519 seed; create one with `pwguard keygen --out DIR`"
@@ -132,6 +129,15 @@ def _is_a_public_key_file(path: Path, text: str) -> bool:
     return isinstance(pair, Ed25519PrivateKey) and public_key_raw(pair) == raw
 
 
+def _raw_32_bytes(text: str) -> bytes | None:
+    """The 32 bytes (an Ed25519 seed or public key) that `text` is the base64 of, else None."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if len(raw) == 32 else None
+
+
 def _looks_like_base64_seed(value: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9+/]{43}=", value.strip()))
 
@@ -142,11 +148,8 @@ def parse_public_keys(value: str) -> list[bytes]:
     for part in re.split(r"[\s,]+", value.strip()):
         if not part:
             continue
-        try:
-            raw = base64.b64decode(part, validate=True)
-        except (binascii.Error, ValueError):
-            raw = b""
-        if len(raw) != 32:
+        raw = _raw_32_bytes(part)
+        if raw is None:
             raise SigningKeyError(
                 f"public key {part!r}: expected the base64 of a raw 32-byte Ed25519 key"
             )
