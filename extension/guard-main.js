@@ -75,7 +75,7 @@
         return;
       }
       if (mine !== owner || msg.type !== "config") return;
-      guards = Array.isArray(msg.guards) ? msg.guards : [];
+      guards = Array.isArray(msg.guards) ? msg.guards.map((g) => ({ ...g, pathRe: globRegExp(g.path) })) : [];
       state = msg.active ? "active" : "inactive";
       readyResolve();
     };
@@ -95,12 +95,14 @@
   }
 
   // ---- request matching ----
-  function globMatch(glob, text) {
+  // a guard's path glob, compiled once when the config arrives: `*` matches any run of
+  // characters (including `/`), everything else is literal (engine.js glob_match)
+  function globRegExp(glob) {
     const body = String(glob)
       .split("*")
       .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
       .join(".*");
-    return new RegExp(`^${body}$`, "s").test(text);
+    return new RegExp(`^${body}$`, "s");
   }
 
   function hasTrue(value, fields, depth = 0) {
@@ -180,7 +182,7 @@
     const path = pathOf(url);
     for (const g of guards) {
       if (g.method && g.method !== "*" && String(g.method).toUpperCase() !== m) continue;
-      if (!globMatch(g.path, path)) continue;
+      if (!g.pathRe.test(path)) continue;
       if (values.some((v) => hasTrue(v, g.json_true || []))) return g;
     }
     return null;
