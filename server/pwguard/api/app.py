@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,18 +66,24 @@ class Cached:
     etag: str
     body: bytes
 
-    @property
-    def etag_bytes(self) -> bytes:
-        return self.etag.encode("ascii")
+    def headers(self, *, full: bool) -> dict[str, str]:
+        """The headers of a 200 (full) or a 304 answer, GET and HEAD alike."""
+        headers = {"ETag": self.etag, "Cache-Control": CACHE_CONTROL, **RULES_CORS}
+        if full:
+            headers |= {"Content-Type": "application/json", "Content-Length": str(len(self.body))}
+        return headers
+
+    @cached_property
+    def raw_ok(self) -> list[tuple[bytes, bytes]]:
+        return _raw(self.headers(full=True))
+
+    @cached_property
+    def raw_not_modified(self) -> list[tuple[bytes, bytes]]:
+        return _raw(self.headers(full=False))
 
 
-def _raw_headers(cached: Cached, *, full: bool) -> list[tuple[bytes, bytes]]:
-    headers = [(b"etag", cached.etag_bytes), (b"cache-control", CACHE_CONTROL.encode())]
-    headers += [(k.lower().encode(), v.encode()) for k, v in RULES_CORS.items()]
-    if full:
-        headers += [(b"content-type", b"application/json"),
-                    (b"content-length", str(len(cached.body)).encode())]
-    return headers
+def _raw(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 class RulesFastPath:
@@ -91,9 +98,6 @@ class RulesFastPath:
         self.app = app
         self.cache = cache
         self.route = route
-        self._for: Cached | None = None
-        self._ok: list[tuple[bytes, bytes]] = []
-        self._not_modified: list[tuple[bytes, bytes]] = []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         current = None
@@ -106,18 +110,14 @@ class RulesFastPath:
         if current is None:
             await self.app(scope, receive, send)
             return
-        if self._for is not current:
-            self._ok = _raw_headers(current, full=True)
-            self._not_modified = _raw_headers(current, full=False)
-            self._for = current
         scope["route"] = self.route  # for the metrics' route label
         inm = next((v for k, v in scope["headers"] if k == b"if-none-match"), None)
         if inm is not None and etag_matches(inm.decode("latin-1"), current.etag):
             await send({"type": "http.response.start", "status": 304,
-                        "headers": self._not_modified})
+                        "headers": current.raw_not_modified})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": self._ok})
+        await send({"type": "http.response.start", "status": 200, "headers": current.raw_ok})
         body = current.body if scope["method"] == "GET" else b""
         await send({"type": "http.response.body", "body": body})
 
@@ -314,19 +314,10 @@ def create_app(
                                 headers={"Cache-Control": CACHE_CONTROL, **RULES_CORS})
         inm = request.headers.get("if-none-match")
         if inm is not None and etag_matches(inm, current.etag):
-            return Response(
-                status_code=304,
-                headers={"ETag": current.etag, "Cache-Control": CACHE_CONTROL, **RULES_CORS},
-            )
+            return Response(status_code=304, headers=current.headers(full=False))
         return Response(
             content=current.body if request.method == "GET" else b"",
-            media_type="application/json",
-            headers={
-                "ETag": current.etag,
-                "Cache-Control": CACHE_CONTROL,
-                **RULES_CORS,
-                **({"Content-Length": str(len(current.body))} if request.method == "HEAD" else {}),
-            },
+            headers=current.headers(full=True),
         )
 
     @app.options("/v1/rules", tags=["rules"], status_code=204, response_class=Response)
