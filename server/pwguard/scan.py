@@ -28,7 +28,6 @@ from pwguard.rules.engine import (
     Verdict,
     applicable_rules,
     compiled_rules,
-    fold,
     literal_alternation,
     page_verdicts,
 )
@@ -66,16 +65,12 @@ class Control:
         }
 
 
-def _alternation(texts: list[str]) -> re.Pattern[str]:
-    # finds the longest text at the leftmost place one occurs: the most telling match
-    return literal_alternation(texts)
-
-
 class Vocabulary:
     def __init__(self) -> None:
         data = load_vocab()
-        self.dangerous = _alternation(data["dangerous_labels"])
-        self.harmless = _alternation(data["harmless_labels"])
+        # each finds the longest label at the leftmost place one occurs: the most telling match
+        self.dangerous = literal_alternation(data["dangerous_labels"])
+        self.harmless = literal_alternation(data["harmless_labels"])
         self.by_lang = {lang: set(ws) for lang, ws in data["danger_words"].items()}
         # word -> the languages (by their order in by_lang) whose dangerous wording has it
         self.langs_of: dict[str, list[int]] = {}
@@ -84,10 +79,8 @@ class Vocabulary:
                 self.langs_of.setdefault(w, []).append(n)
         self.lang_names = list(self.by_lang)
 
-    def reasons(self, el: Element, label: str, folded: str | None = None) -> list[str]:
-        """Why an uncovered control looks dangerous ([] if not); `folded` is fold(label)."""
-        if folded is None:
-            folded = fold(label)
+    def reasons(self, el: Element, folded: str) -> list[str]:
+        """Why an uncovered control looks dangerous ([] if not); `folded` is its folded label."""
         out = []
         if hit := self.dangerous.search(folded):
             out.append(f"label contains Zoho's wording {hit.group(0)[:50]!r}")
@@ -120,7 +113,7 @@ def scan_page(
     where = str(path)
     out = []
     for el, verdict, folded_label in zip(page.controls, verdicts, folded, strict=True):
-        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, verdict.label, folded_label))
+        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, folded_label))
         out.append(Control(where, el.sourceline or 0, verdict, reasons))
     return out
 
