@@ -20,6 +20,15 @@
     });
   }
 
+  /** One <li> per text, the text set as textContent. */
+  function listItems(texts) {
+    return texts.map((text) => {
+      const li = document.createElement("li");
+      li.textContent = text;
+      return li;
+    });
+  }
+
   function when(iso) {
     return iso ? new Date(iso).toLocaleString() : t("never", "never");
   }
@@ -42,11 +51,7 @@
       document.querySelector(`.managed[data-for="${key}"]`).hidden = !managed;
     }
     const errors = $("saveErrors");
-    errors.replaceChildren(...(status.saveErrors || []).map((text) => {
-      const li = document.createElement("li");
-      li.textContent = text;
-      return li;
-    }));
+    errors.replaceChildren(...listItems(status.saveErrors || []));
     const { version, source, lastSync, lastAttempt, lastError, saveErrors } = status;
     document.documentElement.dataset.status = JSON.stringify(
       { version, source, from: status.from || "", lastSync, lastAttempt, lastError,
@@ -65,24 +70,23 @@
     $("status-lastError").textContent = String(err && err.message ? err.message : err);
   }
 
+  // save and "sync now" alike: busy until the background answers with the status
+  function act(type, extra) {
+    busy(true);
+    send(type, extra).then((s) => {
+      busy(false);
+      show(s);
+    }, fail);
+  }
+
   $("settings").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const settings = {};
     for (const key of FIELDS) if (!$(key).disabled) settings[key] = $(key).value;
-    busy(true);
-    send(M.SAVE_SETTINGS, { settings }).then((s) => {
-      busy(false);
-      show(s);
-    }, fail);
+    act(M.SAVE_SETTINGS, { settings });
   });
 
-  $("syncNow").addEventListener("click", () => {
-    busy(true);
-    send(M.SYNC_NOW).then((s) => {
-      busy(false);
-      show(s);
-    }, fail);
-  });
+  $("syncNow").addEventListener("click", () => act(M.SYNC_NOW));
 
   // ---- white-label hosts: optional host permissions, asked for from a click here ----
   const STATIC_HOSTS = new Set(ext.runtime.getManifest().host_permissions || []);
@@ -104,11 +108,7 @@
   function showGranted() {
     return ext.permissions.getAll().then(({ origins = [] }) => {
       const extra = origins.filter((o) => !STATIC_HOSTS.has(o) && o !== "https://*/*").sort();
-      $("grantedHosts").replaceChildren(...extra.map((o) => {
-        const li = document.createElement("li");
-        li.textContent = o;
-        return li;
-      }));
+      $("grantedHosts").replaceChildren(...listItems(extra));
     });
   }
 
