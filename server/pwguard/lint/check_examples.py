@@ -28,6 +28,7 @@ def check(ctx: Context) -> None:
         fixtures = ctx.fixtures(index)
         if fixtures is None:
             continue  # lint_text without a fixtures folder: documented skip
+        root = fixtures.root.resolve()
         for kind in ("match", "no_match"):
             for i, pattern in enumerate(getattr(examples, kind)):
                 keys = ("examples", kind, i)
@@ -48,7 +49,7 @@ def check(ctx: Context) -> None:
                     files = sorted(
                         p
                         for p in found
-                        if p.is_file() and fixtures.root.resolve() in p.resolve().parents
+                        if p.is_file() and root in p.resolve().parents
                     )
                 except (ValueError, NotImplementedError, OSError, IndexError):
                     files = []
