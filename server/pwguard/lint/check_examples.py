@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 from pwguard.lint.context import Context, load_page
-from pwguard.rules.engine import fold, rule_covers
+from pwguard.rules.engine import Element, Page, fold, rule_covers
 from pwguard.rules.model import Rule
 
 
+@lru_cache(maxsize=512)
+def _labelled(page: Page) -> list[tuple[Element, str, str]]:
+    """Each control of a fixture page with its label and folded label: once per page, not
+    once per rule whose examples name the page."""
+    return [(el, label, fold(label)) for el in page.controls for label in [page.label_text(el)]]
+
+
 def _covered(path: Path, rule: Rule) -> list[str]:
-    page = load_page(path)
     hits = []
-    for el in page.controls:
-        label = page.label_text(el)
-        if rule_covers(el, rule, fold(label)):
+    for el, label, folded in _labelled(load_page(path)):
+        if rule_covers(el, rule, folded):
             hits.append(f"#{el.get('id')}" if el.get("id") else f"{el.tag} {label[:40]!r}")
     return hits
 
