@@ -166,9 +166,8 @@ class Browser:
                                    f"by {rect['covered_by']}")
         self._mouse_click(rect["x"], rect["y"])
 
-    def _open_options(self) -> None:
-        self.open(self.options_url)
-        self.wait('return document.documentElement.dataset.ready === "true"', timeout=15)
+    def _wait_options_ready(self, timeout: float) -> None:
+        self.wait('return document.documentElement.dataset.ready === "true"', timeout=timeout)
 
     def type_into(self, selector: str, text: str) -> None:
         """Replace the value of the field ``selector`` by typing ``text``, as a person would."""
@@ -176,13 +175,14 @@ class Browser:
 
     def open_options(self) -> None:
         """Load the options page and wait until it shows the status."""
-        self._open_options()
+        self.open(self.options_url)
+        self._wait_options_ready(timeout=15)
 
     def save_settings(self, *, server_url: str = "", public_key: str = "",
                       poll_minutes: float = 5) -> None:
         """Type the settings into the options page and press Save; returns at once, while
         the extension may still be saving and syncing (``configure`` waits)."""
-        self._open_options()
+        self.open_options()
         self._type_into("#serverUrl", server_url)
         self._type_into("#publicKey", public_key)
         self._type_into("#pollMinutes", f"{poll_minutes:g}")
@@ -199,12 +199,12 @@ class Browser:
         poll = f"{poll_minutes:g}"
         self.save_settings(server_url=server_url, public_key=public_key,
                            poll_minutes=poll_minutes)
-        self.wait('return document.documentElement.dataset.ready === "true"', timeout=timeout)
+        self._wait_options_ready(timeout)
         problems = self.js("""const ul = document.getElementById("saveErrors");
             return ul ? [...ul.children].map(li => li.textContent) : [];""")
         if problems:
             raise ValueError(f"{self.name}: the options page refused the settings: {problems}")
-        self._open_options()
+        self.open_options()
         shown = self.js("""return ["#serverUrl", "#publicKey", "#pollMinutes"]
             .map(s => document.querySelector(s).value);""")
         if shown[0] != server_url or shown[1].split() != public_key.split() or (
@@ -219,8 +219,8 @@ class Browser:
         ("" when never synced).
         """
         if not self.js("return location.href").startswith(self.options_url):
-            self._open_options()
-        self.wait('return document.documentElement.dataset.ready === "true"', timeout=30)
+            self.open_options()
+        self._wait_options_ready(timeout=30)
         return self._read_status()
 
     def _read_status(self) -> dict[str, str]:
@@ -236,7 +236,7 @@ class Browser:
 
     def sync_now(self, timeout: float = 30) -> dict[str, str]:
         """Press "sync now" and return the status once the page has re-rendered it."""
-        self._open_options()
+        self.open_options()
         # Blank the status so that the re-render after the sync is visible, even one that
         # repeats the same error text.
         self.js("""for (const id of arguments[0]) {
