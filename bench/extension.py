@@ -29,11 +29,11 @@ import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from tests.browsers import CHROMIUM_BIN, chromium_args
 from tests.zoho_mock import ZohoMock
 
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = ROOT / "extension"
-CHROMIUM = "/usr/bin/chromium"
 HOST = "accounts.zoho.eu"
 INSERTIONS = 200
 TASKS = 100  # tasks in one run of the mutation-heavy page
@@ -136,20 +136,10 @@ window.run = () => new Promise(resolve => {
 </script></body></html>"""
 
 
-def _args(with_extension: bool) -> list[str]:
-    args = ["--no-sandbox", f"--host-resolver-rules=MAP {HOST} 127.0.0.1",
-            "--disable-background-networking", "--disable-component-update", "--no-first-run",
-            "--disable-sync", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-features=DisableLoadExtensionCommandLineSwitch"]
-    if with_extension:
-        args += [f"--disable-extensions-except={EXTENSION}", f"--load-extension={EXTENSION}"]
-    return args
-
-
 def _context(pw: Any, profile: Path, with_extension: bool) -> Any:
     ctx = pw.chromium.launch_persistent_context(
-        str(profile), executable_path=CHROMIUM, headless=True, ignore_https_errors=True,
-        args=_args(with_extension), timeout=60_000)
+        str(profile), executable_path=CHROMIUM_BIN, headless=True, ignore_https_errors=True,
+        args=chromium_args(EXTENSION if with_extension else None, [HOST]), timeout=60_000)
     if with_extension and not ctx.service_workers:
         ctx.wait_for_event("serviceworker", timeout=30_000)
     return ctx

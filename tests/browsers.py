@@ -31,7 +31,7 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -272,6 +272,27 @@ return new Promise(resolve => {
 
 
 # ----------------------------------------------------------------------------------- chromium
+def chromium_args(ext_dir: Path | None, hosts: Iterable[str]) -> list[str]:
+    """Chromium's command line: ``hosts`` resolved to this machine, the unpacked extension
+    ``ext_dir`` loaded (None: no extension), nothing else talking to the network."""
+    rules = ", ".join(f"MAP {h} 127.0.0.1" for h in hosts) + ", EXCLUDE localhost"
+    args = [
+        # Chrome 137+ ignores --load-extension unless this feature is off.
+        "--disable-features=DisableLoadExtensionCommandLineSwitch",
+        "--no-sandbox",
+        f"--host-resolver-rules={rules}",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+    ]
+    if ext_dir is not None:
+        args += [f"--disable-extensions-except={ext_dir}", f"--load-extension={ext_dir}"]
+    return args
+
+
 class ChromiumBrowser(Browser):
     """Chromium via Playwright's sync API, driven from one dedicated thread.
 
@@ -298,21 +319,7 @@ class ChromiumBrowser(Browser):
     def _start(self, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
         from playwright.sync_api import sync_playwright
 
-        rules = ", ".join(f"MAP {h} 127.0.0.1" for h in hosts) + ", EXCLUDE localhost"
-        args = [
-            f"--disable-extensions-except={self.ext_dir}",
-            f"--load-extension={self.ext_dir}",
-            # Chrome 137+ ignores --load-extension unless this feature is off.
-            "--disable-features=DisableLoadExtensionCommandLineSwitch",
-            "--no-sandbox",
-            f"--host-resolver-rules={rules}",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--no-first-run",
-            "--disable-sync",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-        ]
+        args = chromium_args(self.ext_dir, hosts)
         self._pw = sync_playwright().start()
         try:
             self._ctx = self._pw.chromium.launch_persistent_context(
