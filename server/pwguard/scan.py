@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
 from pwguard.lint.formatters import FORMATS, render
 from pwguard.rules.engine import (
@@ -159,10 +160,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--url", help="the page's URL: only rules whose sites match it apply")
     parser.add_argument("--rules", default="rules", help="rules folder or file (default: rules)")
     parser.add_argument("--format", choices=FORMATS, default="text")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     if not Path(args.rules).exists():
         print(f"pwguard scan: {args.rules}: no such file or directory", file=sys.stderr)
         return 2

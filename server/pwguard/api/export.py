@@ -22,6 +22,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, database_url_problem, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage
+from pwguard.cliargs import parse_args
 
 NGINX_SNIPPET = """\
 location = /v1/rules {
@@ -73,12 +74,10 @@ def main(argv: list[str]) -> int:
                         help="rules folder or file (default PWGUARD_RULES_DIR)")
     parser.add_argument("--from-db", action="store_true",
                         help="export the database's active version instead of a rules folder")
-    try:
-        args = parser.parse_args(argv)
-        if args.rules and args.from_db:
-            parser.error("give --rules or --from-db, not both")
-    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv, check=lambda a: (
+        "give --rules or --from-db, not both" if a.rules and a.from_db else None))
+    if isinstance(args, int):
+        return args
     try:
         settings = Settings()
     except ValidationError as exc:

@@ -19,6 +19,7 @@ from pwguard.api.signing import (
     load_private_key,
     public_key_b64,
 )
+from pwguard.cliargs import parse_args
 
 PRIVATE_NAME = PRIVATE_KEY_NAME
 PUBLIC_NAME = "pwguard-signing.pub"
@@ -74,10 +75,9 @@ def main(argv: list[str]) -> int:
         help="server URL to put in the printed policy snippet",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing key pair")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
 
     out: Path = args.out
     private, public = out / PRIVATE_NAME, out / PUBLIC_NAME

@@ -13,6 +13,7 @@ import httpx
 import yaml
 
 from pwguard.api.build import build_dir, format_finding
+from pwguard.cliargs import parse_args
 from pwguard.rules import loader
 from pwguard.rules.finding import Finding, Severity
 
@@ -71,10 +72,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--note", default="", help="why: stored with the version and audit log")
     parser.add_argument("--timeout", type=timeout_seconds, default=30.0,
                         help="HTTP timeout in seconds")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
 
     token = os.environ.get("PWGUARD_ADMIN_TOKEN", "").strip()
     if not token:

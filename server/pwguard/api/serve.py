@@ -18,6 +18,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
+from pwguard.cliargs import parse_args
 
 log = logging.getLogger("pwguard.serve")
 
@@ -44,7 +45,7 @@ def env_help() -> str:
     return "\n".join(lines)
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pwguard serve",
         description="Run the rules server. At start it lints the rules folder (refusing to start "
@@ -61,7 +62,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--env", choices=["dev", "production"], help="PWGUARD_ENV")
     parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
                         help="PWGUARD_LOG_LEVEL")
-    return parser.parse_args(argv)
+    return parser
 
 
 def storage_is_sqlite(url: str) -> bool:
@@ -145,10 +146,9 @@ def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) ->
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = parse(argv)
-    except SystemExit as exc:  # usage error or --help: an exit code, as main(argv) -> int
-        return 0 if exc.code == 0 else 2
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     for option, field in OPTIONS.items():
         value = getattr(args, option[2:].replace("-", "_"))
         if value is not None:

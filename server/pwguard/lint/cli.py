@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
 from pwguard.lint.codes import CODES, FAMILIES
 from pwguard.lint.formatters import FORMATS, render
@@ -69,10 +70,9 @@ def explain(code: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+    args = parse_args(build_parser(), argv)
+    if isinstance(args, int):
+        return args
     if args.list_codes:
         sys.stdout.write(list_codes())
         return 0

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pwguard.cliargs import parse_args
 from pwguard.rules.model import Rule, RuleSet
 
 FORMAT = 1
@@ -68,10 +69,9 @@ def main(argv: list[str]) -> int:
         "--out", required=True, help="file to write, e.g. extension/rules.bundled.json"
     )
     parser.add_argument("--check", action="store_true", help="only check that --out is up to date")
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     from pwguard.lint import lint_paths
 
     if not Path(args.rules).exists():

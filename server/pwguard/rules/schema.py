@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from pwguard.cliargs import parse_args
 from pwguard.rules.model import RuleFile
 
 SCHEMA_ID = "https://pwguard.invalid/schema/rules.json"
@@ -31,9 +32,8 @@ def main(argv: list[str]) -> int:
         prog="pwguard schema",
         description="Print the JSON Schema of rule files (committed as rules/schema.json).",
     )
-    try:
-        parser.parse_args(argv)
-    except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+    args = parse_args(parser, argv)
+    if isinstance(args, int):
+        return args
     print(schema_text(), end="")
     return 0
