@@ -2,7 +2,9 @@
 
 ``ChromiumBrowser`` drives /usr/bin/chromium through Playwright (persistent context,
 unpacked extension via ``--load-extension``); ``FirefoxBrowser`` drives firefox-esr
-through Marionette (extension installed as a temporary add-on). Both map every mocked
+through Marionette (extension installed as a temporary add-on). Both take ``policies=``:
+enterprise policies for that one instance (Firefox: an alternate policies.json; Chromium:
+its /etc/chromium seen through a private mount namespace). Both map every mocked
 Zoho hostname to 127.0.0.1, accept the mock's self-signed certificate, and expose:
 
     open(url)                      load url in the test tab (a real load, even when only
@@ -20,8 +22,10 @@ may return a Promise, which is awaited. Results must be JSON-able.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
+import hashlib
 import json
 import os
 import shutil
@@ -40,6 +44,8 @@ REPO = Path(__file__).resolve().parent.parent
 EXTENSION_DIR = REPO / "extension"
 CHROMIUM_BIN = os.environ.get("PWGUARD_CHROMIUM", "/usr/bin/chromium")
 FIREFOX_BIN = os.environ.get("PWGUARD_FIREFOX", "firefox-esr")
+CHROMIUM_POLICY_WRAPPER = REPO / "tests" / "chromium-policy-wrapper"
+CHROMIUM_ETC = Path("/etc/chromium")  # Debian's chromium: policies/managed/*.json in here
 
 T = TypeVar("T")
 
@@ -293,6 +299,58 @@ def chromium_args(ext_dir: Path | None, hosts: Iterable[str]) -> list[str]:
     return args
 
 
+def chromium_extension_id(manifest: dict[str, Any]) -> str | None:
+    """The id Chromium gives an unpacked extension whose manifest has a ``key``: the first
+    128 bits of the SHA-256 of the key, hex digits 0-f written as a-p (None without a key)."""
+    key = manifest.get("key")
+    if not key:
+        return None
+    digest = hashlib.sha256(base64.b64decode(str(key))).hexdigest()[:32]
+    return "".join(chr(ord("a") + int(c, 16)) for c in digest)
+
+
+def _chromium_policy_setup(workdir: Path, policies: Mapping[str, Any]) -> dict[str, str]:
+    """The environment under which ``tests/chromium-policy-wrapper`` starts a Chromium that
+    reads ``policies`` (the content of one policies/managed/*.json) and no other policy.
+
+    Chromium on Linux reads policies only from /etc/chromium/policies/managed/, machine-wide,
+    which a test must not write. The wrapper enters a private mount namespace and binds a copy
+    of /etc/chromium (here: ``workdir/chromium-etc``, with the test's policy file instead of
+    the machine's policies) over /etc/chromium for that Chromium alone. That takes root (or
+    CAP_SYS_ADMIN), as the tests have; a dry run with ``cat`` for Chromium proves it works
+    before Chromium starts, and RuntimeError names what is missing when it does not.
+    """
+    if not CHROMIUM_ETC.is_dir():
+        raise RuntimeError(f"chromium: policies= needs {CHROMIUM_ETC} (Debian's chromium package "
+                           f"ships it) to bind the test's policies over; it does not exist")
+    etc = workdir / "chromium-etc"
+    shutil.rmtree(etc, ignore_errors=True)
+    shutil.copytree(CHROMIUM_ETC, etc, symlinks=True)
+    shutil.rmtree(etc / "policies", ignore_errors=True)  # the machine's own, if any
+    managed = etc / "policies" / "managed"
+    managed.mkdir(parents=True)
+    (managed / "pwguard-test.json").write_text(json.dumps(dict(policies), indent=2), "utf-8")
+    env = {"PWGUARD_POLICY_CHROMIUM": CHROMIUM_BIN, "PWGUARD_POLICY_ETC": str(etc)}
+    seen = CHROMIUM_ETC / "policies" / "managed" / "pwguard-test.json"
+    try:
+        probe = subprocess.run([str(CHROMIUM_POLICY_WRAPPER), str(seen)],
+                               env={**os.environ, **env, "PWGUARD_POLICY_CHROMIUM": "cat"},
+                               capture_output=True, text=True, timeout=30, check=False)
+        answer, why = probe.stdout, probe.stderr.strip() or f"exit status {probe.returncode}"
+    except OSError as exc:
+        answer, why = "", str(exc)
+    try:
+        shown = json.loads(answer) if answer else None
+    except ValueError:
+        shown = None
+    if shown != dict(policies):
+        raise RuntimeError(
+            f"chromium: {CHROMIUM_POLICY_WRAPPER} could not show Chromium the test's policies at "
+            f"{seen} ({why}). It needs unshare(1) and mount(8) and the right to use them "
+            "(root or CAP_SYS_ADMIN, as in CI): run the tests as root, or drop policies=")
+    return env
+
+
 class ChromiumBrowser(Browser):
     """Chromium via Playwright's sync API, driven from one dedicated thread.
 
@@ -303,28 +361,71 @@ class ChromiumBrowser(Browser):
 
     name = "chromium"
 
-    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...], *,
+                 policies: Mapping[str, Any] | None = None) -> None:
+        """``policies``: enterprise policies for this instance only, as the content of a
+        ``/etc/chromium/policies/managed/*.json`` file, e.g. ``{"3rdparty": {"extensions":
+        {id: {...}}}}`` for the extension's managed storage (``chromium_extension_id`` gives
+        the id); see ``_chromium_policy_setup``. When they configure this extension, the
+        start waits until its ``storage.managed`` holds them, else RuntimeError."""
         self.ext_dir = ext_dir
         self.manifest = read_manifest(ext_dir)
+        env = None if policies is None else _chromium_policy_setup(workdir, policies)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
         try:
-            self._run(self._start, workdir, hosts)
+            self._run(self._start, workdir, hosts, env)
         except BaseException:
             self._pool.shutdown(wait=False)
             raise
+        if policies is not None:
+            try:
+                self._check_policies(policies)
+            except BaseException:
+                self.close()
+                raise
+
+    def _check_policies(self, policies: Mapping[str, Any], timeout: float = 15) -> None:
+        expected_id = chromium_extension_id(self.manifest)
+        if expected_id is not None and expected_id != self.extension_id:
+            raise RuntimeError(f"chromium: the extension got the id {self.extension_id}, not "
+                               f"{expected_id} as its manifest key says")
+        mine = ((policies.get("3rdparty") or {}).get("extensions") or {}).get(self.extension_id)
+        if mine is None:
+            return
+        self.open(self.options_url)
+        try:
+            self.wait("""const want = arguments[0];
+                const canon = o => JSON.stringify(Object.keys(o).sort().map(k => [k, o[k]]));
+                return chrome.storage.managed.get().then(got => canon(got) === canon(want));
+                """, dict(mine), timeout=timeout)
+        except TimeoutError:
+            got = self.js("return chrome.storage.managed.get()")
+            raise RuntimeError(
+                f"chromium: the test policy is not active: storage.managed of {self.extension_id} "
+                f"holds {got}, not {dict(mine)} (policy file under "
+                f"{self._policy_etc}/policies/managed; does {CHROMIUM_BIN} read "
+                f"{CHROMIUM_ETC}/policies, and does managed_schema.json allow these keys?)"
+            ) from None
+        self.open("about:blank")
 
     def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return self._pool.submit(fn, *args).result()
 
-    def _start(self, workdir: Path, hosts: list[str] | tuple[str, ...]) -> None:
+    def _start(self, workdir: Path, hosts: list[str] | tuple[str, ...],
+               policy_env: dict[str, str] | None) -> None:
         from playwright.sync_api import sync_playwright
 
         args = chromium_args(self.ext_dir, hosts)
+        self._policy_etc = (policy_env or {}).get("PWGUARD_POLICY_ETC", "")
+        launch: dict[str, Any] = {"executable_path": CHROMIUM_BIN}
+        if policy_env is not None:
+            launch = {"executable_path": str(CHROMIUM_POLICY_WRAPPER),
+                      "env": {**os.environ, **policy_env}}
         self._pw = sync_playwright().start()
         try:
             self._ctx = self._pw.chromium.launch_persistent_context(
-                str(workdir / "chromium-profile"), executable_path=CHROMIUM_BIN,
-                headless=True, ignore_https_errors=True, args=args, timeout=60_000)
+                str(workdir / "chromium-profile"), headless=True, ignore_https_errors=True,
+                args=args, timeout=60_000, **launch)
             workers = [w for w in self._ctx.service_workers
                        if w.url.startswith("chrome-extension://")]
             worker = workers[0] if workers else self._ctx.wait_for_event(
@@ -362,6 +463,20 @@ class ChromiumBrowser(Browser):
 
     def _type_into(self, selector: str, text: str) -> None:
         self._run(lambda: self.page.fill(selector, text, timeout=10_000))
+
+    def allow_on_extensions_page(self, pattern: str) -> None:
+        """Allow the extension on ``pattern`` as a person does on chrome://extensions (the
+        extension's details, "Site access", add a site): that page's own call,
+        ``chrome.developerPrivate.addHostPermission``. Chromium records the host as granted
+        by the user; it becomes active when the extension asks for it (permissions.request),
+        which Chromium then answers without a prompt."""
+        self.open(f"chrome://extensions/?id={self.extension_id}")
+        error = self.js("""return chrome.developerPrivate.addHostPermission(arguments[0],
+            arguments[1]).then(() => null, e => String(e && e.message || e));""",
+                        self.extension_id, pattern)
+        if error:
+            raise RuntimeError(f"chromium: chrome://extensions refused to allow "
+                               f"{self.extension_id} on {pattern}: {error}")
 
     def _extension_workers(self, cdp: Any) -> list[dict[str, Any]]:
         prefix = f"chrome-extension://{self.extension_id}/"
