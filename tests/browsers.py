@@ -465,11 +465,12 @@ class ChromiumBrowser(Browser):
         self._run(lambda: self.page.fill(selector, text, timeout=10_000))
 
     def allow_on_extensions_page(self, pattern: str) -> None:
-        """Allow the extension on ``pattern`` as a person does on chrome://extensions (the
-        extension's details, "Site access", add a site): that page's own call,
-        ``chrome.developerPrivate.addHostPermission``. Chromium records the host as granted
-        by the user; it becomes active when the extension asks for it (permissions.request),
-        which Chromium then answers without a prompt."""
+        """Grant the extension ``pattern`` from chrome://extensions: that page's own call for a
+        person's site grant (``chrome.developerPrivate.addHostPermission``, behind its "Site
+        access" add-a-site dialog; for pwguard the page shows only toggles for the manifest's
+        hosts, so the call is made directly). Chromium records the host as granted by the
+        user; it becomes active when the extension asks for it (permissions.request), which
+        Chromium then answers without a prompt."""
         self.open(f"chrome://extensions/?id={self.extension_id}")
         error = self.js("""return chrome.developerPrivate.addHostPermission(arguments[0],
             arguments[1]).then(() => null, e => String(e && e.message || e));""",

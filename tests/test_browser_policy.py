@@ -25,12 +25,15 @@ behind that request, without a person to click its prompt:
 
 - Firefox runs with ``extensions.webextOptionalPermissionPrompts=false``, so the request is
   granted without a prompt, as an administrator's click would answer it.
-- Chromium always prompts for a new optional host permission (no switch or policy turns the
-  prompt off; headless, the prompt stays open and the request never settles), except for hosts
-  the person has already granted on chrome://extensions (the extension's "Site access"). So
-  the test first allows the host there, through that page's own
-  ``chrome.developerPrivate.addHostPermission``; that alone activates nothing (the extension
-  still lacks the permission), and the options page's request is then granted without a prompt.
+- Chromium always prompts for a new optional host permission (no switch, policy or CDP
+  method answers or skips that prompt; headless, it stays open and the request never settles),
+  except for hosts already granted by the user (permissions_api.cc: runtime-granted
+  permissions are not prompted for). So the test first grants the host from chrome://extensions,
+  with that page's own ``chrome.developerPrivate.addHostPermission`` (``ChromiumBrowser.
+  allow_on_extensions_page``); that alone activates nothing (the extension still lacks the
+  permission and nothing runs on the portal), and the options page's request is then granted
+  without a prompt. Sites "always allowed to use extensions" (chrome://extensions/
+  sitePermissions) do not count: the request still prompts.
 """
 
 from __future__ import annotations
