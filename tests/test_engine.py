@@ -110,6 +110,28 @@ def test_controls_in_document_order_including_hidden_and_roles() -> None:
     assert CHECKBOX_SELECTOR == "input[type=checkbox], [role=checkbox], [role=switch]"
 
 
+@pytest.mark.parametrize(
+    ("html", "ids"),
+    [
+        # attribute names are ASCII case-insensitive: any spelling of role counts, alone on
+        # the page (no other role attribute to make the engine look at every element)
+        ("<input type=checkbox id=a><div rOLe=checkbox id=b></div>", ["a", "b"]),
+        ("<p RoLE = 'switch' id=c></p><input type=checkbox id=a>", ["c", "a"]),
+        # a template's contents are dropped however its tag is spelt
+        ("<TeMPLATE><input type=checkbox><label for=a>no</label></TeMPLATE><input id=a>", []),
+        (
+            "<input type=checkbox id=a><tEmPlAtE><input type=checkbox id=t></tEmPlAtE>"
+            "<div role=checkbox id=b></div><Template><p role=switch></p></Template>",
+            ["a", "b"],
+        ),
+    ],
+)
+def test_controls_whatever_the_case_of_role_and_template(html: str, ids: list[str]) -> None:
+    page = Page(html)
+    assert [el.get("id") for el in page.controls] == ids
+    assert page.labels_for == {}
+
+
 def ruleset(*rules: dict[str, object]) -> RuleSet:
     base = {
         "title": "t",

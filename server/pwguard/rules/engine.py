@@ -9,8 +9,6 @@ compares both control by control on every fixture page. Keep both simple and ide
 2. Controls are the elements matching `CHECKBOX_SELECTOR`
    (`input[type=checkbox], [role=checkbox], [role=switch]`; `type` compared ASCII
    case-insensitively, `role` exactly), in document order. Hidden elements are NOT skipped.
-   (Python only, for speed: a `role` attribute is found when its name is spelt role, ROLE
-   or Role in the page source; other casings such as rOLe are missed.)
 3. `textContent(el)`: the concatenation of all descendant text nodes (as DOM textContent:
    script and style text included, comments excluded).
 4. Label text of a control = the following parts, in this order, joined with one space:
@@ -198,28 +196,15 @@ class Verdict:
 _UTF8_PARSER = etree.HTMLParser(encoding="utf-8", collect_ids=False)
 _PARSER = etree.HTMLParser(collect_ids=False)
 _LABELS_FOR = etree.XPath("//label[@for != '']")
-_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)", re.IGNORECASE)
-# The same on lowercased bytes, without the spelling condition: a quick pre-check (a literal
-# prefix makes it one fast pass).
+# A pre-check on the lowercased page: without a match, no element has role=checkbox or
+# role=switch (attribute names are ASCII case-insensitive; lxml lowercases them), so the
+# controls are found among the inputs and labels only. A literal prefix makes it one fast pass.
 _ANY_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)")
 
 
 def _may_have_role_controls(data: bytes) -> bool:
-    """Whether a `role` attribute (spelt role, ROLE or Role) may say checkbox or switch."""
-    if _ANY_ROLE_VALUE.search(data.lower()) is None:
-        return False
-    for spelling in (b"role", b"ROLE", b"Role"):
-        start = data.find(spelling)
-        while start != -1:
-            if _ROLE_VALUE.match(data, start):
-                return True
-            start = data.find(spelling, start + 4)
-    return False
-
-
-def _has_template(data: bytes) -> bool:
-    """Whether `<template>` contents are dropped (the element spelt template or TEMPLATE...)."""
-    return b"emplate" in data or b"EMPLATE" in data
+    """Whether a `role` attribute (its name in any case) may say checkbox or switch."""
+    return _ANY_ROLE_VALUE.search(data.lower()) is not None
 
 
 _BY_ID = etree.XPath("(//*[@id = $ident])[1]")
@@ -253,15 +238,17 @@ class Page:
         self.controls: list[Element] = []
         self.labels_for: dict[str, list[Element]] = {}
         if _may_have_role_controls(data):
-            self._index(data, every_element=True)
+            self._index(every_element=True)
             return
         # Usually: one pass over the inputs and labels only (walking every element costs more
-        # than the parse). A template whose contents count is handled by the general pass.
+        # than the parse). A page with a template (lxml lowercases the tag, however it is
+        # spelt) is indexed again by the general pass, which empties templates first.
         controls, labels_for = self.controls, self.labels_for
         for el in root.iter("input", "label", "template"):
             tag = el.tag
             if tag == "input":
-                if (el.get("type") or "").lower() == "checkbox" or el.get("role") in _ROLES:
+                kind = el.get("type")
+                if (kind is not None and kind.lower() == "checkbox") or el.get("role") in _ROLES:
                     controls.append(el)
             elif tag == "label":
                 if el.get("role") in _ROLES:
@@ -272,20 +259,19 @@ class Page:
                         labels_for[label_for].append(el)
                     else:
                         labels_for[label_for] = [el]
-            elif _has_template(data):
+            else:
                 controls.clear()
                 labels_for.clear()
-                self._index(data, every_element=False)
+                self._index(every_element=False)
                 return
 
-    def _index(self, data: bytes, every_element: bool) -> None:
+    def _index(self, every_element: bool) -> None:
         """Index controls and labels (templates emptied first), visiting every element if a
         role=checkbox/switch element may exist, else inputs and labels only."""
-        if _has_template(data):
-            for template in list(self.root.iter("template")):
-                template.text = None
-                for child in list(template):
-                    template.remove(child)
+        for template in list(self.root.iter("template")):
+            template.text = None
+            for child in list(template):
+                template.remove(child)
         walk = self.root.iter(etree.Element) if every_element else self.root.iter("input", "label")
         for el in walk:
             tag = el.tag
@@ -303,31 +289,41 @@ class Page:
             self._by_id[ident] = found[0] if found else None
         return self._by_id[ident]
 
-    def label_text(self, el: Element) -> str:
-        """The label text of a control (module docstring, step 4)."""
+    def joined_parts(self, el: Element) -> str:
+        """The parts of step 4 (labelledby texts, aria-label, label[for] texts, the ancestor
+        label's text) joined with one space, before white space is collapsed ("" if none)."""
         get = el.get
-        parts: list[str] = []
+        el_id = get("id")
+        used = self.labels_for.get(el_id) if el_id else None
+        ancestor = None
+        for ancestor in el.iterancestors("label"):  # noqa: B007 (the nearest one)
+            break
+        if ancestor is not None and used and ancestor in used:  # elements compare by identity
+            ancestor = None
         labelledby = get("aria-labelledby")
+        aria = get("aria-label")
+        if not labelledby and not aria and used and len(used) == 1:  # the usual control
+            text: str = _tostring(used[0], method="text", encoding="unicode", with_tail=False)
+            if ancestor is None:
+                return text
+            return text + " " + text_content(ancestor)
+        parts: list[str] = []
         if labelledby:
             for ref in labelledby.split():
                 target = self.element_by_id(ref)
                 if target is not None:
                     parts.append(text_content(target))
-        aria = get("aria-label")
         if aria:
             parts.append(aria)
-        el_id = get("id")
-        used = self.labels_for.get(el_id) if el_id else None
         if used:
             parts += [text_content(label) for label in used]
-        for ancestor in el.iterancestors("label"):
-            if not used or not any(ancestor is u for u in used):
-                parts.append(text_content(ancestor))
-            break
-        if parts:
-            text = collapse(parts[0] if len(parts) == 1 else " ".join(parts))
-            if text:
-                return text
+        if ancestor is not None:
+            parts.append(text_content(ancestor))
+        return " ".join(parts)
+
+    def fallback_text(self, el: Element) -> str:
+        """The label text of a control whose parts (step 4) collapse to nothing: the text of
+        the nearest of its parent, grandparent and great-grandparent that has some."""
         for depth, parent in enumerate(el.iterancestors()):
             if depth >= 3:
                 break
@@ -335,6 +331,10 @@ class Page:
             if text:
                 return text
         return ""
+
+    def label_text(self, el: Element) -> str:
+        """The label text of a control (module docstring, step 4)."""
+        return collapse(self.joined_parts(el)) or self.fallback_text(el)
 
 
 def label_text(el: Element) -> str:
@@ -479,13 +479,23 @@ def _ancestor_ids(el: Element, memo: dict[Element, frozenset[str]]) -> frozenset
 _Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], bool] | None]
 
 
+_LabelEntry = tuple[str, str, int]  # label text, its fold, bit i set: a phrase of rule i occurs
+
+
 class CompiledRules:
     """Rules (in order) prepared to give verdicts: selector alternatives indexed by the id,
     name or class a control must have for them to match, so that each control tests only
     the few that can ("#scope inner" alternatives test the ancestors' ids once for all); the
     phrases of all rules in one regex, to skip rules quickly when none occurs.
 
+    What a label text implies (its collapsed and folded forms and the rules whose phrases
+    occur in it) is a function of the text alone: it is remembered by the text (before white
+    space is collapsed) so that a label seen again, on this page or another, is not folded
+    and searched again. `clear_memo()` forgets them (the memo is also bounded).
+
     Matching is meant for the controls of a Page (elements, never comments)."""
+
+    MEMO_LIMIT = 65536
 
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [compiled(r) for r in rules]
@@ -506,11 +516,47 @@ class CompiledRules:
             p for r in self.rules for c in r.rule.controls for p in folded_phrases(c.label or [])
         ]
         self.any_phrase = literal_alternation(phrases) if phrases else None
+        self.phrase_rules = [
+            (1 << i, r.phrases) for i, r in enumerate(self.rules) if r.phrases is not None
+        ]
+        self.labels: dict[str, _LabelEntry] = {}  # joined label parts -> what they imply
 
-    def selector_hits(self, el: Element, memo: dict[Element, frozenset[str]] | None = None) -> int:
-        """Bit i set: one of the selectors of rule i matches the control, for every rule that
-        may decide the verdict (`memo`: a dict kept for the controls of one page, to share
-        the ancestors' ids)."""
+    def clear_memo(self) -> None:
+        """Forget the label texts seen so far."""
+        self.labels.clear()
+
+    def phrase_bits(self, folded: str) -> int:
+        """Bit i set: a phrase of rule i occurs in this folded label."""
+        if self.any_phrase is None or self.any_phrase.search(folded) is None:
+            return 0
+        return sum(bit for bit, phrases in self.phrase_rules if phrases.search(folded))
+
+    def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
+        """(label text, folded label, phrase bits) of a control whose label parts, joined,
+        are `joined` (as `page.joined_parts(el)`), remembered by that text when it alone
+        decides them (a label made of nothing comes from the element's parents)."""
+        labels = self.labels
+        if len(labels) >= self.MEMO_LIMIT:
+            labels.clear()
+        label = collapse(joined)
+        key = joined
+        if not label:
+            label = key = page.fallback_text(el)  # collapse(label) == label: the same entry
+            if not label:
+                return ("", "", 0)
+            hit = labels.get(key)
+            if hit is not None:
+                return hit
+        folded = fold_collapsed(label)
+        entry = labels[key] = (label, folded, self.phrase_bits(folded))
+        return entry
+
+    def selector_hits(
+        self, el: Element, memo: dict[Element, frozenset[str]] | None = None, hits: int = 0
+    ) -> int:
+        """`hits` plus bit i set when one of the selectors of rule i matches the control, for
+        every rule that may decide the verdict (`memo`: a dict kept for the controls of one
+        page, to share the ancestors' ids)."""
         get = el.get
         candidates = self.other
         if self.by_id:
@@ -528,7 +574,6 @@ class CompiledRules:
                     found = self.by_class.get(c)
                     if found:
                         candidates = candidates + found
-        hits = 0
         scoped = False
         for bit, matcher, _, inner in candidates:
             if inner is not None:
@@ -538,7 +583,7 @@ class CompiledRules:
         if not scoped:
             return hits
         # "#scope inner" alternatives walk the ancestors: skip those of rules after the first
-        # block rule already matched (they cannot change the verdict, see choose)
+        # block rule already matched (they cannot change the verdict, see pick)
         first_block = hits & self.block_bits
         first_block &= -first_block
         ancestor_ids: frozenset[str] | None = None
@@ -552,30 +597,21 @@ class CompiledRules:
                     hits |= bit
         return hits
 
+    def pick(self, hits: int) -> CompiledRule | None:
+        """The first covering block rule, else the first covering warn rule (step 9), of the
+        rules whose bits are set in `hits`."""
+        block = hits & self.block_bits
+        if block:
+            hits = block
+        elif not hits:
+            return None
+        return self.rules[(hits & -hits).bit_length() - 1]
+
     def choose(
         self, el: Element, folded: str, memo: dict[Element, frozenset[str]] | None = None
     ) -> CompiledRule | None:
         """The first covering block rule, else the first covering warn rule (step 9)."""
-        hits = self.selector_hits(el, memo)
-        may_phrase: bool | None = None  # whether a phrase of any rule may occur (asked once)
-        chosen: CompiledRule | None = None
-        for i, rule in enumerate(self.rules):
-            if chosen is not None and (chosen.action != "warn" or rule.action != "block"):
-                continue
-            if not hits >> i & 1:
-                if rule.phrases is None:
-                    continue
-                if may_phrase is None:  # without a selector hit, the control is seldom covered
-                    any_phrase = self.any_phrase
-                    may_phrase = bool(hits) or (
-                        any_phrase is not None and any_phrase.search(folded) is not None
-                    )
-                if not may_phrase or rule.phrases.search(folded) is None:
-                    continue
-            chosen = rule
-            if rule.action == "block":
-                break
-        return chosen
+        return self.pick(self.selector_hits(el, memo, self.phrase_bits(folded)))
 
 
 _COMPILED_SETS: dict[tuple[int, ...], tuple[list[Rule], CompiledRules]] = {}
@@ -598,15 +634,17 @@ def page_verdicts(
 ) -> list[Verdict]:
     """Verdicts of the page's controls; `folded_out` (if given) receives their folded labels."""
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
-    choose, label_text = prepared.choose, page.label_text
+    labels, label_entry = prepared.labels, prepared.label_entry
+    selector_hits, pick, joined_parts = prepared.selector_hits, prepared.pick, page.joined_parts
     memo: dict[Element, frozenset[str]] = {}
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
-        label = label_text(el)
-        folded = fold_collapsed(label)
+        joined = joined_parts(el)
+        entry = labels.get(joined) or label_entry(page, el, joined)
+        label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = choose(el, folded, memo)
+        chosen = pick(selector_hits(el, memo, bits))
         get = el.get
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(
