@@ -9,7 +9,8 @@ dangerous uncovered controls. As in `pwguard scan`, the rules are loaded and pre
 `pwguard scan` run over many pages, a repetition remembers what a label *text* implies (its
 folded form, the rules whose phrases occur in it: `CompiledRules.labels`) from one page to
 the next, since it depends on the text alone; each repetition starts with that memo empty
-(`clear_memo`), as each `pwguard scan` run does. Nothing else computed for one page or one
+(`clear_memo`), as each `pwguard scan` run does; so does the danger verdict of a folded label
+(`Vocabulary.by_label`). Nothing else computed for one page or one
 repetition is reused by another.
 Goal: ratio <= 1.5. Also prints the wall time of `pwguard lint rules/` (a subprocess).
 """
@@ -59,6 +60,7 @@ def run() -> None:
 
     def scan_all() -> int:
         rules.clear_memo()  # a fresh `pwguard scan` run: no label text seen yet
+        vocab.clear_memo()
         return sum(len(scan_page(path, Page(data), rules, vocab)) for path, data in pages)
 
     controls = scan_all()  # warm-up

@@ -183,3 +183,41 @@ def test_selector_alternatives_keys_and_scopes_hold(selector: str) -> None:
                     else:
                         assert el.get(kind) == value
     assert matched > 0
+
+
+def test_libxml2_logs_an_error_for_every_page_that_is_not_utf8() -> None:
+    """parse_html decodes a page only when the UTF-8 parse logged an error: libxml2 must log
+    one for any byte sequence that is not UTF-8, wherever it is."""
+    bad = [b"\xe9", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\x80", b"\xff"]
+    bad += [b"\xf8\x88\x80\x80\x80", b"\xe2\x82", b"\xf0\x9f\x98"]
+    places = [
+        b"<p>%s</p>",
+        b"<p title='%s'>x</p>",
+        b"<!-- %s -->",
+        b"<script>%s</script>",
+        b"<style>%s</style>",
+        b"<p>x</p>%s",
+        b"%s<p>x</p>",
+        b"<p %s=1>",
+        b"<%s>",
+        b"<textarea>%s</textarea>",
+        b"<title>%s</title>",
+        b"<![CDATA[%s]]>",
+        b"<?pi %s?>",
+        b"<!DOCTYPE %s>",
+    ]
+    parser = engine._PARSERS.utf8
+    checked = 0
+    for place in places:
+        for seq in bad:
+            for before in (b"", "\u00e9t\u00e9 ".encode(), b"x" * 5000):
+                data = before + place.replace(b"%s", seq)
+                with pytest.raises(UnicodeDecodeError):
+                    data.decode("utf-8")
+                engine.parse_html(data)
+                assert len(parser.error_log) > 0, data[-40:]
+                checked += 1
+    assert checked == len(places) * len(bad) * 3
+    # and such a page is parsed as the text it is (Latin-1 here, as a browser would)
+    page = Page(b"<label>Caf\xe9 <input type=checkbox></label>")
+    assert page.label_text(page.controls[0]) == "Caf\u00e9"

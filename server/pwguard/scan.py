@@ -42,14 +42,19 @@ STRUCTURAL = re.compile(
 )
 MAX_PAGE = 20 * 1024 * 1024
 MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
+MEMO_LIMIT = 65536  # folded labels remembered by a Vocabulary
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Control:
     path: str
     line: int
     verdict: Verdict
     reasons: tuple[str, ...]
+
+    def __init__(self, path: str, line: int, verdict: Verdict, reasons: tuple[str, ...]) -> None:
+        # as Verdict: half the time of the frozen dataclass's generated __init__
+        self.__dict__.update(path=path, line=line, verdict=verdict, reasons=reasons)
 
     @property
     def status(self) -> str:
@@ -79,29 +84,49 @@ class Vocabulary:
             for w in ws:
                 self.langs_of.setdefault(w, []).append(n)
         self.lang_names = list(self.by_lang)
+        # folded label -> what its wording says (None: a known harmless box); a function of
+        # the text alone, remembered for one run over many pages (`clear_memo` forgets it)
+        self.by_label: dict[str, tuple[str, ...] | None] = {}
+
+    def clear_memo(self) -> None:
+        """Forget the labels seen so far."""
+        self.by_label.clear()
+
+    def label_reasons(self, folded: str) -> tuple[str, ...] | None:
+        """Why a control with this folded label looks dangerous by its wording (None: it is a
+        known harmless box, whatever its attributes say)."""
+        if hit := self.dangerous.search(folded):
+            return (f"label contains Zoho's wording {hit.group(0)[:50]!r}",)
+        if self.harmless.search(folded):
+            return None  # a known harmless box (web sessions, Include OneAuth)
+        label_words = set(words(folded))
+        # the first language (in by_lang order) with MIN_WORDS of the label's words
+        counts: dict[int, int] = {}
+        for w in label_words:
+            for n in self.langs_of.get(w, ()):
+                counts[n] = counts.get(n, 0) + 1
+        found = [n for n, c in counts.items() if c >= MIN_WORDS]
+        if not found:
+            return ()
+        lang = self.lang_names[min(found)]
+        common = sorted(label_words & self.by_lang[lang])
+        return (f"label has dangerous wording ({lang}: {', '.join(common[:4])})",)
 
     def reasons(self, el: Element, folded: str) -> list[str]:
         """Why an uncovered control looks dangerous ([] if not); `folded` is its folded label."""
-        out = []
-        if hit := self.dangerous.search(folded):
-            out.append(f"label contains Zoho's wording {hit.group(0)[:50]!r}")
-        elif self.harmless.search(folded):
-            return []  # a known harmless box (web sessions, Include OneAuth)
+        by_label = self.by_label
+        if folded in by_label:
+            wording = by_label[folded]
         else:
-            label_words = set(words(folded))
-            # the first language (in by_lang order) with MIN_WORDS of the label's words
-            counts: dict[int, int] = {}
-            for w in label_words:
-                for n in self.langs_of.get(w, ()):
-                    counts[n] = counts.get(n, 0) + 1
-            found = [n for n, c in counts.items() if c >= MIN_WORDS]
-            if found:
-                lang = self.lang_names[min(found)]
-                common = sorted(label_words & self.by_lang[lang])
-                out.append(f"label has dangerous wording ({lang}: {', '.join(common[:4])})")
+            if len(by_label) >= MEMO_LIMIT:
+                by_label.clear()
+            wording = by_label[folded] = self.label_reasons(folded)
+        if wording is None:
+            return []
+        out = list(wording)
         for attr in ("id", "name", "class"):
-            value = el.get(attr) or ""
-            if m := STRUCTURAL.search(value):
+            value = el.get(attr)
+            if value and (m := STRUCTURAL.search(value)):
                 out.append(f"{attr} {value!r} contains {m.group(0)!r}")
         return out
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -175,7 +176,7 @@ def text_content(el: Element) -> str:
     return _tostring(el, method="text", encoding="unicode", with_tail=False)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Verdict:
     """One checkbox-like control and the rule covering it (rule_id/action None if none)."""
 
@@ -187,14 +188,37 @@ class Verdict:
     rule_id: str | None
     action: str | None
 
+    def __init__(
+        self,
+        index: int,
+        tag: str,
+        id: str,
+        name: str,
+        label: str,
+        rule_id: str | None,
+        action: str | None,
+    ) -> None:
+        # the generated __init__ of a frozen dataclass calls object.__setattr__ per field:
+        # filling __dict__ at once takes half the time (a scan makes one per control)
+        self.__dict__.update(
+            index=index, tag=tag, id=id, name=name, label=label, rule_id=rule_id, action=action
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 # Plain etree elements (not lxml.html's Python element classes): the same parser, no
 # per-element Python class lookup; no XML-id hash table (ids are looked up by attribute).
-_UTF8_PARSER = etree.HTMLParser(encoding="utf-8", collect_ids=False)
-_PARSER = etree.HTMLParser(collect_ids=False)
+class _Parsers(threading.local):
+    """This thread's parsers (parse_html reads the error log of the last parse)."""
+
+    def __init__(self) -> None:
+        self.utf8 = etree.HTMLParser(encoding="utf-8", collect_ids=False)
+        self.any = etree.HTMLParser(collect_ids=False)
+
+
+_PARSERS = _Parsers()
 _LABELS_FOR = etree.XPath("//label[@for != '']")
 # A pre-check on the lowercased page: without a match, no element has role=checkbox or
 # role=switch (attribute names are ASCII case-insensitive; lxml lowercases them), so the
@@ -211,20 +235,31 @@ _BY_ID = etree.XPath("(//*[@id = $ident])[1]")
 _ROLES = ("checkbox", "switch")
 
 
+def _parse(html: bytes, parser: etree.HTMLParser) -> Element | None:
+    try:
+        return None if not html or html.isspace() else etree.fromstring(html, parser)
+    except etree.XMLSyntaxError:
+        return None
+
+
 def parse_html(html: str | bytes) -> Element:
-    """lxml document root of a page given as text, or as bytes (UTF-8 unless they are not)."""
-    parser = _UTF8_PARSER
+    """lxml document root of a page given as text, or as bytes (UTF-8 unless they are not).
+
+    Bytes are parsed as UTF-8 first. Only if libxml2 reported an error (it reports bytes that
+    are not UTF-8; most pages give none) are they checked, and parsed again, letting lxml
+    honour <meta charset> (else Latin-1, as browsers do) when they are not UTF-8: checking
+    every page first would cost a decode of it."""
+    parsers = _PARSERS
+    parser = parsers.utf8
     if isinstance(html, str):
         html = html.encode("utf-8", "replace")  # bytes: lxml refuses str with an <?xml encoding>
-    elif not html.isascii():
+    root = _parse(html, parser)
+    if parser.error_log and not html.isascii():  # the error log of this thread's last parse
         try:
             html.decode("utf-8")
         except UnicodeDecodeError:
-            parser = _PARSER  # let lxml honour <meta charset> (else Latin-1, as browsers do)
-    try:
-        root = None if not html or html.isspace() else etree.fromstring(html, parser)
-    except etree.XMLSyntaxError:
-        root = None
+            parser = parsers.any
+            root = _parse(html, parser)
     return root if root is not None else etree.fromstring(b"<html></html>", parser)
 
 
@@ -480,6 +515,11 @@ _Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], b
 
 
 _LabelEntry = tuple[str, str, int]  # label text, its fold, bit i set: a phrase of rule i occurs
+# a control's candidate selector alternatives: [(rule bit, matcher)], [(rule bit, scope, inner)]
+_Plan = tuple[
+    list[tuple[int, Callable[[Element], bool]]],
+    list[tuple[int, str | None, Callable[[Element], bool]]],
+]
 
 
 class CompiledRules:
@@ -491,7 +531,8 @@ class CompiledRules:
     What a label text implies (its collapsed and folded forms and the rules whose phrases
     occur in it) is a function of the text alone: it is remembered by the text (before white
     space is collapsed) so that a label seen again, on this page or another, is not folded
-    and searched again. `clear_memo()` forgets them (the memo is also bounded).
+    and searched again; likewise the selector alternatives a control may match, by its id,
+    name and class attributes. `clear_memo()` forgets them (the memos are also bounded).
 
     Matching is meant for the controls of a Page (elements, never comments)."""
 
@@ -519,17 +560,38 @@ class CompiledRules:
         self.phrase_rules = [
             (1 << i, r.phrases) for i, r in enumerate(self.rules) if r.phrases is not None
         ]
+        # phrase -> the rules of the phrases it starts with (itself included)
+        rules_of: dict[str, int] = {}
+        for i, rule in enumerate(self.rules):
+            for c in rule.rule.controls:
+                for p in folded_phrases(c.label or []):
+                    rules_of[p] = rules_of.get(p, 0) | 1 << i
+        self.prefix_bits: dict[str, int] = {}
+        for p in rules_of:
+            self.prefix_bits[p] = 0
+            for n in range(1, len(p) + 1):
+                self.prefix_bits[p] |= rules_of.get(p[:n], 0)
         self.labels: dict[str, _LabelEntry] = {}  # joined label parts -> what they imply
+        self.plans: dict[tuple[str | None, str | None, str | None], _Plan] = {}
 
     def clear_memo(self) -> None:
-        """Forget the label texts seen so far."""
+        """Forget the label texts (and id, name, class attributes) seen so far."""
         self.labels.clear()
+        self.plans.clear()
 
     def phrase_bits(self, folded: str) -> int:
         """Bit i set: a phrase of rule i occurs in this folded label."""
-        if self.any_phrase is None or self.any_phrase.search(folded) is None:
+        first = None if self.any_phrase is None else self.any_phrase.search(folded)
+        if first is None:
             return 0
-        return sum(bit for bit, phrases in self.phrase_rules if phrases.search(folded))
+        # No phrase starts before the first one found, and those starting there are
+        # prefixes of it: their rules need no search; the others, from there on.
+        bits = self.prefix_bits[first.group(0)]
+        start = first.start()
+        for bit, phrases in self.phrase_rules:
+            if not bits & bit and phrases.search(folded, start):
+                bits |= bit
+        return bits
 
     def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
         """(label text, folded label, phrase bits) of a control whose label parts, joined,
@@ -551,6 +613,25 @@ class CompiledRules:
         entry = labels[key] = (label, folded, self.phrase_bits(folded))
         return entry
 
+    def plan(self, key: tuple[str | None, str | None, str | None]) -> _Plan:
+        """The selector alternatives a control with this (id, name, class) attribute may
+        match: those without an index key, and those indexed under its id, name or one of its
+        classes, split into plain and "#scope inner" ones (remembered by the attributes)."""
+        plans = self.plans
+        if len(plans) >= self.MEMO_LIMIT:
+            plans.clear()
+        el_id, name, classes = key
+        candidates = list(self.other)
+        candidates += self.by_id.get(el_id or "", ())
+        candidates += self.by_name.get(name or "", ())
+        if classes:
+            for c in classes.split():
+                candidates += self.by_class.get(c, ())
+        plain = [(bit, matcher) for bit, matcher, _, inner in candidates if inner is None]
+        scoped = [(bit, scope, inner) for bit, _, scope, inner in candidates if inner is not None]
+        plan = plans[key] = (plain, scoped)
+        return plan
+
     def selector_hits(
         self, el: Element, memo: dict[Element, frozenset[str]] | None = None, hits: int = 0
     ) -> int:
@@ -558,27 +639,10 @@ class CompiledRules:
         every rule that may decide the verdict (`memo`: a dict kept for the controls of one
         page, to share the ancestors' ids)."""
         get = el.get
-        candidates = self.other
-        if self.by_id:
-            found = self.by_id.get(get("id"))
-            if found:
-                candidates = candidates + found
-        if self.by_name:
-            found = self.by_name.get(get("name"))
-            if found:
-                candidates = candidates + found
-        if self.by_class:
-            classes = get("class")
-            if classes:
-                for c in classes.split():
-                    found = self.by_class.get(c)
-                    if found:
-                        candidates = candidates + found
-        scoped = False
-        for bit, matcher, _, inner in candidates:
-            if inner is not None:
-                scoped = True
-            elif not hits & bit and matcher(el):
+        key = (get("id"), get("name"), get("class"))
+        plain, scoped = self.plans.get(key) or self.plan(key)
+        for bit, matcher in plain:
+            if not hits & bit and matcher(el):
                 hits |= bit
         if not scoped:
             return hits
@@ -587,8 +651,8 @@ class CompiledRules:
         first_block = hits & self.block_bits
         first_block &= -first_block
         ancestor_ids: frozenset[str] | None = None
-        for bit, _, scope, inner in candidates:
-            if inner is None or hits & bit or (first_block and bit > first_block):
+        for bit, scope, inner in scoped:
+            if hits & bit or (first_block and bit > first_block):
                 continue
             if inner(el):
                 if ancestor_ids is None:
