@@ -164,7 +164,7 @@ SELECTORS = [
 
 @pytest.mark.parametrize("selector", SELECTORS)
 def test_selector_alternatives_keys_and_scopes_hold(selector: str) -> None:
-    matched = 0
+    matched = exact = 0
     for path in FIXTURES[::7]:
         for el in Page(path.read_bytes()).root.iter():
             if not isinstance(el.tag, str):
@@ -173,6 +173,10 @@ def test_selector_alternatives_keys_and_scopes_hold(selector: str) -> None:
                 if alt.scope is not None and alt.inner is not None:
                     ids = {a.get("id") for a in el.iterancestors()}
                     assert alt.matcher(el) == (alt.inner(el) and alt.scope in ids)
+                if alt.exact:
+                    assert alt.key is not None and alt.key[0] == "id"
+                    assert alt.matcher(el) == (el.get("id") == alt.key[1])
+                    exact += 1
                 if not alt.matcher(el):
                     continue
                 matched += 1
@@ -183,6 +187,7 @@ def test_selector_alternatives_keys_and_scopes_hold(selector: str) -> None:
                     else:
                         assert el.get(kind) == value
     assert matched > 0
+    assert (exact > 0) == any(alt.exact for alt in compile_alternatives(selector))
 
 
 def test_libxml2_logs_an_error_for_every_page_that_is_not_utf8() -> None:

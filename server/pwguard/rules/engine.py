@@ -489,34 +489,25 @@ def compiled(rule: Rule) -> CompiledRule:
     return hit
 
 
-def _ancestor_ids(el: Element, memo: dict[Element, frozenset[str]]) -> frozenset[str]:
-    """The ids of the element's ancestors; `memo` holds those of elements already seen (an
-    element's own id included), so that controls of one page share their common ancestors."""
-    chain = []
-    node = el.getparent()
-    ids = None
-    while node is not None:
-        ids = memo.get(node)
-        if ids is not None:
-            break
-        chain.append(node)
-        node = node.getparent()
-    if ids is None:
-        ids = frozenset()
-    for node in reversed(chain):
+def _scopes_above(el: Element, scopes: frozenset[str]) -> set[str]:
+    """Which of these ids an ancestor of the element has."""
+    found = set()
+    for node in el.iterancestors():
         ident = node.get("id")
-        if ident is not None and ident not in ids:
-            ids = ids | {ident}
-        memo[node] = ids
-    return ids
+        if ident in scopes:
+            found.add(ident)
+    return found
 
 
-_Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], bool] | None]
+# (rule bit, matcher, scope, inner, exact) of a selector alternative (see Alternative)
+_Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], bool] | None, bool]
 
 
 _LabelEntry = tuple[str, str, int]  # label text, its fold, bit i set: a phrase of rule i occurs
-# a control's candidate selector alternatives: [(rule bit, matcher)], [(rule bit, scope, inner)]
+# a control's candidate selector alternatives: the rule bits of those it matches by its
+# attributes alone, [(rule bit, matcher)], [(rule bit, scope, inner)]
 _Plan = tuple[
+    int,
     list[tuple[int, Callable[[Element], bool]]],
     list[tuple[int, str | None, Callable[[Element], bool]]],
 ]
@@ -546,9 +537,10 @@ class CompiledRules:
         self.other: list[_Entry] = []
         self.block_bits = sum(1 << i for i, r in enumerate(self.rules) if r.action == "block")
         indexes = {"id": self.by_id, "name": self.by_name, "class": self.by_class}
+        self.scopes = frozenset(a.scope for r in self.rules for a in r.alternatives if a.scope)
         for i, rule in enumerate(self.rules):
             for alt in rule.alternatives:
-                entry = (1 << i, alt.matcher, alt.scope, alt.inner)
+                entry = (1 << i, alt.matcher, alt.scope, alt.inner, alt.exact)
                 if alt.key is None:
                     self.other.append(entry)
                 else:
@@ -616,31 +608,40 @@ class CompiledRules:
     def plan(self, key: tuple[str | None, str | None, str | None]) -> _Plan:
         """The selector alternatives a control with this (id, name, class) attribute may
         match: those without an index key, and those indexed under its id, name or one of its
-        classes, split into plain and "#scope inner" ones (remembered by the attributes)."""
+        classes: the rules of those that are just #id of its id, and the others split into
+        plain and "#scope inner" ones (remembered by the attributes)."""
         plans = self.plans
         if len(plans) >= self.MEMO_LIMIT:
             plans.clear()
         el_id, name, classes = key
         candidates = list(self.other)
-        candidates += self.by_id.get(el_id or "", ())
-        candidates += self.by_name.get(name or "", ())
+        if el_id is not None:
+            candidates += self.by_id.get(el_id, ())
+        if name is not None:
+            candidates += self.by_name.get(name, ())
         if classes:
             for c in classes.split():
                 candidates += self.by_class.get(c, ())
-        plain = [(bit, matcher) for bit, matcher, _, inner in candidates if inner is None]
-        scoped = [(bit, scope, inner) for bit, _, scope, inner in candidates if inner is not None]
-        plan = plans[key] = (plain, scoped)
+        exact = 0
+        plain = []
+        scoped = []
+        for bit, matcher, scope, inner, is_exact in candidates:
+            if is_exact:  # indexed under the id: the control has it
+                exact |= bit
+            elif inner is None:
+                plain.append((bit, matcher))
+            else:
+                scoped.append((bit, scope, inner))
+        plan = plans[key] = (exact, plain, scoped)
         return plan
 
-    def selector_hits(
-        self, el: Element, memo: dict[Element, frozenset[str]] | None = None, hits: int = 0
-    ) -> int:
+    def selector_hits(self, el: Element, hits: int = 0) -> int:
         """`hits` plus bit i set when one of the selectors of rule i matches the control, for
-        every rule that may decide the verdict (`memo`: a dict kept for the controls of one
-        page, to share the ancestors' ids)."""
+        every rule that may decide the verdict."""
         get = el.get
         key = (get("id"), get("name"), get("class"))
-        plain, scoped = self.plans.get(key) or self.plan(key)
+        exact, plain, scoped = self.plans.get(key) or self.plan(key)
+        hits |= exact
         for bit, matcher in plain:
             if not hits & bit and matcher(el):
                 hits |= bit
@@ -650,14 +651,14 @@ class CompiledRules:
         # block rule already matched (they cannot change the verdict, see pick)
         first_block = hits & self.block_bits
         first_block &= -first_block
-        ancestor_ids: frozenset[str] | None = None
+        above: set[str] | None = None  # the scope ids of the ancestors (one walk, if needed)
         for bit, scope, inner in scoped:
             if hits & bit or (first_block and bit > first_block):
                 continue
             if inner(el):
-                if ancestor_ids is None:
-                    ancestor_ids = _ancestor_ids(el, {} if memo is None else memo)
-                if scope in ancestor_ids:
+                if above is None:
+                    above = _scopes_above(el, self.scopes)
+                if scope in above:
                     hits |= bit
         return hits
 
@@ -671,11 +672,9 @@ class CompiledRules:
             return None
         return self.rules[(hits & -hits).bit_length() - 1]
 
-    def choose(
-        self, el: Element, folded: str, memo: dict[Element, frozenset[str]] | None = None
-    ) -> CompiledRule | None:
+    def choose(self, el: Element, folded: str) -> CompiledRule | None:
         """The first covering block rule, else the first covering warn rule (step 9)."""
-        return self.pick(self.selector_hits(el, memo, self.phrase_bits(folded)))
+        return self.pick(self.selector_hits(el, self.phrase_bits(folded)))
 
 
 _COMPILED_SETS: dict[tuple[int, ...], tuple[list[Rule], CompiledRules]] = {}
@@ -700,7 +699,6 @@ def page_verdicts(
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
     labels, label_entry = prepared.labels, prepared.label_entry
     selector_hits, pick, joined_parts = prepared.selector_hits, prepared.pick, page.joined_parts
-    memo: dict[Element, frozenset[str]] = {}
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
         joined = joined_parts(el)
@@ -708,7 +706,7 @@ def page_verdicts(
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = pick(selector_hits(el, memo, bits))
+        chosen = pick(selector_hits(el, bits))
         get = el.get
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(

@@ -44,6 +44,9 @@ class Alternative(NamedTuple):
     # inner(el) and an ancestor of el has id `scope`. Else None, None.
     scope: str | None
     inner: Matcher | None
+    # True when the alternative is just its key (#id or *#id): an element matches exactly
+    # when it meets the key's condition.
+    exact: bool = False
 
 
 _IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
@@ -263,7 +266,9 @@ class _Parser:
             chain.append((comb, nxt))
         if len(chain) == 2 and chain[1][0] == " " and first_id is not None:
             return Alternative(_chain_matcher(chain), self.key, first_id, chain[1][1])
-        return Alternative(_chain_matcher(chain), self.key, None, None)
+        return Alternative(
+            _chain_matcher(chain), self.key, None, None, len(chain) == 1 and first_id is not None
+        )
 
     def selector_list(self) -> list[Alternative]:
         alternatives = [self.complex()]
