@@ -327,8 +327,11 @@ class Page:
     def joined_parts(self, el: Element) -> str:
         """The parts of step 4 (labelledby texts, aria-label, label[for] texts, the ancestor
         label's text) joined with one space, before white space is collapsed ("" if none)."""
+        return self._joined_parts(el, el.get("id"))
+
+    def _joined_parts(self, el: Element, el_id: str | None) -> str:
+        """joined_parts(el) of a control whose id attribute is `el_id`."""
         get = el.get
-        el_id = get("id")
         used = self.labels_for.get(el_id) if el_id else None
         ancestor = None
         for ancestor in el.iterancestors("label"):  # noqa: B007 (the nearest one)
@@ -639,7 +642,12 @@ class CompiledRules:
         """`hits` plus bit i set when one of the selectors of rule i matches the control, for
         every rule that may decide the verdict."""
         get = el.get
-        key = (get("id"), get("name"), get("class"))
+        return self._selector_hits(el, (get("id"), get("name"), get("class")), hits)
+
+    def _selector_hits(
+        self, el: Element, key: tuple[str | None, str | None, str | None], hits: int
+    ) -> int:
+        """selector_hits(el, hits) of a control whose (id, name, class) attributes are `key`."""
         exact, plain, scoped = self.plans.get(key) or self.plan(key)
         hits |= exact
         for bit, matcher in plain:
@@ -698,22 +706,23 @@ def page_verdicts(
     """Verdicts of the page's controls; `folded_out` (if given) receives their folded labels."""
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
     labels, label_entry = prepared.labels, prepared.label_entry
-    selector_hits, pick, joined_parts = prepared.selector_hits, prepared.pick, page.joined_parts
+    selector_hits, pick, joined_parts = prepared._selector_hits, prepared.pick, page._joined_parts
     out: list[Verdict] = []
     for index, el in enumerate(page.controls):
-        joined = joined_parts(el)
+        get = el.get
+        key = (get("id"), get("name"), get("class"))  # each read once
+        joined = joined_parts(el, key[0])
         entry = labels.get(joined) or label_entry(page, el, joined)
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = pick(selector_hits(el, bits))
-        get = el.get
+        chosen = pick(selector_hits(el, key, bits))
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(
                 index,
                 el.tag,
-                get("id") or "",
-                get("name") or "",
+                key[0] or "",
+                key[1] or "",
                 label,
                 chosen.rule.id if chosen else None,
                 chosen.action if chosen else None,
