@@ -506,7 +506,7 @@ def _scopes_above(el: Element, scopes: frozenset[str]) -> set[str]:
 _Entry = tuple[int, Callable[[Element], bool], str | None, Callable[[Element], bool] | None, bool]
 
 
-_LabelEntry = tuple[str, str, int]  # label text, its fold, bit i set: a phrase of rule i occurs
+_LabelEntry = tuple[str, str, int]  # label text, its fold, its phrase_bits
 # a control's candidate selector alternatives: the rule bits of those it matches by its
 # attributes alone, [(rule bit, matcher)], [(rule bit, scope, inner)]
 _Plan = tuple[
@@ -575,7 +575,9 @@ class CompiledRules:
         self.plans.clear()
 
     def phrase_bits(self, folded: str) -> int:
-        """Bit i set: a phrase of rule i occurs in this folded label."""
+        """Bit i set: a phrase of rule i occurs in this folded label, for each rule i up to
+        the first block rule with one (the rules after it cannot decide a verdict: their bits
+        may be left unset)."""
         first = None if self.any_phrase is None else self.any_phrase.search(folded)
         if first is None:
             return 0
@@ -583,9 +585,16 @@ class CompiledRules:
         # prefixes of it: their rules need no search; the others, from there on.
         bits = self.prefix_bits[first.group(0)]
         start = first.start()
-        for bit, phrases in self.phrase_rules:
+        block_bits = self.block_bits
+        first_block = bits & block_bits
+        first_block &= -first_block
+        for bit, phrases in self.phrase_rules:  # in rule order
+            if first_block and bit > first_block:
+                break
             if not bits & bit and phrases.search(folded, start):
                 bits |= bit
+                if bit & block_bits:
+                    break
         return bits
 
     def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
