@@ -5,12 +5,13 @@ Both run in this process over the same bytes held in memory; the two are repeate
 (process_time: steadier than wall time) is kept. The scan side is what `pwguard scan` does
 per page: parse, find the controls, compute label texts, match every rule, and look for
 dangerous uncovered controls. As in `pwguard scan`, the rules are loaded and prepared
-(compiled_rules) and the danger vocabulary built once, before the pages. Like one
-`pwguard scan` run over many pages, a repetition remembers what a label *text* implies (its
-folded form, the rules whose phrases occur in it: `CompiledRules.labels`) from one page to
-the next, since it depends on the text alone; each repetition starts with that memo empty
-(`clear_memo`), as each `pwguard scan` run does; so does the danger verdict of a folded label
-(`Vocabulary.by_label`). Nothing else computed for one page or one
+(compiled_rules) and the danger vocabulary built once, before the pages.
+Like one `pwguard scan` run over many pages, a repetition remembers, from one page to the
+next, what depends on a string alone: what a label text implies (its folded form, the rules
+whose phrases occur in it: `CompiledRules.labels`), the selector alternatives a control's
+id, name and class attributes make candidates (`CompiledRules.plans`) and the danger wording
+of a folded label (`Vocabulary.by_label`). Each repetition starts with these memos empty
+(`clear_memo`), as each `pwguard scan` run does. Nothing else computed for one page or one
 repetition is reused by another.
 Goal: ratio <= 1.5. Also prints the wall time of `pwguard lint rules/` (a subprocess).
 """
