@@ -114,3 +114,39 @@ def test_vocabulary_is_fresh() -> None:
     fresh = vocab.dumps(vocab.build(ROOT / "tools" / "zoho" / "labels.tsv"))
     stale = "server/pwguard/rules/danger_vocab.py is stale: python -m pwguard.rules.vocab --write"
     assert vocab.DATA.read_text(encoding="utf-8") == fresh, stale
+
+
+@pytest.mark.parametrize("url", [None, "https://example.com/"])  # all rules, none
+def test_memos_kept_from_page_to_page_change_nothing(url: str | None) -> None:
+    """scan_page remembers label texts (and selector candidates, danger wording) for one
+    run: scanning every fixture with the memos filled by an earlier scan, or emptied before
+    each page, gives the same report; clear_memo empties them."""
+    from pwguard.lint import lint_paths
+    from pwguard.rules.engine import Page, applicable_rules, compiled_rules
+    from pwguard.scan import Vocabulary, scan_page
+
+    ruleset = lint_paths([RULES]).ruleset
+    assert ruleset is not None
+    rules, words = compiled_rules(applicable_rules(ruleset, url)), Vocabulary()
+    pages = [(p, p.read_bytes()) for p in FIXTURES]
+
+    def report(fresh_each_page: bool) -> list[dict]:  # type: ignore[type-arg]
+        out = []
+        for path, data in pages:
+            if fresh_each_page:
+                rules.clear_memo()
+                words.clear_memo()
+            out += [c.to_dict() for c in scan_page(path, Page(data), rules, words)]
+        return out
+
+    fresh = report(True)
+    report(False)  # fills the memos
+    assert rules.labels and rules.plans and words.by_label
+    assert report(False) == fresh
+    if url is None:
+        assert sum(1 for c in fresh if c["rule_id"]) > 300
+    else:
+        assert sum(1 for c in fresh if c["reasons"]) > 300
+    rules.clear_memo()
+    words.clear_memo()
+    assert not rules.labels and not rules.plans and not words.by_label
