@@ -22,6 +22,8 @@
   const E = globalThis.pwguardEngine;
   const B = globalThis.pwguardBanner;
   const SEL = E.CHECKBOX_SELECTOR;
+  // attributes of a control, and of its ancestors, that can change its verdict or undo our
+  // block (plus every attribute the rules' selectors name: see attributesOf)
   const WATCHED_ATTRIBUTES = [
     "checked", "disabled", "data-pwguard", "aria-checked", "aria-disabled", "role", "type",
     "id", "for", "name", "class", "aria-label", "aria-labelledby",
@@ -31,12 +33,49 @@
   let rules = []; // the rules whose sites name this page
   let active = false;
   let mainPort = null;
-  const controls = new Set(); // checkbox-like controls seen (blocked, warned or not)
-  const verdictOf = new WeakMap(); // control -> rule applied to it (or null)
-  const original = new WeakMap(); // control -> {disabled, ariaDisabled} before we blocked it
+  // What we know of a control, kept on it (a property of this isolated world's wrapper,
+  // which the page's scripts never see): {batch, rule, original, listed, watched}
+  //   batch: the number of the last batch that evaluated it (see batched)
+  //   rule: the rule applied to it, or null
+  //   original: {disabled, ariaDisabled} before we blocked it, or null
+  //   listed: whether it is in `controls`
+  //   watched: the `generation` of the `watcher` that observes it (0: none)
+  const STATE = Symbol("pwguard");
+  const NOT_BLANK = /\S/; // a label text that collapses to something
+  let controls = []; // checkbox-like controls seen (blocked, warned or not), each once
   const roots = new Set(); // open shadow roots observed
   const refused = []; // [{rule, path}] requests guard-main.js refused
+  // How changes reach us, at a cost a busy page barely notices (bench/extension.py):
+  //  - `observer`: insertions and removals anywhere (childList, subtree) in the document and
+  //    every open shadow root: new controls are found and evaluated before the page can
+  //    paint them, and every structural change re-evaluates the known controls (a label
+  //    inserted elsewhere, a row moved, label text set with textContent);
+  //  - `watcher`: attribute changes of each control a rule blocks or warns about and of its
+  //    ancestors (selectors name ancestors' ids and classes), so that a page script that
+  //    re-enables or re-ticks the box, or renames it, is answered at once; observed without
+  //    an attributeFilter (which costs the browser several times more per call) and
+  //    filtered here;
+  //  - `textWatcher`: text edited in place (characterData) inside what the label of such a
+  //    control, or of a control whose label is still blank (text filled in later), is read
+  //    from (E.label_source).
+  // Why not more: once anything in a document observes attributes or text, the browser
+  // checks for observers on every attribute and text edit of the page, anywhere (a few
+  // percent of a busy page's script time, bench/extension.py); so a page without a
+  // dangerous box never pays for it. A harmless box that a page script later turns into a dangerous one
+  // by attributes or in-place text edits alone is caught at the page's next insertion or
+  // removal, and in any case before it can be used: a person's click or key press on it, a
+  // submit and a "Continue" click all re-evaluate first (reached, untickAll).
+  // A rule selector with a sibling combinator (+ ~) depends on elements no watcher sees:
+  // then attributes are observed document-wide, as a safety net (watchEverywhere).
   let observer = null;
+  let watcher = null;
+  let textWatcher = null;
+  let watchedAttributes = WATCHED_ATTRIBUTES;
+  let watchedNames = new Set(WATCHED_ATTRIBUTES);
+  let watchEverywhere = false;
+  let generation = 0; // of the observers, counted up each time they are made anew
+  let attrWatched = new WeakSet(); // ancestors `watcher` observes
+  let textWatched = new WeakSet(); // elements `textWatcher` observes
   let bannerKey = "";
   // whether inserted subtrees must be searched for open shadow roots: once the page has used
   // shadow DOM (guard-main.js reports the first attachShadow) or the document has any
@@ -127,13 +166,75 @@
     return url;
   }
 
+  // WATCHED_ATTRIBUTES plus the attribute names the rules' selectors test
+  function attributesOf(ruleList) {
+    const names = new Set(WATCHED_ATTRIBUTES);
+    for (const rule of ruleList) {
+      for (const c of rule.controls || []) {
+        if (typeof c.selector !== "string") continue;
+        for (const m of c.selector.matchAll(/\[\s*([A-Za-z_-][A-Za-z0-9_-]*)/g)) names.add(m[1].toLowerCase());
+      }
+    }
+    return [...names];
+  }
+
+  function selectorsOf(ruleList) {
+    return ruleList.flatMap((rule) => (rule.controls || []).map((c) => c.selector))
+      .filter((sel) => typeof sel === "string");
+  }
+
+  // a selector list with its bracketed and parenthesised parts blanked out (same length), so
+  // that combinators and commas can be found by position
+  function blanked(selector) {
+    let out = "";
+    let depth = 0;
+    let quote = "";
+    for (const ch of selector) {
+      if (quote) {
+        if (ch === quote) quote = "";
+        out += "_";
+      } else if (ch === '"' || ch === "'") {
+        quote = ch;
+        out += "_";
+      } else if (ch === "[" || ch === "(") {
+        depth += 1;
+        out += "_";
+      } else if (ch === "]" || ch === ")") {
+        depth -= 1;
+        out += "_";
+      } else {
+        out += depth > 0 ? "_" : ch;
+      }
+    }
+    return out;
+  }
+
+  // whether a rule's selector has a sibling combinator (+ or ~)
+  function usesSiblings(ruleList) {
+    return selectorsOf(ruleList).some((sel) => /[+~]/.test(blanked(sel)));
+  }
+
   function applyPayload(next) {
     if (!next || !Array.isArray(next.rules)) return;
     payload = next;
     rules = E.rules_for_url(payload, pageUrl());
+    const attributes = attributesOf(rules);
+    const everywhere = usesSiblings(rules);
+    if (attributes.join() !== watchedAttributes.join() || everywhere !== watchEverywhere) {
+      watchedAttributes = attributes;
+      watchedNames = new Set(attributes);
+      watchEverywhere = everywhere;
+      stopObserving(); // observed again with the new options by activate, just below
+    }
     if (rules.length > 0) activate();
     else deactivate();
     sendGuardConfig();
+    // what this frame enforces, for a look from the developer tools (the content script's
+    // context) and for bench/extension.py; set in this isolated world only, which the
+    // page's scripts cannot see
+    globalThis.__pwguardFrameState = Object.freeze({
+      version: payload.version, active, rules: rules.map((r) => r.id),
+    });
   }
 
   // Protection never lapses: the rules always come from somewhere, and a slow answer never
@@ -198,12 +299,22 @@
     return el.localName === "input";
   }
 
+  function stateOf(el) {
+    let st = el[STATE];
+    if (st === undefined) {
+      st = { batch: 0, rule: null, original: null, listed: false, watched: 0 };
+      el[STATE] = st;
+    }
+    return st;
+  }
+
   function block(el) {
-    if (!original.has(el)) {
-      original.set(el, {
+    const st = stateOf(el);
+    if (st.original === null) {
+      st.original = {
         disabled: isInput(el) ? el.disabled : el.hasAttribute("disabled"),
         ariaDisabled: el.getAttribute("aria-disabled"),
-      });
+      };
     }
     if (el.getAttribute("data-pwguard") !== "blocked") el.setAttribute("data-pwguard", "blocked");
     let unticked = false;
@@ -230,30 +341,32 @@
   }
 
   function release(el) {
-    const before = original.get(el);
+    const st = el[STATE];
+    const before = st && st.original;
     if (el.hasAttribute("data-pwguard")) el.removeAttribute("data-pwguard");
     if (!before) return;
-    original.delete(el);
+    st.original = null;
     if (isInput(el)) el.disabled = before.disabled;
     else if (!before.disabled) el.removeAttribute("disabled");
     if (before.ariaDisabled === null) el.removeAttribute("aria-disabled");
     else el.setAttribute("aria-disabled", before.ariaDisabled);
   }
 
-  // label text -> folded label text, for the controls a page keeps re-rendering
+  // raw label text -> folded label text, for the controls a page keeps re-rendering (fold
+  // collapses white space itself: E.fold(collapse(t)) === E.fold(t))
   const foldCache = new Map();
-  function foldedLabel(el) {
-    const label = E.label_text(el);
-    let folded = foldCache.get(label);
-    if (folded === undefined) {
+  function folded(text) {
+    let out = foldCache.get(text);
+    if (out === undefined) {
       if (foldCache.size > 500) foldCache.clear();
-      folded = E.fold(label);
-      foldCache.set(label, folded);
+      out = E.fold(text);
+      foldCache.set(text, out);
     }
-    return folded;
+    return out;
   }
 
-  let batch = null; // controls already evaluated during the current batch (see batched)
+  let batch = 0; // the current batch's number, 0 outside batches (see batched)
+  let batches = 0;
 
   // run `fn` with each control evaluated at most once: a scan followed by recheckAll (a
   // mutation batch, an activation) leaves the controls the scan found as they are
@@ -262,25 +375,33 @@
       fn();
       return;
     }
-    batch = new Set();
+    batches += 1;
+    batch = batches;
     try {
       fn();
     } finally {
-      batch = null;
+      batch = 0;
     }
   }
 
   function evaluate(el) {
+    const st = stateOf(el);
     if (batch) {
-      if (batch.has(el)) return;
-      batch.add(el);
+      if (st.batch === batch) return;
+      st.batch = batch;
     }
-    controls.add(el);
-    const rule = ruleFor(el);
-    verdictOf.set(el, rule);
+    if (!st.listed) {
+      st.listed = true;
+      controls.push(el);
+    }
+    const source = E.label_source(el);
+    const rule = E.rule_for_folded(el, rules, folded(source.text));
+    if (rule !== null) watch(el, st, source.nodes);
+    else if (!NOT_BLANK.test(source.text)) watchText(source.nodes);
+    st.rule = rule;
     if (rule && blocks(rule)) block(el);
     else {
-      if (original.has(el)) release(el);
+      if (st.original !== null) release(el);
       if (rule) {
         if (el.getAttribute("data-pwguard") !== "warned") el.setAttribute("data-pwguard", "warned");
       } else if (el.hasAttribute("data-pwguard")) {
@@ -289,22 +410,58 @@
     }
   }
 
-  function ruleFor(el) {
-    return E.rule_for_folded(el, rules, foldedLabel(el));
+  // have `watcher` and `textWatcher` observe what the verdict on `el` (a control a rule
+  // applies to) depends on; see `observer`
+  function watch(el, st, labelNodes) {
+    if (!watcher) return;
+    if (st.watched !== generation) { // (the control itself, without a WeakSet lookup)
+      st.watched = generation;
+      watcher.observe(el, { attributes: true });
+    }
+    for (let node = el.parentElement; node; node = node.parentElement) {
+      if (attrWatched.has(node)) continue; // (a moved subtree gets new ancestors: go on up)
+      attrWatched.add(node);
+      watcher.observe(node, { attributes: true });
+    }
+    watchText(labelNodes);
+  }
+
+  function watchText(labelNodes) {
+    if (!textWatcher) return;
+    for (const node of labelNodes) {
+      if (textWatched.has(node)) continue;
+      textWatched.add(node);
+      textWatcher.observe(node, { characterData: true, subtree: true });
+    }
   }
 
   function isBlocked(el) {
-    const rule = active && el && verdictOf.get(el);
+    const rule = active && el && el[STATE] && el[STATE].rule;
     return Boolean(rule && blocks(rule));
   }
 
   function observe(root) {
-    if (observer) {
-      observer.observe(root, {
-        childList: true, subtree: true, characterData: true,
-        attributes: true, attributeFilter: WATCHED_ATTRIBUTES,
-      });
-    }
+    if (!observer) return;
+    observer.observe(root, watchEverywhere
+      ? { childList: true, subtree: true, attributes: true, attributeFilter: watchedAttributes }
+      : { childList: true, subtree: true });
+  }
+
+  function startObserving() {
+    if (observer) return;
+    generation += 1;
+    observer = new MutationObserver(onMutations);
+    watcher = new MutationObserver(onWatched);
+    textWatcher = new MutationObserver(onTextEdited);
+    observe(document);
+    for (const root of roots) observe(root);
+  }
+
+  function stopObserving() {
+    for (const o of [observer, watcher, textWatcher]) if (o) o.disconnect();
+    observer = watcher = textWatcher = null;
+    attrWatched = new WeakSet();
+    textWatched = new WeakSet();
   }
 
   function addShadowRoot(root) {
@@ -315,22 +472,13 @@
   }
 
   // SEL is a slow selector list (attribute values on any tag) for a query that runs on every
-  // inserted subtree; answered in two fast queries when the page has no role=checkbox/switch
-  // under `node`: every `input` (a tag-name query), then the attribute `role`'s presence.
+  // inserted subtree; answered in two faster ones: role="checkbox"/"switch" (an attribute
+  // test on every element), then every `input` (a tag-name walk; an input's `type` property
+  // is "checkbox" exactly when input[type="checkbox" i] matches). Inputs first, so a page's
+  // form boxes are blocked first; the banner anchors on the first blocked one found.
   const INPUT_SEL = 'input[type="checkbox" i]';
-  const SPLIT = SEL === `${INPUT_SEL}, [role="checkbox"], [role="switch"]`;
-
-  // node.querySelectorAll(SEL), in document order
-  function controlsUnder(node) {
-    if (!SPLIT) return node.querySelectorAll(SEL);
-    for (const el of node.querySelectorAll("[role]")) {
-      const role = el.getAttribute("role");
-      if (role === "checkbox" || role === "switch") return node.querySelectorAll(SEL);
-    }
-    const found = [];
-    for (const el of node.querySelectorAll("input")) if (el.matches(INPUT_SEL)) found.push(el);
-    return found;
-  }
+  const ROLE_SEL = '[role="checkbox"], [role="switch"]';
+  const SPLIT = SEL === `${INPUT_SEL}, ${ROLE_SEL}`;
 
   // every checkbox-like control and open shadow root under `node` (inclusive)
   function scan(node) {
@@ -340,7 +488,15 @@
       if (node.shadowRoot) addShadowRoot(node.shadowRoot);
     }
     if (!node.firstElementChild) return;
-    for (const el of controlsUnder(node)) evaluate(el);
+    if (SPLIT) {
+      // (a ShadowRoot has no getElementsByTagName)
+      const inputs = node.getElementsByTagName
+        ? node.getElementsByTagName("input") : node.querySelectorAll("input");
+      for (const el of inputs) if (el.type === "checkbox") evaluate(el);
+      for (const el of node.querySelectorAll(ROLE_SEL)) evaluate(el);
+    } else {
+      for (const el of node.querySelectorAll(SEL)) evaluate(el);
+    }
     if (!shadowSeen) return;
     for (const el of node.querySelectorAll("*")) if (el.shadowRoot) addShadowRoot(el.shadowRoot);
   }
@@ -356,38 +512,78 @@
     }
   }
 
+  function isListed(el) {
+    const st = el[STATE];
+    return st !== undefined && st.listed;
+  }
+
   function recheckAll() {
+    const kept = [];
     for (const el of controls) {
+      const st = el[STATE];
       if (!el.isConnected) {
-        controls.delete(el);
-        continue;
+        st.listed = false; // (evaluated and listed again if it comes back)
+      } else if (!el.matches(SEL)) {
+        forget(el); // a page script made it something else (type="text", another role)
+      } else {
+        kept.push(el);
       }
-      evaluate(el);
     }
+    controls = kept;
+    for (const el of kept) evaluate(el);
     updateBanner();
+  }
+
+  function forget(el) {
+    const st = el[STATE];
+    st.listed = false;
+    st.rule = null;
+    release(el);
+  }
+
+  // attributes changed on known controls or their ancestors
+  function onWatched(records) {
+    if (!active) return;
+    batched(() => {
+      let ancestors = false;
+      for (const rec of records) {
+        if (!watchedNames.has(rec.attributeName)) continue;
+        const el = rec.target;
+        if (isListed(el) && el.matches(SEL)) evaluate(el);
+        else ancestors = true;
+      }
+      if (ancestors) recheckAll();
+      else updateBanner();
+    });
+  }
+
+  // text edited inside what a known control's label is read from
+  function onTextEdited() {
+    if (active) batched(recheckAll);
   }
 
   function onMutations(records) {
     if (!active) return;
     batched(() => {
+      let attributes = false;
       for (const rec of records) {
-        if (rec.type !== "childList" || rec.addedNodes.length === 0) continue;
+        if (rec.type !== "childList") { // (watchEverywhere)
+          attributes = true;
+          if (rec.target.matches(SEL) && !isListed(rec.target)) evaluate(rec.target);
+          continue;
+        }
         for (const n of rec.addedNodes) if (n.nodeType === Node.ELEMENT_NODE) scan(n);
       }
-      // labels may have changed text, ids may have moved, a blocked box may have been
-      // touched: re-evaluate the (few) known controls once per batch
-      if (controls.size > 0) recheckAll();
+      // labels may have gained or lost text or a label[for], ids may have moved, rows may
+      // have been re-parented: re-evaluate the (few) known controls once per batch
+      if (controls.length > 0 || attributes) recheckAll();
     });
   }
 
   function activate() {
     active = true;
     detectShadowDom();
-    if (!observer) {
-      observer = new MutationObserver(onMutations);
-      observe(document);
-      for (const root of roots) observe(root);
-    }
+    startObserving();
     batched(() => {
       scan(document);
       for (const root of roots) scan(root);
@@ -398,13 +594,10 @@
   function deactivate() {
     const wasActive = active;
     active = false;
-    if (observer) {
-      observer.disconnect();
-      observer = null;
-    }
+    stopObserving();
     if (!wasActive) return;
-    for (const el of controls) release(el);
-    controls.clear();
+    for (const el of controls) forget(el);
+    controls = [];
     refused.length = 0;
     bannerKey = "";
     B.remove(document);
@@ -415,37 +608,47 @@
     const entries = [];
     let anchor = null;
     for (const el of controls) {
-      const rule = verdictOf.get(el);
+      const rule = el[STATE].rule;
       if (!rule || !el.isConnected) continue;
       const blocked = blocks(rule);
       entries.push({ rule, kind: blocked ? "blocked" : "warned" });
       if (!anchor || (blocked && !isBlocked(anchor))) anchor = el;
     }
     for (const r of refused) entries.push({ rule: r.rule, kind: "refused", path: r.path });
-    const key = JSON.stringify(entries.map((e) => [e.kind, e.rule.id, e.path || ""]).sort());
     if (entries.length === 0) {
       if (bannerKey) B.remove(document);
       bannerKey = "";
       return;
     }
+    const key = JSON.stringify(entries.map((e) => [e.kind, e.rule.id, e.path || ""]).sort());
     if (key === bannerKey && B.isPlaced(anchor)) return;
     bannerKey = key;
     B.show(document, entries, anchor);
   }
 
   // ---- user actions and page scripts ----
+  // a control is evaluated afresh when a person reaches for it: a page script may have made
+  // it checkbox-like (a `type` or `role` set later) or dangerous (renamed, relabelled in
+  // place) without any insertion since, which no observer reports for a harmless box
+  function reached(el) {
+    if (el && el.matches(SEL)) batched(() => evaluate(el));
+    return el;
+  }
+
   function blockedTarget(ev) {
     const path = ev.composedPath ? ev.composedPath() : [ev.target];
     for (const node of path) {
       if (!(node instanceof Element)) continue;
-      if (isBlocked(node)) return node;
-      if (node.localName === "label" && isBlocked(node.control)) return node.control;
+      if (isBlocked(reached(node))) return node;
+      if (node.localName === "label" && isBlocked(reached(node.control))) return node.control;
     }
     return null;
   }
 
+  // every known control evaluated afresh (a blocked one unticked again): what a page script
+  // changed since without an insertion or removal counts before the page acts on the boxes
   function untickAll() {
-    for (const el of controls) if (isBlocked(el)) block(el);
+    batched(recheckAll);
   }
 
   function stop(ev) {
@@ -485,7 +688,8 @@
   }
 
   window.addEventListener("submit", () => {
-    if (active) untickAll();
+    if (!active) return;
+    untickAll();
   }, true);
 
   // guard-main.js: an element already in the page just got an open shadow root

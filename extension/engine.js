@@ -45,16 +45,28 @@
     }
   }
 
-  /** The label text of a control (engine.py, step 4): aria-labelledby targets, aria-label,
-   * every label[for=id], the nearest ancestor label unless already used, joined; if that is
-   * empty, the text of the nearest of parent, grandparent, great-grandparent that has text. */
-  function label_text(el) {
+  const ASCII_WHITESPACE = /[ \t\n\f\r]+/;
+  const NOT_BLANK = /\S/; // collapse(text) !== "" exactly when this matches
+
+  /** What the label text of a control is read from (engine.py, step 4): `text` is the label
+   * text before white space is collapsed (aria-labelledby targets, aria-label, every
+   * label[for=id], the nearest ancestor label unless already used, joined; if that is blank,
+   * the text of the nearest of parent, grandparent, great-grandparent that has text), `nodes`
+   * the elements whose text can change it (those labels, even empty, and the ancestor the
+   * text came from, or the farthest one looked at). */
+  function label_source(el) {
     const root = rootOf(el);
     const parts = [];
-    const labelledby = (el.getAttribute("aria-labelledby") || "").split(/[ \t\n\f\r]+/).filter(Boolean);
-    for (const id of labelledby) {
-      const target = byId(root, id);
-      if (target) parts.push(target.textContent);
+    const nodes = [];
+    const labelledby = el.getAttribute("aria-labelledby");
+    if (labelledby) {
+      for (const id of labelledby.split(ASCII_WHITESPACE)) {
+        const target = byId(root, id);
+        if (target) {
+          nodes.push(target);
+          parts.push(target.textContent);
+        }
+      }
     }
     const aria = el.getAttribute("aria-label");
     if (aria) parts.push(aria);
@@ -65,18 +77,32 @@
         if (lab.getAttribute("for") === id) used.push(lab);
       }
     }
-    for (const lab of used) parts.push(lab.textContent);
+    for (const lab of used) {
+      nodes.push(lab);
+      parts.push(lab.textContent);
+    }
     const ancestor = el.parentElement ? el.parentElement.closest("label") : null;
-    if (ancestor && !used.includes(ancestor)) parts.push(ancestor.textContent);
-    const text = collapse(parts.join(" "));
-    if (text) return text;
+    if (ancestor && !used.includes(ancestor)) {
+      nodes.push(ancestor);
+      parts.push(ancestor.textContent);
+    }
+    const text = parts.join(" ");
+    if (NOT_BLANK.test(text)) return { text, nodes };
     let node = el.parentElement;
+    let farthest = null;
     for (let level = 0; node && level < ANCESTOR_TEXT_LEVELS; level += 1) {
-      const t = collapse(node.textContent);
-      if (t) return t;
+      const t = node.textContent;
+      farthest = node;
+      if (NOT_BLANK.test(t)) return { text: t, nodes: [...nodes, node] };
       node = node.parentElement;
     }
-    return "";
+    if (farthest) nodes.push(farthest);
+    return { text: "", nodes };
+  }
+
+  /** The label text of a control (engine.py, step 4): label_source's text, collapsed. */
+  function label_text(el) {
+    return collapse(label_source(el).text);
   }
 
   function safeMatches(el, selector) {
@@ -191,7 +217,7 @@
         list = null; // one entry is invalid: match entry by entry (safeMatches skips it)
       }
       const phrases = (rule.controls || []).filter((x) => x.label != null).flatMap(phrasesOf);
-      c = { selectors, list, phrases };
+      c = { selectors, list, phrases, hits: new Map() };
       compiled.set(rule, c);
     }
     return c;
@@ -204,13 +230,55 @@
         return true;
       }
     }
-    for (const p of c.phrases) if (folded.includes(p)) return true;
-    return false;
+    return phraseHit(c, folded);
+  }
+
+  // whether one of the rule's phrases is in `folded`, remembered per folded label (a page
+  // re-renders the same few labels over and over)
+  function phraseHit(c, folded) {
+    let hit = c.hits.get(folded);
+    if (hit === undefined) {
+      hit = c.phrases.some((p) => folded.includes(p));
+      if (c.hits.size >= 1000) c.hits.clear();
+      c.hits.set(folded, hit);
+    }
+    return hit;
+  }
+
+  // Per array of rules, computed once: all their selectors as one selector list (`any`: ""
+  // when they have none, null when one does not parse) and, per folded label, whether a
+  // phrase of any of them is in it. A control that matches neither is covered by no rule:
+  // one native call and one lookup decide most controls of a page.
+  const unions = new WeakMap();
+  function unionOf(rules) {
+    let u = unions.get(rules);
+    if (!u) {
+      const all = rules.map(compile);
+      const lists = all.filter((c) => c.selectors.length > 0).map((c) => c.list);
+      const any = lists.includes(null) ? null : lists.join(", ");
+      u = { any, all, hits: new Map() };
+      unions.set(rules, u);
+    }
+    return u;
+  }
+
+  function anyPhraseHit(u, folded) {
+    let hit = u.hits.get(folded);
+    if (hit === undefined) {
+      hit = u.all.some((c) => phraseHit(c, folded));
+      if (u.hits.size >= 1000) u.hits.clear();
+      u.hits.set(folded, hit);
+    }
+    return hit;
   }
 
   /** The first covering `block` rule in ruleset order, else the first covering `warn` rule,
    * else null (engine.py, step 9), given the control's folded label text. */
   function rule_for_folded(el, rules, folded) {
+    const u = unionOf(rules);
+    if (u.any !== null && !(u.any !== "" && safeMatches(el, u.any)) && !anyPhraseHit(u, folded)) {
+      return null;
+    }
     let warned = null;
     for (const rule of rules) {
       const action = rule.action || "block";
@@ -255,6 +323,7 @@
   globalThis.pwguardEngine = Object.freeze({
     CHECKBOX_SELECTOR,
     fold,
+    label_source,
     label_text,
     control_matches,
     collapse,

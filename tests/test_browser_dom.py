@@ -159,13 +159,59 @@ def test_a_pre_ticked_box_is_unticked(bundled: Browser, zoho: ZohoMock) -> None:
     assert bundled.js(STATE, "#ter_all") == {"checked": True, "disabled": False, "mark": None}
 
 
+def nested(html: str) -> str:
+    """`html` three elements below <body>: a control's fallback label text (its nearest
+    ancestor with text, at most three levels up) never reaches the text of the page's
+    scripts."""
+    return f'<div class="dialog"><div class="rows"><div class="group">{html}</div></div></div>'
+
+
 def test_a_label_that_gets_its_text_later_is_matched(bundled: Browser, zoho: ZohoMock) -> None:
     # the page renders rows first and fills in translated strings afterwards
-    html = page(row("box1", "x", "") + f"""<script>
+    html = page(nested(row("box1", "x", "")) + f"""<script>
         setTimeout(() => document.querySelector("label[for=box1] span").textContent =
                          {json.dumps(MOBILE)}, 200);</script>""")
     bundled.open(serve(zoho, "/u/late-text", html))
     bundled.wait(IS_BLOCKED, "#box1")
+
+
+def test_a_blank_label_filled_in_place_is_matched_at_once(bundled: Browser, zoho: ZohoMock) -> None:
+    # the string is written into the label's existing text node (what frameworks do), which
+    # neither inserts nor removes anything
+    html = page(nested(row("box2", "x", " ")) + f"""<script>
+        setTimeout(() => document.querySelector("label[for=box2] span").firstChild.data =
+                         {json.dumps(MOBILE)}, 200);</script>""")
+    bundled.open(serve(zoho, "/u/late-text-in-place", html))
+    bundled.wait(IS_BLOCKED, "#box2")
+
+
+# a harmless box, visible and clickable as such
+PLAIN_BOX = page("""<form id="f"><input type="checkbox" id="keep" name="keep">
+<label for="keep">Keep me signed in</label></form>""")
+
+
+@pytest.mark.parametrize("change", ["renamed", "relabelled in place", "made a checkbox"])
+def test_a_box_a_page_script_turns_dangerous_later_is_blocked_before_a_person_can_tick_it(
+        bundled: Browser, zoho: ZohoMock, change: str) -> None:
+    # No insertion or removal follows the change, so nothing re-evaluates the box until a
+    # person reaches for it: then the click is refused and the box blocked.
+    html = PLAIN_BOX.replace('type="checkbox" id="keep"', 'type="text" id="keep"') \
+        if change == "made a checkbox" else PLAIN_BOX
+    bundled.open(serve(zoho, f"/u/turns-dangerous-{change.replace(' ', '-')}", html))
+    bundled.wait('return document.getElementById("keep") !== null')
+    if change == "made a checkbox":
+        # (a text field until now: the label says what the box will do)
+        bundled.js("""document.querySelector("label[for=keep]").firstChild.data = arguments[0];
+            document.getElementById("keep").type = "checkbox";""", MOBILE)
+    elif change == "renamed":
+        bundled.js('document.getElementById("keep").id = "ter_mob";')
+    else:
+        bundled.js('document.querySelector("label[for=keep]").firstChild.data = arguments[0];',
+                   MOBILE)
+    selector = "#ter_mob" if change == "renamed" else "#keep"
+    bundled.click(selector)
+    bundled.wait(IS_BLOCKED, selector)
+    assert bundled.js(STATE, selector) == BLOCKED_STATE
 
 
 # ------------------------------------------------------------------------ page scripts
