@@ -29,7 +29,7 @@ from pwguard.rules.engine import (
     Verdict,
     applicable_rules,
     compiled_rules,
-    literal_alternation,
+    literal_automaton,
     page_verdicts,
 )
 from pwguard.rules.finding import Finding
@@ -43,6 +43,7 @@ STRUCTURAL = re.compile(
 MAX_PAGE = 20 * 1024 * 1024
 MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
 MEMO_LIMIT = 65536  # folded labels remembered by a Vocabulary
+DANGEROUS, HARMLESS = 1, 2  # kinds of Zoho's labels in the vocabulary
 
 
 @dataclass(frozen=True, init=False)
@@ -74,9 +75,13 @@ class Control:
 class Vocabulary:
     def __init__(self) -> None:
         data = load_vocab()
-        # each finds the longest label at the leftmost place one occurs: the most telling match
-        self.dangerous = literal_alternation(data["dangerous_labels"])
-        self.harmless = literal_alternation(data["harmless_labels"])
+        # Zoho's dangerous and harmless labels, all found in one pass over a label
+        kinds: dict[str, int] = {}
+        for text in data["dangerous_labels"]:
+            kinds[text] = kinds.get(text, 0) | DANGEROUS
+        for text in data["harmless_labels"]:
+            kinds[text] = kinds.get(text, 0) | HARMLESS
+        self.labels = literal_automaton({text: (text, kind) for text, kind in kinds.items()})
         self.by_lang = {lang: set(ws) for lang, ws in data["danger_words"].items()}
         # word -> the languages (by their order in by_lang) whose dangerous wording has it
         self.langs_of: dict[str, list[int]] = {}
@@ -95,9 +100,20 @@ class Vocabulary:
     def label_reasons(self, folded: str) -> tuple[str, ...] | None:
         """Why a control with this folded label looks dangerous by its wording (None: it is a
         known harmless box, whatever its attributes say)."""
-        if hit := self.dangerous.search(folded):
-            return (f"label contains Zoho's wording {hit.group(0)[:50]!r}",)
-        if self.harmless.search(folded):
+        # the longest dangerous label at the leftmost place one occurs: the most telling match
+        dangerous: tuple[int, int, str] | None = None  # (start, -length, label)
+        harmless = False
+        if self.labels is not None:
+            for end, (text, kind) in self.labels.iter(folded):
+                if kind & DANGEROUS:
+                    hit = (end + 1 - len(text), -len(text), text)
+                    if dangerous is None or hit < dangerous:
+                        dangerous = hit
+                if kind & HARMLESS:
+                    harmless = True
+        if dangerous is not None:
+            return (f"label contains Zoho's wording {dangerous[2][:50]!r}",)
+        if harmless:
             return None  # a known harmless box (web sessions, Include OneAuth)
         label_words = set(words(folded))
         # the first language (in by_lang order) with MIN_WORDS of the label's words

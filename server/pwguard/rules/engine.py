@@ -44,10 +44,11 @@ import contextlib
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import ahocorasick  # type: ignore[import-not-found]
 from lxml import etree
 
 from pwguard.rules.model import Control, Rule, RuleSet
@@ -449,6 +450,19 @@ def literal_alternation(texts: Iterable[str]) -> re.Pattern[str]:
     return re.compile(emit(trie) or "(?!)")
 
 
+def literal_automaton(values: Mapping[str, Any]) -> Any:
+    """An Aho-Corasick automaton (pyahocorasick) of these (non-empty) literal texts, or None
+    if there are none: `.iter(text)` yields (end index, value) for every occurrence of every
+    one in the text, in one pass over it (built once, as rules are compiled)."""
+    if not values:
+        return None
+    automaton = ahocorasick.Automaton()
+    for text, value in values.items():
+        automaton.add_word(text, value)
+    automaton.make_automaton()
+    return automaton
+
+
 class CompiledRule:
     """A rule's selectors compiled and phrases folded once, for matching many controls.
 
@@ -492,13 +506,28 @@ def compiled(rule: Rule) -> CompiledRule:
     return hit
 
 
-def _scopes_above(el: Element, scopes: frozenset[str]) -> set[str]:
-    """Which of these ids an ancestor of the element has."""
-    found = set()
+_NONE: frozenset[str] = frozenset()
+
+
+def _scopes_above(
+    el: Element, scopes: frozenset[str], memo: dict[Element, frozenset[str]]
+) -> frozenset[str]:
+    """Which of these ids an ancestor of the element has. `memo` (one per page) maps each
+    element walked so far to the scope ids of it and its ancestors: the controls of a page
+    share most of their ancestors, whose ids are then read once."""
+    chain = []
+    found = _NONE
     for node in el.iterancestors():
+        hit = memo.get(node)  # elements hash by identity; the memo keeps their proxies alive
+        if hit is not None:
+            found = hit
+            break
+        chain.append(node)
+    for node in reversed(chain):
         ident = node.get("id")
         if ident in scopes:
-            found.add(ident)
+            found = found | {ident}
+        memo[node] = found
     return found
 
 
@@ -519,8 +548,9 @@ _Plan = tuple[
 class CompiledRules:
     """Rules (in order) prepared to give verdicts: selector alternatives indexed by the id,
     name or class a control must have for them to match, so that each control tests only
-    the few that can ("#scope inner" alternatives test the ancestors' ids once for all); the
-    phrases of all rules in one regex, to skip rules quickly when none occurs.
+    the few that can ("#scope inner" alternatives read the ancestors' ids once per page); the
+    phrases of all rules in one Aho-Corasick automaton, which finds the rules of every phrase
+    occurring in a label in one pass.
 
     What a label text implies (its collapsed and folded forms and the rules whose phrases
     occur in it) is a function of the text alone: it is remembered by the text (before white
@@ -548,24 +578,13 @@ class CompiledRules:
                     self.other.append(entry)
                 else:
                     indexes[alt.key[0]].setdefault(alt.key[1], []).append(entry)
-        phrases = [
-            p for r in self.rules for c in r.rule.controls for p in folded_phrases(c.label or [])
-        ]
-        self.any_phrase = literal_alternation(phrases) if phrases else None
-        self.phrase_rules = [
-            (1 << i, r.phrases) for i, r in enumerate(self.rules) if r.phrases is not None
-        ]
-        # phrase -> the rules of the phrases it starts with (itself included)
+        # phrase -> the rules with that phrase, found all at once in a label (see phrase_bits)
         rules_of: dict[str, int] = {}
         for i, rule in enumerate(self.rules):
             for c in rule.rule.controls:
                 for p in folded_phrases(c.label or []):
                     rules_of[p] = rules_of.get(p, 0) | 1 << i
-        self.prefix_bits: dict[str, int] = {}
-        for p in rules_of:
-            self.prefix_bits[p] = 0
-            for n in range(1, len(p) + 1):
-                self.prefix_bits[p] |= rules_of.get(p[:n], 0)
+        self.phrases = literal_automaton(rules_of)
         self.labels: dict[str, _LabelEntry] = {}  # joined label parts -> what they imply
         self.plans: dict[tuple[str | None, str | None, str | None], _Plan] = {}
 
@@ -575,26 +594,12 @@ class CompiledRules:
         self.plans.clear()
 
     def phrase_bits(self, folded: str) -> int:
-        """Bit i set: a phrase of rule i occurs in this folded label, for each rule i up to
-        the first block rule with one (the rules after it cannot decide a verdict: their bits
-        may be left unset)."""
-        first = None if self.any_phrase is None else self.any_phrase.search(folded)
-        if first is None:
-            return 0
-        # No phrase starts before the first one found, and those starting there are
-        # prefixes of it: their rules need no search; the others, from there on.
-        bits = self.prefix_bits[first.group(0)]
-        start = first.start()
-        block_bits = self.block_bits
-        first_block = bits & block_bits
-        first_block &= -first_block
-        for bit, phrases in self.phrase_rules:  # in rule order
-            if first_block and bit > first_block:
-                break
-            if not bits & bit and phrases.search(folded, start):
-                bits |= bit
-                if bit & block_bits:
-                    break
+        """Bit i set: a phrase of rule i occurs in this folded label (one pass of the phrase
+        automaton over the label, whatever the number of rules and phrases)."""
+        bits = 0
+        if self.phrases is not None:
+            for _, rule_bits in self.phrases.iter(folded):
+                bits |= rule_bits
         return bits
 
     def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
@@ -651,12 +656,18 @@ class CompiledRules:
         """`hits` plus bit i set when one of the selectors of rule i matches the control, for
         every rule that may decide the verdict."""
         get = el.get
-        return self._selector_hits(el, (get("id"), get("name"), get("class")), hits)
+        return self._selector_hits(el, (get("id"), get("name"), get("class")), hits, {})
 
     def _selector_hits(
-        self, el: Element, key: tuple[str | None, str | None, str | None], hits: int
+        self,
+        el: Element,
+        key: tuple[str | None, str | None, str | None],
+        hits: int,
+        above_memo: dict[Element, frozenset[str]],
     ) -> int:
-        """selector_hits(el, hits) of a control whose (id, name, class) attributes are `key`."""
+        """selector_hits(el, hits) of a control whose (id, name, class) attributes are `key`;
+        `above_memo`: the scope ids above elements of its page walked so far (see
+        _scopes_above), kept for the other controls of the page."""
         exact, plain, scoped = self.plans.get(key) or self.plan(key)
         hits |= exact
         for bit, matcher in plain:
@@ -668,13 +679,13 @@ class CompiledRules:
         # block rule already matched (they cannot change the verdict, see pick)
         first_block = hits & self.block_bits
         first_block &= -first_block
-        above: set[str] | None = None  # the scope ids of the ancestors (one walk, if needed)
+        above: frozenset[str] | None = None  # the scope ids of the ancestors (if needed)
         for bit, scope, inner in scoped:
             if hits & bit or (first_block and bit > first_block):
                 continue
             if inner(el):
                 if above is None:
-                    above = _scopes_above(el, self.scopes)
+                    above = _scopes_above(el, self.scopes, above_memo)
                 if scope in above:
                     hits |= bit
         return hits
@@ -717,6 +728,7 @@ def page_verdicts(
     labels, label_entry = prepared.labels, prepared.label_entry
     selector_hits, pick, joined_parts = prepared._selector_hits, prepared.pick, page._joined_parts
     out: list[Verdict] = []
+    above_memo: dict[Element, frozenset[str]] = {}
     for index, el in enumerate(page.controls):
         get = el.get
         key = (get("id"), get("name"), get("class"))  # each read once
@@ -725,7 +737,7 @@ def page_verdicts(
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = pick(selector_hits(el, key, bits))
+        chosen = pick(selector_hits(el, key, bits, above_memo))
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(
                 index,
