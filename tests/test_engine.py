@@ -124,6 +124,14 @@ def test_controls_in_document_order_including_hidden_and_roles() -> None:
             "<div role=checkbox id=b></div><Template><p role=switch></p></Template>",
             ["a", "b"],
         ),
+        # role values spelt with character references are still checkbox/switch
+        (
+            '<input type=checkbox id=a><div role="&#99;heckbox" id=b></div>'
+            "<p role=sw&#x69;tch id=c></p><span role='&#x63;&#104;eckbox' id=d></span>",
+            ["a", "b", "c", "d"],
+        ),
+        # type is compared ASCII case-insensitively: a KELVIN SIGN is not a k
+        ("<input type=chec\u212abox id=a><input type=cHeCkBoX id=b>", ["b"]),
     ],
 )
 def test_controls_whatever_the_case_of_role_and_template(html: str, ids: list[str]) -> None:
@@ -187,6 +195,9 @@ def test_page_input_forms() -> None:
     latin1 = b'<meta charset="iso-8859-1"><label>Caf\xe9<input type=checkbox></label>'
     assert one_label(latin1) == "Caf\u00e9"
     assert Page('<?xml version="1.0" encoding="latin-1"?><p>x</p>').controls == []
+    # UTF-16 (with its BOM): role controls are found though the bytes hide their ASCII letters
+    utf16 = "<p role=switch id=s>On</p><input type=checkbox id=c>".encode("utf-16")
+    assert [el.get("id") for el in Page(utf16).controls] == ["s", "c"]
 
 
 # --- selectors ---------------------------------------------------------------------------

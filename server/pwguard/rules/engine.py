@@ -224,12 +224,15 @@ _LABELS_FOR = etree.XPath("//label[@for != '']")
 # A pre-check on the lowercased page: without a match, no element has role=checkbox or
 # role=switch (attribute names are ASCII case-insensitive; lxml lowercases them), so the
 # controls are found among the inputs and labels only. A literal prefix makes it one fast pass.
-_ANY_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch)")
+# A value may spell its letters as character references (role="&#99;heckbox"): a role value
+# with a "&" among its first 8 characters counts as a match.
+_ANY_ROLE_VALUE = re.compile(rb"role[ \t\n\r\f]*=[ \t\n\r\f]*[\"']?(?:checkbox|switch|[a-z]{0,7}&)")
 
 
 def _may_have_role_controls(data: bytes) -> bool:
-    """Whether a `role` attribute (its name in any case) may say checkbox or switch."""
-    return _ANY_ROLE_VALUE.search(data.lower()) is not None
+    """Whether a `role` attribute (its name in any case) may say checkbox or switch. Bytes
+    with a NUL (UTF-16 or UTF-32 text, whose ASCII letters the search cannot see) may."""
+    return b"\0" in data or _ANY_ROLE_VALUE.search(data.lower()) is not None
 
 
 _BY_ID = etree.XPath("(//*[@id = $ident])[1]")
@@ -279,16 +282,16 @@ class Page:
         # Usually: one pass over the inputs and labels only (walking every element costs more
         # than the parse). A page with a template (lxml lowercases the tag, however it is
         # spelt) is indexed again by the general pass, which empties templates first.
+        # No element has role=checkbox or role=switch (the pre-check): the controls are the
+        # checkbox inputs.
         controls, labels_for = self.controls, self.labels_for
         for el in root.iter("input", "label", "template"):
             tag = el.tag
             if tag == "input":
                 kind = el.get("type")
-                if (kind is not None and kind.lower() == "checkbox") or el.get("role") in _ROLES:
+                if kind is not None and kind.lower() == "checkbox" and kind.isascii():
                     controls.append(el)
             elif tag == "label":
-                if el.get("role") in _ROLES:
-                    controls.append(el)
                 label_for = el.get("for")
                 if label_for:
                     if label_for in labels_for:
@@ -311,9 +314,8 @@ class Page:
         walk = self.root.iter(etree.Element) if every_element else self.root.iter("input", "label")
         for el in walk:
             tag = el.tag
-            if (tag == "input" and (el.get("type") or "").lower() == "checkbox") or el.get(
-                "role"
-            ) in _ROLES:
+            kind = el.get("type") if tag == "input" else None
+            if (kind and kind.lower() == "checkbox" and kind.isascii()) or el.get("role") in _ROLES:
                 self.controls.append(el)
             if tag == "label" and el.get("for"):
                 self.labels_for.setdefault(el.get("for"), []).append(el)
