@@ -480,11 +480,19 @@
   const ROLE_SEL = '[role="checkbox"], [role="switch"]';
   const SPLIT = SEL === `${INPUT_SEL}, ${ROLE_SEL}`;
 
+  // el.matches(SEL) for an element, without the selector machinery when SPLIT
+  function isCheckboxLike(el) {
+    if (!SPLIT) return el.matches(SEL);
+    if (el.localName === "input" && el.type === "checkbox") return true;
+    const role = el.getAttribute("role");
+    return role === "checkbox" || role === "switch";
+  }
+
   // every checkbox-like control and open shadow root under `node` (inclusive)
   function scan(node) {
     if (node === B.shown()) return; // our own banner
     if (node.nodeType === Node.ELEMENT_NODE) {
-      if (node.matches(SEL)) evaluate(node);
+      if (isCheckboxLike(node)) evaluate(node);
       if (node.shadowRoot) addShadowRoot(node.shadowRoot);
     }
     if (!node.firstElementChild) return;
@@ -523,7 +531,9 @@
       const st = el[STATE];
       if (!el.isConnected) {
         st.listed = false; // (evaluated and listed again if it comes back)
-      } else if (!el.matches(SEL)) {
+      } else if (batch !== 0 && st.batch === batch) {
+        kept.push(el); // (judged in this batch already)
+      } else if (!isCheckboxLike(el)) {
         forget(el); // a page script made it something else (type="text", another role)
       } else {
         kept.push(el);
@@ -549,7 +559,7 @@
       for (const rec of records) {
         if (!watchedNames.has(rec.attributeName)) continue;
         const el = rec.target;
-        if (isListed(el) && el.matches(SEL)) evaluate(el);
+        if (isListed(el) && isCheckboxLike(el)) evaluate(el);
         else ancestors = true;
       }
       if (ancestors) recheckAll();
@@ -569,7 +579,7 @@
       for (const rec of records) {
         if (rec.type !== "childList") { // (watchEverywhere)
           attributes = true;
-          if (rec.target.matches(SEL) && !isListed(rec.target)) evaluate(rec.target);
+          if (isCheckboxLike(rec.target) && !isListed(rec.target)) evaluate(rec.target);
           continue;
         }
         for (const n of rec.addedNodes) if (n.nodeType === Node.ELEMENT_NODE) scan(n);
@@ -631,7 +641,7 @@
   // it checkbox-like (a `type` or `role` set later) or dangerous (renamed, relabelled in
   // place) without any insertion since, which no observer reports for a harmless box
   function reached(el) {
-    if (el && el.matches(SEL)) batched(() => evaluate(el));
+    if (el && isCheckboxLike(el)) batched(() => evaluate(el));
     return el;
   }
 
