@@ -607,22 +607,23 @@ class CompiledRules:
     def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
         """(label text, folded label, phrase bits) of a control whose label parts, joined,
         are `joined` (as `page.joined_parts(el)`), remembered by that text when it alone
-        decides them (a label made of nothing comes from the element's parents)."""
+        decides them (a label made of nothing comes from the element's parents). The entry is
+        also remembered by the collapsed text (collapse(label) == label: the same entry), so
+        that texts differing only in white space are folded and searched once."""
         labels = self.labels
         if len(labels) >= self.MEMO_LIMIT:
             labels.clear()
         label = collapse(joined)
-        key = joined
         if not label:
-            label = key = page.fallback_text(el)  # collapse(label) == label: the same entry
+            joined = label = page.fallback_text(el)
             if not label:
                 return ("", "", 0)
-            hit = labels.get(key)
-            if hit is not None:
-                return hit
-        folded = fold_collapsed(label)
-        entry = labels[key] = (label, folded, self.phrase_bits(folded))
-        return entry
+        hit = labels.get(label)
+        if hit is None:
+            folded = fold_collapsed(label)
+            hit = labels[label] = (label, folded, self.phrase_bits(folded))
+        labels[joined] = hit
+        return hit
 
     def plan(self, key: tuple[str | None, str | None, str | None]) -> _Plan:
         """The selector alternatives a control with this (id, name, class) attribute may
@@ -728,7 +729,8 @@ def page_verdicts(
     """Verdicts of the page's controls; `folded_out` (if given) receives their folded labels."""
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
     labels, label_entry = prepared.labels, prepared.label_entry
-    selector_hits, pick, joined_parts = prepared._selector_hits, prepared.pick, page._joined_parts
+    selector_hits, joined_parts = prepared._selector_hits, page._joined_parts
+    compiled, block_bits = prepared.rules, prepared.block_bits
     out: list[Verdict] = []
     above_memo: dict[Element, frozenset[str]] = {}
     for index, el in enumerate(page.controls):
@@ -739,17 +741,17 @@ def page_verdicts(
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = pick(selector_hits(el, key, bits, above_memo))
+        hits = selector_hits(el, key, bits, above_memo)
+        rule_id: str | None = None
+        action: str | None = None
+        if hits:  # as pick(hits)
+            block = hits & block_bits
+            if block:
+                hits = block
+            chosen = compiled[(hits & -hits).bit_length() - 1]
+            rule_id, action = chosen.rule.id, chosen.action
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
-            Verdict(
-                index,
-                el.tag,
-                key[0] or "",
-                key[1] or "",
-                label,
-                chosen.rule.id if chosen else None,
-                chosen.action if chosen else None,
-            )
+            Verdict(index, el.tag, key[0] or "", key[1] or "", label, rule_id, action)
         )
     return out
 
