@@ -5,14 +5,18 @@ Both run in this process over the same bytes held in memory; the two are repeate
 (process_time: steadier than wall time) is kept. The scan side is what `pwguard scan` does
 per page: parse, find the controls, compute label texts, match every rule, and look for
 dangerous uncovered controls. As in `pwguard scan`, the rules are loaded and prepared
-(compiled_rules) and the danger vocabulary built once, before the pages.
+(compiled_rules: selectors compiled and indexed, phrases folded into one Aho-Corasick
+automaton) and the danger vocabulary built (Vocabulary: Zoho's dangerous and harmless labels
+in one automaton, the danger words by language) once, before the pages; neither depends on
+the pages.
 Like one `pwguard scan` run over many pages, a repetition remembers, from one page to the
 next, what depends on a string alone: what a label text implies (its folded form, the rules
-whose phrases occur in it: `CompiledRules.labels`), the selector alternatives a control's
-id, name and class attributes make candidates (`CompiledRules.plans`) and the danger wording
-of a folded label (`Vocabulary.by_label`). Each repetition starts with these memos empty
-(`clear_memo`), as each `pwguard scan` run does. Nothing else computed for one page or one
-repetition is reused by another.
+whose phrases occur in it: `CompiledRules.labels`, by the text as joined and as collapsed),
+the selector alternatives a control's id, name and class attributes make candidates
+(`CompiledRules.plans`) and the danger wording of a folded label (`Vocabulary.by_label`).
+Each repetition starts with these memos empty (`clear_memo`), as each `pwguard scan` run
+does. The scope ids above the elements of a page are remembered for that page only. Nothing
+else computed for one page or one repetition is reused by another.
 Goal: ratio <= 1.5. Also prints the wall time of `pwguard lint rules/` (a subprocess).
 """
 
