@@ -150,3 +150,64 @@ def test_memos_kept_from_page_to_page_change_nothing(url: str | None) -> None:
     rules.clear_memo()
     words.clear_memo()
     assert not rules.labels and not rules.plans and not words.by_label
+
+
+def _folded_texts() -> list[str]:
+    """Folded label-like texts: every text of labels.tsv, pieces of them, and joins of two."""
+    from pwguard.rules.engine import fold
+
+    rows = (ROOT / "tools" / "zoho" / "labels.tsv").read_text(encoding="utf-8").splitlines()
+    texts = sorted({fold(cell) for row in rows[1:] for cell in row.split("\t")[1:]} - {""})
+    pieces = [t[i : i + n] for t in texts for i, n in ((0, 12), (5, 30))]
+    joins = [a + " " + b for a, b in zip(texts, reversed(texts), strict=True)]
+    return texts + pieces + joins
+
+
+def test_vocabulary_automaton_finds_what_the_longest_first_regex_finds() -> None:
+    """Zoho's wording (the dangerous label found, or a harmless one) read from one automaton
+    pass is what a plain alternation of the dangerous labels, longest first, then one of the
+    harmless labels, finds (leftmost, then longest)."""
+    import re
+
+    from pwguard.scan import Vocabulary
+
+    words = Vocabulary()
+    data = vocab.load()
+
+    def alternation(texts: list[str]) -> re.Pattern[str]:
+        return re.compile("|".join(map(re.escape, sorted(texts, key=len, reverse=True))))
+
+    dangerous = alternation(data["dangerous_labels"])
+    harmless = alternation(data["harmless_labels"])
+    seen = {"dangerous": 0, "harmless": 0}
+    for folded in _folded_texts():
+        reasons = words.label_reasons(folded)
+        if hit := dangerous.search(folded):
+            seen["dangerous"] += 1
+            assert reasons == (f"label contains Zoho's wording {hit.group(0)[:50]!r}",), folded
+        elif harmless.search(folded):
+            seen["harmless"] += 1
+            assert reasons is None, folded
+        else:
+            assert reasons is not None and not any("Zoho's wording" in r for r in reasons)
+    assert seen["dangerous"] > 100 and seen["harmless"] > 50
+
+
+def test_phrase_automaton_gives_the_rules_of_every_phrase_found() -> None:
+    """CompiledRules.phrase_bits (one automaton pass) sets exactly the bits of the rules one
+    of whose folded phrases is a substring of the label."""
+    from pwguard.lint import lint_paths
+    from pwguard.rules.engine import compiled_rules, folded_phrases
+
+    ruleset = lint_paths([RULES]).ruleset
+    assert ruleset is not None
+    rules = compiled_rules(ruleset.rules)
+    phrases = [
+        [p for c in r.controls for p in folded_phrases(c.label or [])] for r in ruleset.rules
+    ]
+    hits = 0
+    for folded in _folded_texts():
+        plain = sum(1 << i for i, ps in enumerate(phrases) if any(p in folded for p in ps))
+        assert rules.phrase_bits(folded) == plain, folded
+        hits += plain != 0
+    assert hits > 100
