@@ -44,7 +44,8 @@
   const NOT_BLANK = /\S/; // a label text that collapses to something
   let controls = []; // checkbox-like controls seen (blocked, warned or not), each once
   const roots = new Set(); // open shadow roots observed
-  const refused = []; // [{rule, path}] requests guard-main.js refused
+  const refused = []; // [{rule, path}] requests guard-main.js refused, each once, newest last
+  const MAX_REFUSED = 5; // the banner lists at most this many (the oldest go first)
   // How changes reach us, at a cost a busy page barely notices (bench/extension.py):
   //  - `observer`: insertions and removals anywhere (childList, subtree) in the document and
   //    every open shadow root: new controls are found and evaluated before the page can
@@ -149,7 +150,14 @@
     } catch {
       /* keep the raw text */
     }
-    refused.push({ rule, path: `${String(msg.method || "").toUpperCase()} ${path}` });
+    const entry = { rule, path: `${String(msg.method || "").toUpperCase()} ${path}` };
+    // the same refusal again is listed once, and shows the banner again even if the person
+    // dismissed it: they just tried again
+    const at = refused.findIndex((r) => r.rule.id === entry.rule.id && r.path === entry.path);
+    if (at >= 0) refused.splice(at, 1);
+    else if (refused.length >= MAX_REFUSED) refused.shift();
+    refused.push(entry);
+    bannerKey = "";
     updateBanner();
   }
 

@@ -375,6 +375,21 @@ def test_one_banner_for_several_boxes_and_a_refused_request(
         .querySelector("button").click();""")
     bundled.wait("""const b = document.querySelector('[data-pwguard="banner"]');
         return b.getBoundingClientRect().height === 0;""")
+    # the same request again, many times: the banner is back, the request listed once
+    bundled.js("""for (let i = 0; i < 30; i++) fetch(arguments[0], {method: "PUT",
+            body: JSON.stringify({closesession: {rmapitok: true}})}).catch(() => {});""",
+               CLOSESESSION_API)
+    again = bundled.wait("""const b = document.querySelector('[data-pwguard="banner"]');
+        return b.getBoundingClientRect().height > 0 && b.shadowRoot.textContent;""")
+    assert again.count(CLOSESESSION_API) == 1, again
+    # eight different refused paths: the banner keeps the five newest
+    bundled.js("""for (let i = 0; i < 8; i++) fetch("/p" + i + arguments[0], {method: "PUT",
+            body: JSON.stringify({closesession: {rmapitok: true}})}).catch(() => {});""",
+               CLOSESESSION_API)
+    listed = bundled.wait("""const t = document.querySelector('[data-pwguard="banner"]')
+            .shadowRoot.textContent;
+        return t.includes("/p7/") && t;""")
+    assert [f"/p{i}/" in listed for i in range(8)] == [False] * 3 + [True] * 5, listed
 
 
 BANNER_TEXT_PAGE = page("""<div id="out"></div>
