@@ -181,3 +181,20 @@ def test_publish_with_a_bad_server_url_or_timeout_exits_2_without_a_traceback(
 def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path):
     assert run(monkeypatch, "t", str(tmp_path / "nope"), "--server", "http://127.0.0.1:1") == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
+    publish_server, tmp_path, capsys
+):
+    # publish refuses long notes itself; a server with a tighter limit (or an older
+    # client) answers 422 with the lint-refusal shape and no findings
+    before = served_version(publish_server)
+    url = publish_server.url + "/v1/admin/rules"
+    resp = httpx.put(url, params={"note": "n" * 731}, content=variant(37).encode(),
+                     headers=publish_server.admin_headers, timeout=30)
+    assert resp.status_code == 422
+    assert publish.report(resp, url) == 2
+    err = capsys.readouterr().err
+    assert err == ("pwguard publish: the server refused the request: query parameter note: "
+                   "at most 500 characters (got 731); shorten it (nothing changed)\n")
+    assert served_version(publish_server) == before

@@ -17,7 +17,7 @@ import pytest
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings
 from pwguard.api.signing import load_private_key, public_key_b64
-from tests.serve import ROOT, start_server
+from tests.serve import ROOT, free_port, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, etag_for, variant
 
 
@@ -25,7 +25,7 @@ def serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess
     """Run `pwguard serve` expecting it to refuse to start (so it returns quickly)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")}
     full_env = {**base, "PWGUARD_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite'}",
-                "PWGUARD_PORT": "1", **env}
+                "PWGUARD_PORT": str(free_port()), **env}
     return subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", *args],
                           cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=60)
 
@@ -127,6 +127,52 @@ def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, ex
     assert proc.returncode == 2
     assert expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
+
+
+HOST_FIX = ("set PWGUARD_HOST (or --host) to 127.0.0.1 (this machine only), 0.0.0.0 (every "
+            "interface) or another address of this machine")
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("no.such.host.invalid", "PWGUARD_HOST 'no.such.host.invalid' is not an address to listen "
+      "on ("),
+     ("192.0.2.1", "PWGUARD_HOST '192.0.2.1' is not an address of this machine: "),
+     ("bad host!", "PWGUARD_HOST 'bad host!' is not an address to listen on (")],
+    ids=["unresolvable", "not-this-machine", "not-a-name"],
+)
+def test_a_host_it_cannot_listen_on_exits_2_naming_pwguard_host_before_storing_anything(
+    tmp_path, host, expected
+):
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_HOST=host)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"pwguard serve: {expected}"), proc.stderr
+    assert lines[0].endswith(HOST_FIX)
+    assert not (tmp_path / "db.sqlite").exists()  # checked before the rules are stored
+
+
+def test_a_port_in_use_exits_2_naming_pwguard_port_and_the_running_server_keeps_its_rules(
+    tmp_path,
+):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(variant(31))
+    with start_server(tmp_path / "srv", rules_dir=GOOD_DIR) as srv:
+        listed = httpx.get(srv.url + "/v1/admin/versions", headers=srv.admin_headers).json()
+        # a second server on the same database and port, with other rules in its folder
+        proc = serve(tmp_path, "--rules", str(rules), "--port", str(srv.port),
+                     PWGUARD_DATABASE_URL=srv.database_url,
+                     PWGUARD_SIGNING_KEY=srv.env["PWGUARD_SIGNING_KEY"])
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"pwguard serve: PWGUARD_PORT {srv.port} is already in use on '127.0.0.1' (another "
+            "server listens there): stop it or set PWGUARD_PORT (or --port) to a free port, "
+            "e.g. 8080"]
+        # its rules were neither stored nor activated under the running server
+        assert httpx.get(srv.url + "/v1/admin/versions",
+                         headers=srv.admin_headers).json() == listed
+        assert "Traceback" not in srv.log()
 
 
 def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):

@@ -23,6 +23,7 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
@@ -220,6 +221,38 @@ class LintErrorOut(BaseModel):
     detail: LintErrorDetail
 
 
+REFUSED_422 = {
+    "model": LintErrorOut,
+    "description": "a query or path parameter out of bounds: `message` names it and the fix, "
+    "`findings` is empty; nothing changed",
+}
+PLACES = {"query": "query parameter", "path": "path parameter", "header": "header",
+          "body": "body", "cookie": "cookie"}
+
+
+def request_problem(err: Any) -> str:
+    """One request-validation error as `<place>: <what is wrong>; <fix>` (no input echoed)."""
+    loc = [str(p) for p in err.get("loc", ())]
+    kind = PLACES.get(loc[0], loc[0]) if loc else "request"
+    where = f"{kind} {'.'.join(loc[1:])}".strip()
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    if err.get("type") == "string_too_long" and isinstance(given, str):
+        return (f"{where}: at most {ctx.get('max_length')} characters (got {len(given)}); "
+                "shorten it")
+    if err.get("type") == "missing":
+        return f"{where}: required; add it"
+    return f"{where}: {err.get('msg', 'invalid')}; see /docs for what it accepts"
+
+
+async def refuse_bad_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 in the shape of lint refusals ({detail: {message, findings}}), not FastAPI's list."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    problems = [request_problem(e) for e in errors] or ["invalid request"]
+    message = "; ".join(problems) + " (nothing changed)"
+    return JSONResponse({"detail": {"message": message, "findings": []}}, status_code=422)
+
+
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
 
 
@@ -268,6 +301,7 @@ def create_app(
     app.state.storage = store
     app.state.cache = cache
     app.state.metrics = metrics
+    app.add_exception_handler(RequestValidationError, refuse_bad_request)
 
     def require_admin_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -380,7 +414,8 @@ def create_app(
             201: {"model": PublishOut, "description": "new version stored and active"},
             413: {"model": ErrorOut, "description": "body larger than PWGUARD_MAX_BODY_BYTES"},
             415: {"model": ErrorOut, "description": "body is not UTF-8 text"},
-            422: {"model": LintErrorOut, "description": "lint errors; nothing changed"},
+            422: {"model": LintErrorOut, "description": "lint errors (`findings` lists them), "
+                  "or a note/actor too long (`findings` empty); nothing changed"},
         },
         openapi_extra={"requestBody": {
             "required": True,
@@ -451,7 +486,8 @@ def create_app(
     @admin.post(
         "/versions/{version}/activate",
         response_model=VersionOut,
-        responses={404: {"model": ErrorOut, "description": "no such version"}},
+        responses={404: {"model": ErrorOut, "description": "no such version"},
+                   422: REFUSED_422},
     )
     def activate(
         request: Request,

@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         description="Lint a rules folder, then publish it to a rules server as the new active "
         "version (PUT /v1/admin/rules). The token comes from PWGUARD_ADMIN_TOKEN. "
         "Exit 0 published, 1 lint findings (local or from the server), 2 usage, network or "
-        "authentication error.",
+        "authentication error, or a request the server refused (e.g. a note too long).",
     )
     parser.add_argument("dir", nargs="?", default="rules", type=Path,
                         help="rules folder or file (default: rules)")
@@ -136,6 +136,11 @@ def report(resp: httpx.Response, url: str) -> int:
         print(f"published {data.get('version')} ({state}), now active on {url}")
         return 0
     detail = data.get("detail") if isinstance(data, dict) else None
+    if resp.status_code == 422 and isinstance(detail, dict) and not detail.get("findings"):
+        # not the rules but the request (e.g. a note over the server's limit): a usage error
+        print(f"pwguard publish: the server refused the request: {detail.get('message')}",
+              file=sys.stderr)
+        return 2
     if resp.status_code == 422 and isinstance(detail, dict):
         for f in detail.get("findings", []):
             severity: Severity = "warning" if f.get("severity") == "warning" else "error"

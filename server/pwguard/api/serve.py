@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -74,6 +76,49 @@ def fail(message: str) -> int:
     return 2
 
 
+HOST_FIX = ("set PWGUARD_HOST (or --host) to 127.0.0.1 (this machine only), 0.0.0.0 (every "
+            "interface) or another address of this machine")
+PORT_FIX = "set PWGUARD_PORT (or --port) to a free port, e.g. 8080"
+
+
+def listen_problem(host: str, port: int) -> str | None:
+    """Why uvicorn could not listen on host:port, or None: bind (then release) every address.
+
+    Binds as uvicorn does (SO_REUSEADDR; IPv6 sockets IPv6-only), so a port another server
+    listens on is refused and one left in TIME_WAIT by a restart is not.
+    """
+    try:
+        infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        return f"PWGUARD_HOST {host!r} is not an address to listen on ({reason}): {HOST_FIX}"
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in infos:
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            sock.bind(address)
+    except OSError as exc:
+        where = f"PWGUARD_HOST {host!r}, PWGUARD_PORT {port}"
+        if exc.errno == errno.EADDRINUSE:
+            return (f"PWGUARD_PORT {port} is already in use on {host!r} (another server "
+                    f"listens there): stop it or {PORT_FIX}")
+        if exc.errno == errno.EACCES:
+            return (f"PWGUARD_PORT {port}: permission denied (ports below 1024 need "
+                    f"privileges): {PORT_FIX}, behind a reverse proxy if need be")
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return f"PWGUARD_HOST {host!r} is not an address of this machine: {HOST_FIX}"
+        return f"cannot listen on {where}: {exc.strerror or exc}: {HOST_FIX}; {PORT_FIX}"
+    finally:
+        for sock in sockets:
+            sock.close()
+    return None
+
+
 def prepare(settings: Settings) -> int:
     """Everything before listening; returns 0 or an exit code after printing why."""
     problems = settings.problems()
@@ -81,6 +126,11 @@ def prepare(settings: Settings) -> int:
         for p in problems:
             print(f"pwguard serve: {p}", file=sys.stderr)
         return 2
+    # before anything is stored: a second `pwguard serve` on a taken port must not
+    # activate its rules folder on the database of the server already listening there
+    problem = listen_problem(settings.host, settings.port)
+    if problem:
+        return fail(problem)
     try:
         key = resolve_signing_key(settings)
     except SigningKeyError as exc:
@@ -169,14 +219,22 @@ def main(argv: list[str]) -> int:
         return code
     import uvicorn
 
-    uvicorn.run(
-        "pwguard.api.app:app_from_env",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        proxy_headers=False,
-    )
+    try:
+        uvicorn.run(
+            "pwguard.api.app:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_level=settings.log_level,
+            access_log=settings.log_level == "debug",
+            proxy_headers=False,
+        )
+    except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot start; its log says why
+        if exc.code in (None, 0):
+            return 0
+        return fail(
+            f"the server did not start (uvicorn's error above); if it is about the address, "
+            f"check PWGUARD_HOST {settings.host!r} and PWGUARD_PORT {settings.port}"
+        )
     return 0
