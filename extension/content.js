@@ -43,12 +43,12 @@
   const STATE = Symbol("pwguard");
   const NOT_BLANK = /\S/; // a label text that collapses to something
   let controls = []; // checkbox-like controls seen (blocked, warned or not), each once
-  const roots = new Set(); // open shadow roots observed
+  const roots = new Set(); // shadow roots observed (open or closed)
   const refused = []; // [{rule, path}] requests guard-main.js refused, each once, newest last
   const MAX_REFUSED = 5; // the banner lists at most this many (the oldest go first)
   // How changes reach us, at a cost a busy page barely notices (bench/extension.py):
   //  - `observer`: insertions and removals anywhere (childList, subtree) in the document and
-  //    every open shadow root: new controls are found and evaluated before the page can
+  //    every shadow root: new controls are found and evaluated before the page can
   //    paint them, and every structural change re-evaluates the known controls (a label
   //    inserted elsewhere, a row moved, label text set with textContent);
   //  - `watcher`: attribute changes of each control a rule blocks or warns about and of its
@@ -78,7 +78,7 @@
   let attrWatched = new WeakSet(); // ancestors `watcher` observes
   let textWatched = new WeakSet(); // elements `textWatcher` observes
   let bannerKey = "";
-  // whether inserted subtrees must be searched for open shadow roots: once the page has used
+  // whether inserted subtrees must be searched for shadow roots: once the page has used
   // shadow DOM (guard-main.js reports the first attachShadow) or the document has any
   let shadowSeen = false;
 
@@ -472,6 +472,21 @@
     textWatched = new WeakSet();
   }
 
+  // an element's shadow root, open or closed: a content script may reach closed ones
+  // (Chrome: chrome.dom.openOrClosedShadowRoot; Firefox: Element.openOrClosedShadowRoot)
+  const dom = globalThis.chrome && globalThis.chrome.dom;
+  function shadowOf(el) {
+    if (el.shadowRoot) return el.shadowRoot;
+    try {
+      if (dom && typeof dom.openOrClosedShadowRoot === "function") {
+        return dom.openOrClosedShadowRoot(el) || null;
+      }
+      return el.openOrClosedShadowRoot || null;
+    } catch {
+      return null; // (not an element this API takes)
+    }
+  }
+
   function addShadowRoot(root) {
     if (!root || roots.has(root)) return;
     roots.add(root);
@@ -496,12 +511,13 @@
     return role === "checkbox" || role === "switch";
   }
 
-  // every checkbox-like control and open shadow root under `node` (inclusive)
+  // every checkbox-like control and shadow root under `node` (inclusive)
   function scan(node) {
     if (node === B.shown()) return; // our own banner
     if (node.nodeType === Node.ELEMENT_NODE) {
       if (isCheckboxLike(node)) evaluate(node);
-      if (node.shadowRoot) addShadowRoot(node.shadowRoot);
+      const root = shadowOf(node);
+      if (root) addShadowRoot(root);
     }
     if (!node.firstElementChild) return;
     if (SPLIT) {
@@ -514,14 +530,17 @@
       for (const el of node.querySelectorAll(SEL)) evaluate(el);
     }
     if (!shadowSeen) return;
-    for (const el of node.querySelectorAll("*")) if (el.shadowRoot) addShadowRoot(el.shadowRoot);
+    for (const el of node.querySelectorAll("*")) {
+      const root = shadowOf(el);
+      if (root) addShadowRoot(root);
+    }
   }
 
   // declarative shadow DOM (<template shadowrootmode>) attaches without attachShadow
   function detectShadowDom() {
     if (shadowSeen) return;
     for (const el of document.querySelectorAll("*")) {
-      if (el.shadowRoot || el.localName === "template" && el.hasAttribute("shadowrootmode")) {
+      if (shadowOf(el) || el.localName === "template" && el.hasAttribute("shadowrootmode")) {
         shadowSeen = true;
         return;
       }
@@ -710,10 +729,11 @@
     untickAll();
   }, true);
 
-  // guard-main.js: an element already in the page just got an open shadow root
+  // guard-main.js: an element already in the page just got a shadow root
   document.addEventListener("pwguard-shadow", (ev) => {
     if (!active) return;
     const host = ev.composedPath()[0];
-    if (host && host.shadowRoot) addShadowRoot(host.shadowRoot);
+    const root = host && shadowOf(host);
+    if (root) addShadowRoot(root);
   }, true);
 })();

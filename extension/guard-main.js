@@ -5,7 +5,8 @@
 //   2. keeps page scripts from ticking or re-enabling a control content.js has blocked
 //      (`el.checked = true`, `el.disabled = false`, jQuery's .prop()), which the isolated world
 //      cannot see: property sets leave no trace in the DOM;
-//   3. tells content.js when an already connected element gets an open shadow root.
+//   3. tells content.js when an already connected element gets a shadow root (open or
+//      closed: content.js reaches both).
 // The MAIN world cannot read extension storage, so the guard rules come from content.js over a
 // MessagePort handed over at document_start, before the page can listen (content.js stops the
 // handshake message from propagating; later copies are ignored), so the page can neither read,
@@ -306,7 +307,7 @@
       shadowUsed = true;
       if (port) port.postMessage({ type: "shadow" });
     }
-    if (state !== "inactive" && init && init.mode === "open" && this.isConnected) {
+    if (state !== "inactive" && this.isConnected) { // (open or closed: content.js reaches both)
       dispatch.call(this, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
     }
     return root;

@@ -284,10 +284,15 @@ def test_keyboard_and_clicks_cannot_tick_a_role_checkbox_widget(
 
 
 # ------------------------------------------------------------------- shadow roots, frames
-SHADOW_PAGE = page(f"""<div id="host-now"></div><x-late></x-late>
+def shadow_page(mode: str) -> str:
+    """Dangerous rows inside shadow roots of `mode` attached three ways; the page keeps each
+    root in window.roots (a closed root is reachable no other way)."""
+    return page(f"""<div id="host-now"></div><x-late></x-late>
 <script>
-  // an open shadow root attached to an element already in the page
-  const now = document.getElementById("host-now").attachShadow({{mode: "open"}});
+  const roots = window.roots = {{}};
+  const attach = (el) => roots[el.id || el.localName] = el.attachShadow({{mode: "{mode}"}});
+  // a shadow root attached to an element already in the page
+  const now = attach(document.getElementById("host-now"));
   setTimeout(() => {{
     now.innerHTML = {json.dumps(row("ter_mob", "clear_mobile", MOBILE))};
   }}, 100);
@@ -295,26 +300,27 @@ SHADOW_PAGE = page(f"""<div id="host-now"></div><x-late></x-late>
   setTimeout(() => customElements.define("x-late", class extends HTMLElement {{
     constructor() {{
       super();
-      this.attachShadow({{mode: "open"}}).innerHTML =
-        {json.dumps(row("ter_apiToken", "clear_apiToken", API))};
+      attach(this).innerHTML = {json.dumps(row("ter_apiToken", "clear_apiToken", API))};
     }}
   }}), 300);
   // and one created detached, filled, then inserted
   setTimeout(() => {{
     const el = document.createElement("div");
     el.id = "host-detached";
-    el.attachShadow({{mode: "open"}}).innerHTML = {json.dumps(row("m2", "clear_mobile", MOBILE))};
+    attach(el).innerHTML = {json.dumps(row("m2", "clear_mobile", MOBILE))};
     document.body.append(el);
   }}, 500);
 </script>""")
 
 
-def test_controls_inside_open_shadow_roots_are_blocked(bundled: Browser, zoho: ZohoMock) -> None:
-    bundled.open(serve(zoho, "/u/shadow", SHADOW_PAGE))
-    for host, sel in (("#host-now", "#ter_mob"), ("x-late", "#ter_apiToken"),
-                      ("#host-detached", "#m2")):
-        bundled.wait("""const h = document.querySelector(arguments[0]);
-            const el = h && h.shadowRoot && h.shadowRoot.querySelector(arguments[1]);
+@pytest.mark.parametrize("mode", ["open", "closed"])
+def test_controls_inside_shadow_roots_are_blocked(
+        bundled: Browser, zoho: ZohoMock, mode: str) -> None:
+    bundled.open(serve(zoho, f"/u/shadow-{mode}", shadow_page(mode)))
+    for host, sel in (("host-now", "#ter_mob"), ("x-late", "#ter_apiToken"),
+                      ("host-detached", "#m2")):
+        bundled.wait("""const root = window.roots && window.roots[arguments[0]];
+            const el = root && root.querySelector(arguments[1]);
             return el && el.disabled && !el.checked && el.dataset.pwguard === "blocked";""",
                      host, sel)
     assert len(banners(bundled)) == 1
