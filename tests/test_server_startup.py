@@ -223,3 +223,25 @@ def test_export_refuses_rules_and_from_db_together_with_exit_2(tmp_path, capsys)
     argv = ["--out", str(tmp_path / "o"), "--rules", str(GOOD_DIR), "--from-db"]
     assert export.main(argv) == 2
     assert "give --rules or --from-db, not both" in capsys.readouterr().err
+
+
+def test_audit_lines_are_written_even_when_the_log_level_hides_info(tmp_path):
+    with start_server(tmp_path, rules_dir=GOOD_DIR, env={"PWGUARD_LOG_LEVEL": "warning"}) as srv:
+        new = httpx.put(srv.url + "/v1/admin/rules", params={"note": "quiet publish"},
+                        content=variant(32).encode(), headers=srv.admin_headers)
+        assert new.status_code == 201, new.text
+        old = str(new.json()["version"])
+        entries = httpx.get(srv.url + "/v1/admin/audit", headers=srv.admin_headers).json()
+        start = entries[0]["version"]
+        back = httpx.post(f"{srv.url}/v1/admin/versions/{start}/activate",
+                          params={"note": "quiet rollback"}, headers=srv.admin_headers)
+        assert back.status_code == 200, back.text
+        log = srv.log()
+    assert re.search(rf"INFO pwguard\.audit: audit action=publish version={start} previous=None "
+                     r"actor='pwguard serve'", log), log
+    assert re.search(rf"INFO pwguard\.audit: audit action=publish version={old} "
+                     rf"previous={start} actor='admin@127\.0\.0\.1' note='quiet publish'", log), log
+    assert re.search(rf"INFO pwguard\.audit: audit action=activate version={start} "
+                     rf"previous={old} actor='admin@127\.0\.0\.1' note='quiet rollback'", log), log
+    # the level still quiets everything else
+    assert "INFO pwguard.serve" not in log and "Application startup complete" not in log

@@ -9,7 +9,6 @@ the worker that handled it at once; other workers follow within that interval.
 from __future__ import annotations
 
 import hmac
-import logging
 import re
 import threading
 import time
@@ -33,7 +32,7 @@ from pwguard import __version__
 from pwguard.api.build import build_text, finding_json
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.metrics import Metrics, MetricsMiddleware
-from pwguard.api.settings import Settings
+from pwguard.api.settings import Settings, configure_logging
 from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage
 
@@ -524,9 +523,5 @@ def create_app(
 def app_from_env() -> FastAPI:
     """uvicorn factory for `pwguard serve` workers: settings from the environment."""
     settings = Settings()
-    if not logging.getLogger().handlers:  # worker processes start with bare logging
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+    configure_logging(settings.log_level)  # worker processes start with bare logging
     return create_app(settings)

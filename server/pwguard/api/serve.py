@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings, shown_url
+from pwguard.api.settings import Settings, configure_logging, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
 from pwguard.cliargs import parse_args
@@ -211,9 +211,7 @@ def main(argv: list[str]) -> int:
             print(f"pwguard serve: {where}: {err['msg']} (got {err.get('input')!r})",
                   file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     code = prepare(settings)
     if code:
         return code

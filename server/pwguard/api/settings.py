@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Literal
 
@@ -21,6 +22,20 @@ MIN_PRODUCTION_TOKEN = 24
 # SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
 SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
 DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
+
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+AUDIT_LOGGER = "pwguard.audit"
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr at PWGUARD_LOG_LEVEL (unless logging is set up already).
+
+    The audit logger stays at info whatever the level: its lines record who changed the
+    rules a fleet enforces (rare, never noise), and quieting the server must not hide them.
+    """
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)
 
 
 def shown_url(url: str) -> str:
@@ -92,7 +107,8 @@ class Settings(BaseSettings):
         "(other workers' publishes show within this delay; 0: every request)",
     )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
-        "info", description="log level of the server and the audit log"
+        "info", description="log level of the server; the audit lines of publishes and "
+        "rollbacks (logger pwguard.audit, level info) are written at every level"
     )
 
     def default_key_path(self) -> Path:

@@ -36,7 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
-audit_log = logging.getLogger("pwguard.audit")
+audit_log = logging.getLogger("pwguard.audit")  # kept at info: settings.configure_logging
 
 metadata = MetaData()
 
