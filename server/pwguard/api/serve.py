@@ -96,7 +96,10 @@ def listen_problem(host: str, port: int) -> str | None:
     sockets: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in infos:
-            sock = socket.socket(family, kind, proto)
+            try:
+                sock = socket.socket(family, kind, proto)
+            except OSError:  # a family this kernel lacks: asyncio skips it too
+                continue
             sockets.append(sock)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
