@@ -55,13 +55,14 @@
    * the elements whose text can change it (those labels, even empty, and the ancestor the
    * text came from, or the farthest one looked at). */
   function label_source(el) {
-    const root = rootOf(el);
     const parts = [];
     const nodes = [];
     const labelledby = el.getAttribute("aria-labelledby");
+    const id = el.getAttribute("id");
+    const root = labelledby || id ? rootOf(el) : null; // (only these two look elsewhere)
     if (labelledby) {
-      for (const id of labelledby.split(ASCII_WHITESPACE)) {
-        const target = byId(root, id);
+      for (const ref of labelledby.split(ASCII_WHITESPACE)) {
+        const target = byId(root, ref);
         if (target) {
           nodes.push(target);
           parts.push(target.textContent);
@@ -70,7 +71,6 @@
     }
     const aria = el.getAttribute("aria-label");
     if (aria) parts.push(aria);
-    const id = el.getAttribute("id");
     const used = [];
     if (id) {
       for (const lab of root.querySelectorAll("label[for]")) {
@@ -81,7 +81,9 @@
       nodes.push(lab);
       parts.push(lab.textContent);
     }
-    const ancestor = el.parentElement ? el.parentElement.closest("label") : null;
+    // (el.closest would be el itself only for a label that is the control)
+    const ancestor = el.localName === "label"
+      ? el.parentElement && el.parentElement.closest("label") : el.closest("label");
     if (ancestor && !used.includes(ancestor)) {
       nodes.push(ancestor);
       parts.push(ancestor.textContent);
