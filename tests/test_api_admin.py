@@ -292,27 +292,36 @@ def test_body_that_is_not_utf8_gets_415(client):
 
 
 @pytest.mark.parametrize(
-    ("params", "expected"),
-    [({"note": "n" * 731}, "query parameter note: at most 500 characters (got 731); shorten it"),
-     ({"note": "é" * 501}, "query parameter note: at most 500 characters (got 501); shorten it"),
-     ({"actor": "a" * 101}, "query parameter actor: at most 100 characters (got 101); shorten it"),
-     ({"note": "n" * 600, "actor": "a" * 150},
+    ("params", "headers", "expected"),
+    [({"note": "n" * 731}, {},
+      "query parameter note: at most 500 characters (got 731); shorten it"),
+     ({"note": "é" * 501}, {},
+      "query parameter note: at most 500 characters (got 501); shorten it"),
+     ({"actor": "a" * 101}, {},
+      "query parameter actor: at most 100 characters (got 101); shorten it"),
+     ({"note": "n" * 600, "actor": "a" * 150}, {},
       "query parameter note: at most 500 characters (got 600); shorten it; "
-      "query parameter actor: at most 100 characters (got 150); shorten it")],
-    ids=["note", "note-utf8", "actor", "both"],
+      "query parameter actor: at most 100 characters (got 150); shorten it"),
+     ({}, {"X-Pwguard-Note": ("ñ" * 501).encode()},
+      "header X-Pwguard-Note: at most 500 characters (got 501); shorten it"),
+     ({}, {"X-Pwguard-Actor": "a" * 101},
+      "header X-Pwguard-Actor: at most 100 characters (got 101); shorten it")],
+    ids=["note", "note-utf8", "actor", "both", "note-header", "actor-header"],
 )
 @pytest.mark.parametrize("call", ["publish", "rollback"])
 def test_a_note_or_actor_over_its_limit_gets_422_naming_it_and_the_fix_and_changes_nothing(
-    admin_server, client, params, expected, call
+    admin_server, client, params, headers, expected, call
 ):
     older = client.put("/v1/admin/rules", content=variant(41).encode()).json()["version"]
     assert client.put("/v1/admin/rules", content=variant(42).encode()).status_code in (200, 201)
     before, listed = httpx.get(admin_server.url + "/v1/rules", timeout=10), versions(client)
     audit = client.get("/v1/admin/audit").json()
     if call == "publish":
-        resp = client.put("/v1/admin/rules", params=params, content=variant(43).encode())
+        resp = client.put("/v1/admin/rules", params=params, headers=headers,
+                          content=variant(43).encode())
     else:
-        resp = client.post(f"/v1/admin/versions/{older}/activate", params=params)
+        resp = client.post(f"/v1/admin/versions/{older}/activate", params=params,
+                           headers=headers)
     assert resp.status_code == 422, resp.text
     # the shape of lint refusals: a message naming the place and the fix, no findings
     assert resp.json() == {"detail": {"message": f"{expected} (nothing changed)",
@@ -328,3 +337,13 @@ def test_an_over_long_note_without_the_token_still_gets_401(admin_server):
     resp = httpx.put(admin_server.url + "/v1/admin/rules", params={"note": "n" * 731},
                      content=variant(43).encode(), timeout=10)
     assert resp.status_code == 401
+
+
+def test_a_rollback_takes_its_note_from_the_header_as_a_publish_does(admin_server, client):
+    older = client.put("/v1/admin/rules", content=variant(44).encode()).json()["version"]
+    assert client.put("/v1/admin/rules", content=variant(45).encode()).status_code == 201
+    resp = client.post(f"/v1/admin/versions/{older}/activate",
+                       headers={"X-Pwguard-Note": "señal 43".encode()})
+    assert resp.status_code == 200, resp.text
+    entry = client.get("/v1/admin/audit").json()[-1]
+    assert (entry["action"], entry["version"], entry["note"]) == ("activate", older, "señal 43")

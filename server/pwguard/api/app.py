@@ -222,8 +222,8 @@ class LintErrorOut(BaseModel):
 
 REFUSED_422 = {
     "model": LintErrorOut,
-    "description": "a query or path parameter out of bounds: `message` names it and the fix, "
-    "`findings` is empty; nothing changed",
+    "description": "a note or actor (query parameter or header) over its limit: `message` "
+    "names it and the fix, `findings` is empty; nothing changed",
 }
 PLACES = {"query": "query parameter", "path": "path parameter", "header": "header",
           "body": "body", "cookie": "cookie"}
@@ -253,6 +253,9 @@ async def refuse_bad_request(request: Request, exc: Exception) -> JSONResponse:
 
 
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
+NOTE_MAX, ACTOR_MAX = 500, 100  # characters of the audit note and actor (query or header)
+NOTE_HELP = f"why (audit log); or header X-Pwguard-Note (UTF-8); at most {NOTE_MAX} characters"
+ACTOR_HELP = f"who (audit log); or header X-Pwguard-Actor (UTF-8); at most {ACTOR_MAX} characters"
 
 
 def header_text(request: Request, name: str) -> str:
@@ -262,6 +265,18 @@ def header_text(request: Request, name: str) -> str:
         return raw.encode("latin-1").decode("utf-8")
     except (UnicodeEncodeError, UnicodeDecodeError):
         return raw
+
+
+def bounded_header(request: Request, name: str, limit: int) -> str:
+    """A note/actor header as text, refused (422, the query parameters' shape) over `limit`."""
+    text = header_text(request, name)
+    if len(text) > limit:
+        raise HTTPException(status_code=422, detail={
+            "message": f"header {name.title()}: at most {limit} characters (got {len(text)}); "
+            "shorten it (nothing changed)",
+            "findings": [],
+        })
+    return text
 
 
 def without_nul(text: str | None) -> str:
@@ -414,7 +429,7 @@ def create_app(
             413: {"model": ErrorOut, "description": "body larger than PWGUARD_MAX_BODY_BYTES"},
             415: {"model": ErrorOut, "description": "body is not UTF-8 text"},
             422: {"model": LintErrorOut, "description": "lint errors (`findings` lists them), "
-                  "or a note/actor too long (`findings` empty); nothing changed"},
+                  "or a note/actor (query or header) too long (`findings` empty); nothing changed"},
         },
         openapi_extra={"requestBody": {
             "required": True,
@@ -430,10 +445,12 @@ def create_app(
     )
     async def put_rules(
         request: Request,
-        note: Annotated[str | None, Query(max_length=500, description="why (audit log)")] = None,
-        actor: Annotated[str | None, Query(max_length=100, description="who (audit log)")] = None,
+        note: Annotated[str | None, Query(max_length=NOTE_MAX, description=NOTE_HELP)] = None,
+        actor: Annotated[str | None, Query(max_length=ACTOR_MAX, description=ACTOR_HELP)] = None,
     ) -> JSONResponse:
         """Publish a ruleset: lint it, store it as a version and make it active."""
+        header_note = bounded_header(request, "x-pwguard-note", NOTE_MAX)
+        header_actor = bounded_header(request, "x-pwguard-actor", ACTOR_MAX)
         limit = settings.max_body_bytes
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -463,8 +480,8 @@ def create_app(
             })
         built = outcome.built
         bundle = sign_bundle(built.payload, signing_key)
-        note_text = without_nul(note or header_text(request, "x-pwguard-note")[:500])
-        who = actor_of(request, actor or header_text(request, "x-pwguard-actor"))
+        note_text = without_nul(note or header_note)
+        who = actor_of(request, actor or header_actor)
         stored, created = await run_in_threadpool(
             lambda: store.add_version(built.version, built.payload, bundle,
                                       note=note_text, actor=who)
@@ -491,15 +508,16 @@ def create_app(
     def activate(
         request: Request,
         version: str,
-        note: Annotated[str | None, Query(max_length=500, description="why (audit log)")] = None,
-        actor: Annotated[str | None, Query(max_length=100, description="who (audit log)")] = None,
+        note: Annotated[str | None, Query(max_length=NOTE_MAX, description=NOTE_HELP)] = None,
+        actor: Annotated[str | None, Query(max_length=ACTOR_MAX, description=ACTOR_HELP)] = None,
     ) -> VersionOut:
         """Make a stored version the active one (rollback)."""
         if not VERSION_ID.fullmatch(version):
             raise HTTPException(status_code=404, detail=f"no version {version[:64]!r}: versions "
                                 "are 16 lowercase hex digits (GET /v1/admin/versions lists them)")
-        who = actor_of(request, actor or header_text(request, "x-pwguard-actor"))
-        stored = store.activate(version, actor=who, note=without_nul(note or ""))
+        header_note = bounded_header(request, "x-pwguard-note", NOTE_MAX)
+        who = actor_of(request, actor or bounded_header(request, "x-pwguard-actor", ACTOR_MAX))
+        stored = store.activate(version, actor=who, note=without_nul(note or header_note))
         if stored is None:
             raise HTTPException(status_code=404, detail=f"no version {version!r}")
         body = store.bundle_of(version)
