@@ -524,7 +524,11 @@
       // (a ShadowRoot has no getElementsByTagName)
       const inputs = node.getElementsByTagName
         ? node.getElementsByTagName("input") : node.querySelectorAll("input");
-      for (const el of inputs) if (el.type === "checkbox") evaluate(el);
+      // (read in full first: judging a control fires events whose handlers may change the
+      // live collection under the loop)
+      const boxes = [];
+      for (const el of inputs) if (el.type === "checkbox") boxes.push(el);
+      for (const el of boxes) evaluate(el);
       for (const el of node.querySelectorAll(ROLE_SEL)) evaluate(el);
     } else {
       for (const el of node.querySelectorAll(SEL)) evaluate(el);
@@ -553,6 +557,7 @@
   }
 
   function recheckAll() {
+    for (const root of roots) if (!root.host.isConnected) roots.delete(root); // (back if re-inserted)
     const kept = [];
     for (const el of controls) {
       const st = el[STATE];
@@ -586,8 +591,13 @@
       for (const rec of records) {
         if (!watchedNames.has(rec.attributeName)) continue;
         const el = rec.target;
-        if (isListed(el) && isCheckboxLike(el)) evaluate(el);
-        else ancestors = true;
+        if (el[STATE] === undefined) {
+          ancestors = true; // (an ancestor of a watched control)
+        } else if (isCheckboxLike(el)) {
+          evaluate(el); // (listed again if a type or role change had made us forget it)
+        } else if (isListed(el)) {
+          forget(el);
+        }
       }
       if (ancestors) recheckAll();
       else updateBanner();
@@ -682,10 +692,16 @@
     return null;
   }
 
-  // every known control evaluated afresh (a blocked one unticked again): what a page script
-  // changed since without an insertion or removal counts before the page acts on the boxes
+  // every control of the page found and evaluated afresh (a blocked one unticked again),
+  // before the page acts on the boxes: what a page script changed without inserting or
+  // removing anything since (a box renamed or relabelled, an element made a checkbox by its
+  // type or role) counts
   function untickAll() {
-    batched(recheckAll);
+    batched(() => {
+      scan(document);
+      for (const root of roots) scan(root);
+      recheckAll();
+    });
   }
 
   function stop(ev) {
@@ -729,11 +745,31 @@
     untickAll();
   }, true);
 
-  // guard-main.js: an element already in the page just got a shadow root
+  // guard-main.js: the page uses shadow DOM; a node in the page (an element, a shadow root,
+  // the document) just got a shadow root or markup with declarative ones below it
   document.addEventListener("pwguard-shadow", (ev) => {
+    shadowSeen = true;
     if (!active) return;
-    const host = ev.composedPath()[0];
-    const root = host && shadowOf(host);
-    if (root) addShadowRoot(root);
+    const node = ev.composedPath()[0];
+    if (node) {
+      batched(() => {
+        scan(node);
+        updateBanner();
+      });
+    }
   }, true);
+
+  // a streamed page's parser attaches declarative shadow roots to hosts already inserted
+  // (and searched): search the whole page once more when it is parsed
+  document.addEventListener("DOMContentLoaded", () => {
+    if (!active) return;
+    detectShadowDom();
+    if (shadowSeen) {
+      batched(() => {
+        scan(document);
+        for (const root of roots) scan(root);
+        recheckAll();
+      });
+    }
+  });
 })();

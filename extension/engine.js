@@ -257,7 +257,13 @@
     if (!u) {
       const all = rules.map(compile);
       const lists = all.filter((c) => c.selectors.length > 0).map((c) => c.list);
-      const any = lists.includes(null) ? null : lists.join(", ");
+      let any = lists.includes(null) ? null : lists.join(", ");
+      try {
+        // (each list parses alone; make sure the joined one does too, or do without it)
+        if (any) globalThis.document.createDocumentFragment().querySelector(any);
+      } catch {
+        any = null;
+      }
       u = { any, all, hits: new Map() };
       unions.set(rules, u);
     }

@@ -296,20 +296,51 @@
     },
   });
 
-  // ---- open shadow roots ----
+  // ---- shadow roots ----
   // content.js only searches inserted subtrees for shadow hosts once the page has used shadow
-  // DOM at all (most pages, Zoho's included, never do): tell it the first time. And an
-  // element already in the document that gets a shadow root is reported at once.
+  // DOM at all (most pages, Zoho's included, never do): tell it the first time, at once (a
+  // DOM event reaches the isolated world synchronously; the port message may come after the
+  // insertion that follows). And a node already in the document that gets a shadow root, or
+  // markup with declarative shadow roots (setHTMLUnsafe), is reported at once, open or
+  // closed: content.js reaches both.
   let shadowUsed = false;
-  Element.prototype.attachShadow = function patchedAttachShadow(init) {
-    const root = attachShadow.call(this, init);
-    if (!shadowUsed && state !== "inactive") {
+  const DECLARATIVE = /shadowrootmode/i;
+  const toString = String;
+  const regexpTest = RegExp.prototype.test;
+  function shadowEvent(node) {
+    dispatch.call(node, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
+  }
+  function noteShadow(node) {
+    if (state === "inactive") return;
+    const first = !shadowUsed;
+    if (first) {
       shadowUsed = true;
       if (port) port.postMessage({ type: "shadow" });
     }
-    if (state !== "inactive" && this.isConnected) { // (open or closed: content.js reaches both)
-      dispatch.call(this, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
-    }
+    if (node && node.isConnected) shadowEvent(node);
+    else if (first) shadowEvent(document);
+  }
+  Element.prototype.attachShadow = function patchedAttachShadow(init) {
+    const root = attachShadow.call(this, init);
+    noteShadow(this);
     return root;
   };
+  for (const proto of [Element.prototype, ShadowRoot.prototype]) {
+    const setHTMLUnsafe = proto.setHTMLUnsafe;
+    if (typeof setHTMLUnsafe !== "function") continue;
+    proto.setHTMLUnsafe = function patchedSetHTMLUnsafe(html, ...rest) {
+      const out = setHTMLUnsafe.call(this, html, ...rest);
+      if (regexpTest.call(DECLARATIVE, toString(html))) noteShadow(this);
+      return out;
+    };
+  }
+  const parseHTMLUnsafe = Document.parseHTMLUnsafe;
+  if (typeof parseHTMLUnsafe === "function") {
+    // a document of its own: what matters is that its nodes, once inserted here, are searched
+    Document.parseHTMLUnsafe = function patchedParseHTMLUnsafe(html, ...rest) {
+      const doc = parseHTMLUnsafe.call(this, html, ...rest);
+      if (regexpTest.call(DECLARATIVE, toString(html))) noteShadow(null);
+      return doc;
+    };
+  }
 })();

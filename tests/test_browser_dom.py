@@ -214,6 +214,39 @@ def test_a_box_a_page_script_turns_dangerous_later_is_blocked_before_a_person_ca
     assert bundled.js(STATE, selector) == BLOCKED_STATE
 
 
+def test_a_page_change_handler_that_removes_a_row_does_not_hide_the_next_box(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    # unticking the first box fires `change`; the page's handler removes that row while the
+    # inserted rows are still being judged: the second box must be judged all the same
+    rows = (row("ter_mob", "clear_mobile", MOBILE, checked=True)
+            + row("ter_apiToken", "clear_apiToken", API, checked=True) + row("ter_all", "x", WEB))
+    html = page(f"""<div id="dialog"></div><script>
+        document.addEventListener("change", e => {{
+          if (e.target.id === "ter_mob") document.getElementById("row_ter_mob").remove();
+        }});
+        setTimeout(() => {{  // the rows inserted at once, inside one element
+          const all = document.createElement("div");
+          all.innerHTML = {json.dumps(rows)};
+          document.getElementById("dialog").append(all);
+        }}, 200);
+        </script>""")
+    bundled.open(serve(zoho, "/u/change-handler-removes", html))
+    bundled.wait(IS_BLOCKED, "#ter_apiToken")
+
+
+def test_declarative_shadow_roots_set_by_a_page_script_are_searched(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    inner = ('<span><div id="host"><template shadowrootmode="open">'
+             f'<input type="checkbox" id="dsd" aria-label="{MOBILE}" checked>'
+             "</template></div></span>")
+    html = page(row("ter_apiToken", "clear_apiToken", API) + '<div id="dialog"></div>')
+    bundled.open(serve(zoho, "/u/declarative-shadow", html))
+    bundled.wait(IS_BLOCKED, "#ter_apiToken")  # the extension is at work on this page
+    bundled.js("document.getElementById('dialog').setHTMLUnsafe(arguments[0]);", inner)
+    bundled.wait("""const el = document.getElementById("host").shadowRoot.getElementById("dsd");
+        return el.disabled && !el.checked && el.dataset.pwguard === "blocked";""")
+
+
 # ------------------------------------------------------------------------ page scripts
 def test_a_page_script_cannot_tick_or_re_enable_the_box(bundled: Browser, zoho: ZohoMock) -> None:
     bundled.open(zoho.url("accounts.zoho.eu", STEP2))
@@ -232,6 +265,31 @@ def test_a_page_script_cannot_tick_or_re_enable_the_box(bundled: Browser, zoho: 
     bundled.wait(IS_BLOCKED, "#ter_mob")
     # a role=checkbox widget's aria-checked is put back too
     assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
+def test_a_blocked_box_switched_to_another_type_and_back_is_blocked_again(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/type-flip", page(row("ter_mob", "clear_mobile", MOBILE))))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    bundled.js('document.getElementById("ter_mob").type = "text";')  # no longer a box: released
+    bundled.wait('return !document.getElementById("ter_mob").hasAttribute("data-pwguard");')
+    bundled.js("""const el = document.getElementById("ter_mob");
+        el.type = "checkbox"; el.checked = true;""")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+
+
+def test_continue_finds_a_box_a_page_script_made_a_checkbox_later(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    # an element that becomes a checkbox by its type, ticked by the page: nothing inserted,
+    # nothing clicked on it; the person's click on "Continue" finds it before the page reads it
+    html = page(row("ter_mob", "clear_mobile", MOBILE).replace('type="checkbox"', 'type="hidden"')
+                + row("ter_all", "x", WEB) + '<button id="go" type="button">Continue</button>')
+    bundled.open(serve(zoho, "/u/made-a-checkbox-continue", html))
+    bundled.wait('return document.getElementById("go") !== null')
+    bundled.js("""const el = document.getElementById("ter_mob");
+        el.type = "checkbox"; el.checked = true;""")
+    bundled.click("#go")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
 
 
 @pytest.mark.parametrize("how", ["requestSubmit", "continue-click"])

@@ -91,6 +91,13 @@ def one_label(html: str) -> str:
         ('<p id=x>One</p><p id=x>Two</p><input type=checkbox aria-labelledby="nope x">', "One"),
         # template contents are not in the document
         ("<div>Text<template><b>T</b></template><input type=checkbox></div>", "Text"),
+        # aria-labelledby splits on ASCII white space only: a no-break space is part of an id
+        (
+            "<p id=a>A</p><p id=b>B</p><p id='a\u00a0b'>AB</p>"
+            "<input type=checkbox aria-labelledby='a\u00a0b'>",
+            "AB",
+        ),
+        ("<p id=a>A</p><p id=b>B</p><input type=checkbox aria-labelledby=' a\tb\n'>", "A B"),
     ],
 )
 def test_label_text(html: str, label: str) -> None:

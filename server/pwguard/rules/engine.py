@@ -69,6 +69,7 @@ WHITESPACE = (
 )
 _WS_RUN = re.compile("[" + re.escape(WHITESPACE) + "]+")
 _ASCII_WS = " \t\n\f\r"
+_ASCII_WS_RUN = re.compile("[ \t\n\f\r]+")
 _QUOTE_MAP = {
     "\u2018": "'",
     "\u2019": "'",
@@ -350,8 +351,8 @@ class Page:
             return text + " " + text_content(ancestor)
         parts: list[str] = []
         if labelledby:
-            for ref in labelledby.split():
-                target = self.element_by_id(ref)
+            for ref in _ASCII_WS_RUN.split(labelledby):  # (str.split() splits on more)
+                target = self.element_by_id(ref) if ref else None
                 if target is not None:
                     parts.append(text_content(target))
         if aria:
