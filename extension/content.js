@@ -62,10 +62,10 @@
   // Why not more: once anything in a document observes attributes or text, the browser
   // checks for observers on every attribute and text edit of the page, anywhere (a few
   // percent of a busy page's script time, bench/extension.py); so a page without a
-  // dangerous box never pays for it. A harmless box that a page script later turns into a dangerous one
-  // by attributes or in-place text edits alone is caught at the page's next insertion or
-  // removal, and in any case before it can be used: a person's click or key press on it, a
-  // submit and a "Continue" click all re-evaluate first (reached, untickAll).
+  // dangerous box never pays for it. A harmless box that a page script later turns into a
+  // dangerous one by attributes or in-place text edits alone is caught at the page's next
+  // insertion or removal, and in any case before it can be used: a person's click or key
+  // press on it, a submit and a "Continue" click all re-evaluate first (reached, rescanAll).
   // A rule selector with a sibling combinator (+ ~) depends on elements no watcher sees:
   // then attributes are observed document-wide, as a safety net (watchEverywhere).
   let observer = null;
@@ -128,12 +128,7 @@
     if (msg.type === "shadow") {
       if (!shadowSeen) {
         shadowSeen = true;
-        if (active) {
-          batched(() => {
-            scan(document);
-            recheckAll();
-          });
-        }
+        if (active) rescanAll();
       }
       return;
     }
@@ -364,13 +359,7 @@
   // collapses white space itself: E.fold(collapse(t)) === E.fold(t))
   const foldCache = new Map();
   function folded(text) {
-    let out = foldCache.get(text);
-    if (out === undefined) {
-      if (foldCache.size > 500) foldCache.clear();
-      out = E.fold(text);
-      foldCache.set(text, out);
-    }
-    return out;
+    return E.remember(foldCache, text, E.fold, 500);
   }
 
   let batch = 0; // the current batch's number, 0 outside batches (see batched)
@@ -495,10 +484,10 @@
   }
 
   // SEL is a slow selector list (attribute values on any tag) for a query that runs on every
-  // inserted subtree; answered in two faster ones: role="checkbox"/"switch" (an attribute
-  // test on every element), then every `input` (a tag-name walk; an input's `type` property
-  // is "checkbox" exactly when input[type="checkbox" i] matches). Inputs first, so a page's
-  // form boxes are blocked first; the banner anchors on the first blocked one found.
+  // inserted subtree; answered in two faster ones: every `input` (a tag-name walk; an
+  // input's `type` property is "checkbox" exactly when input[type="checkbox" i] matches),
+  // then role="checkbox"/"switch" (an attribute test on every element). Inputs first, so a
+  // page's form boxes are blocked first; the banner anchors on the first blocked one found.
   const INPUT_SEL = 'input[type="checkbox" i]';
   const ROLE_SEL = '[role="checkbox"], [role="switch"]';
   const SPLIT = SEL === `${INPUT_SEL}, ${ROLE_SEL}`;
@@ -627,15 +616,23 @@
     });
   }
 
-  function activate() {
-    active = true;
-    detectShadowDom();
-    startObserving();
+  // every control of the page and its known shadow roots found and evaluated afresh (a
+  // blocked one unticked again): before the page acts on the boxes (a click, a key, a
+  // submit), what a page script changed without inserting or removing anything since (a box
+  // renamed or relabelled, an element made a checkbox by its type or role) counts
+  function rescanAll() {
     batched(() => {
       scan(document);
       for (const root of roots) scan(root);
       recheckAll();
     });
+  }
+
+  function activate() {
+    active = true;
+    detectShadowDom();
+    startObserving();
+    rescanAll();
   }
 
   function deactivate() {
@@ -692,18 +689,6 @@
     return null;
   }
 
-  // every control of the page found and evaluated afresh (a blocked one unticked again),
-  // before the page acts on the boxes: what a page script changed without inserting or
-  // removing anything since (a box renamed or relabelled, an element made a checkbox by its
-  // type or role) counts
-  function untickAll() {
-    batched(() => {
-      scan(document);
-      for (const root of roots) scan(root);
-      recheckAll();
-    });
-  }
-
   function stop(ev) {
     ev.preventDefault();
     ev.stopImmediatePropagation();
@@ -719,14 +704,14 @@
       return;
     }
     // "Continue" and friends: untick before the page's own click handler reads the boxes
-    untickAll();
+    rescanAll();
   }, true);
 
   window.addEventListener("keydown", (ev) => {
     if (!active || (ev.key !== " " && ev.key !== "Enter")) return;
     const el = blockedTarget(ev);
     if (el) stop(ev);
-    else untickAll();
+    else rescanAll();
   }, true);
 
   for (const type of ["input", "change"]) {
@@ -741,8 +726,7 @@
   }
 
   window.addEventListener("submit", () => {
-    if (!active) return;
-    untickAll();
+    if (active) rescanAll();
   }, true);
 
   // guard-main.js: the page uses shadow DOM; a node in the page (an element, a shadow root,
@@ -764,12 +748,6 @@
   document.addEventListener("DOMContentLoaded", () => {
     if (!active) return;
     detectShadowDom();
-    if (shadowSeen) {
-      batched(() => {
-        scan(document);
-        for (const root of roots) scan(root);
-        recheckAll();
-      });
-    }
+    if (shadowSeen) rescanAll();
   });
 })();

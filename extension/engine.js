@@ -235,22 +235,27 @@
     return phraseHit(c, folded);
   }
 
-  // whether one of the rule's phrases is in `folded`, remembered per folded label (a page
-  // re-renders the same few labels over and over)
-  function phraseHit(c, folded) {
-    let hit = c.hits.get(folded);
-    if (hit === undefined) {
-      hit = c.phrases.some((p) => folded.includes(p));
-      if (c.hits.size >= 1000) c.hits.clear();
-      c.hits.set(folded, hit);
+  /** map.get(key), computed as fn(key) and kept the first time; a map that reaches `limit`
+   * entries is emptied first (a page re-renders the same few labels over and over). */
+  function remember(map, key, fn, limit = 1000) {
+    let value = map.get(key);
+    if (value === undefined) {
+      if (map.size >= limit) map.clear();
+      value = fn(key);
+      map.set(key, value);
     }
-    return hit;
+    return value;
+  }
+
+  // whether one of the rule's phrases is in `folded`, remembered per folded label
+  function phraseHit(c, folded) {
+    return remember(c.hits, folded, () => c.phrases.some((p) => folded.includes(p)));
   }
 
   // Per array of rules, computed once: all their selectors as one selector list (`any`: ""
-  // when they have none, null when one does not parse) and, per folded label, whether a
-  // phrase of any of them is in it. A control that matches neither is covered by no rule:
-  // one native call and one lookup decide most controls of a page.
+  // when they have none, null when one does not parse). A control that matches no selector
+  // and none of whose rules has a phrase in its label (phraseHit, remembered per rule) is
+  // covered by no rule: one native call and a few lookups decide most controls of a page.
   const unions = new WeakMap();
   function unionOf(rules) {
     let u = unions.get(rules);
@@ -264,27 +269,18 @@
       } catch {
         any = null;
       }
-      u = { any, all, hits: new Map() };
+      u = { any, all };
       unions.set(rules, u);
     }
     return u;
-  }
-
-  function anyPhraseHit(u, folded) {
-    let hit = u.hits.get(folded);
-    if (hit === undefined) {
-      hit = u.all.some((c) => phraseHit(c, folded));
-      if (u.hits.size >= 1000) u.hits.clear();
-      u.hits.set(folded, hit);
-    }
-    return hit;
   }
 
   /** The first covering `block` rule in ruleset order, else the first covering `warn` rule,
    * else null (engine.py, step 9), given the control's folded label text. */
   function rule_for_folded(el, rules, folded) {
     const u = unionOf(rules);
-    if (u.any !== null && !(u.any !== "" && safeMatches(el, u.any)) && !anyPhraseHit(u, folded)) {
+    if (u.any !== null && !(u.any !== "" && safeMatches(el, u.any))
+        && !u.all.some((c) => phraseHit(c, folded))) {
       return null;
     }
     let warned = null;
@@ -333,6 +329,7 @@
     fold,
     label_source,
     label_text,
+    remember,
     control_matches,
     collapse,
     parse_pattern,

@@ -305,7 +305,7 @@
   // closed: content.js reaches both.
   let shadowUsed = false;
   const DECLARATIVE = /shadowrootmode/i;
-  const toString = String;
+  const String_ = String;
   const regexpTest = RegExp.prototype.test;
   function shadowEvent(node) {
     dispatch.call(node, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
@@ -330,7 +330,7 @@
     if (typeof setHTMLUnsafe !== "function") continue;
     proto.setHTMLUnsafe = function patchedSetHTMLUnsafe(html, ...rest) {
       const out = setHTMLUnsafe.call(this, html, ...rest);
-      if (regexpTest.call(DECLARATIVE, toString(html))) noteShadow(this);
+      if (regexpTest.call(DECLARATIVE, String_(html))) noteShadow(this);
       return out;
     };
   }
@@ -339,7 +339,7 @@
     // a document of its own: what matters is that its nodes, once inserted here, are searched
     Document.parseHTMLUnsafe = function patchedParseHTMLUnsafe(html, ...rest) {
       const doc = parseHTMLUnsafe.call(this, html, ...rest);
-      if (regexpTest.call(DECLARATIVE, toString(html))) noteShadow(null);
+      if (regexpTest.call(DECLARATIVE, String_(html))) noteShadow(null);
       return doc;
     };
   }
