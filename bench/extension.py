@@ -158,13 +158,9 @@ def _context(pw: Any, profile: Path, with_extension: bool) -> Any:
 
 
 def _wait_active(page: Any) -> None:
-    """Wait until the content script has the rules (a probe row gets blocked)."""
+    """Wait until the content script has the rules (a probe row gets blocked), then remove the
+    row."""
     _show_dangerous_row(page)
-    _wait_active_done(page)
-
-
-def _wait_active_done(page: Any) -> None:
-    """Wait until the probe row is blocked, then remove it."""
     page.wait_for_function(
         "() => document.getElementById('probe_box').dataset.pwguard === 'blocked'",
         timeout=30_000)
@@ -261,12 +257,12 @@ def _run(page: Any, cdp: Any) -> Run:
     return Run(_script_cpu(cdp) - before, tasks)
 
 
-def _add(a: Run | None, b: Run) -> Run:
-    return b if a is None else Run(a.cpu + b.cpu, a.tasks + b.tasks)
+def _add(a: Run, b: Run) -> Run:
+    return Run(a.cpu + b.cpu, a.tasks + b.tasks)
 
 
 def _show_dangerous_row(page: Any) -> None:
-    """Insert the dangerous row, wait until it is blocked (if the extension runs), remove it."""
+    """Insert the dangerous row (#probe_box, in #probe)."""
     page.evaluate(f"""() => {{ const d = document.createElement("div");
         d.id = "probe"; d.innerHTML = {json.dumps(ROW)}.replace('id="ter_mob"', 'id="probe_box"');
         document.body.append(d); }}""")
@@ -293,17 +289,14 @@ def bench_overhead(ctx_with: Any, ctx_without: Any, url: str, html: str
                 page.evaluate("() => window.run()")
         for state in (clean, after):
             if state is after:
-                _show_dangerous_row(sides[0][0])
-                _wait_active_done(sides[0][0])
+                _wait_active(sides[0][0])
                 _show_dangerous_row(sides[1][0])  # the same DOM work, without the extension
                 sides[1][0].evaluate("() => document.getElementById('probe').remove()")
-            runs: dict[int, Run | None] = {0: None, 1: None}
+            runs = [Run(0.0, []), Run(0.0, [])]
             for j in range(MEASURED_RUNS):
                 for k in ((0, 1) if (i + j) % 2 == 0 else (1, 0)):
                     runs[k] = _add(runs[k], _run(*sides[k]))
-            with_run, without_run = runs[0], runs[1]
-            assert with_run is not None and without_run is not None
-            state.append((with_run, without_run))
+            state.append((runs[0], runs[1]))
         for page, cdp in sides:
             cdp.detach()
             page.close()
