@@ -229,6 +229,16 @@ PLACES = {"query": "query parameter", "path": "path parameter", "header": "heade
           "body": "body", "cookie": "cookie"}
 
 
+def too_long(where: str, limit: Any, got: int) -> str:
+    """The refusal of a text over its limit (query parameter or header)."""
+    return f"{where}: at most {limit} characters (got {got}); shorten it"
+
+
+def refusal(message: str) -> dict[str, Any]:
+    """A 422 detail in the shape of lint refusals, for a request refused before any lint."""
+    return {"message": f"{message} (nothing changed)", "findings": []}
+
+
 def request_problem(err: Any) -> str:
     """One request-validation error as `<place>: <what is wrong>; <fix>` (no input echoed)."""
     loc = [str(p) for p in err.get("loc", ())]
@@ -237,8 +247,7 @@ def request_problem(err: Any) -> str:
     ctx = err.get("ctx") or {}
     given = err.get("input")
     if err.get("type") == "string_too_long" and isinstance(given, str):
-        return (f"{where}: at most {ctx.get('max_length')} characters (got {len(given)}); "
-                "shorten it")
+        return too_long(where, ctx.get("max_length"), len(given))
     if err.get("type") == "missing":
         return f"{where}: required; add it"
     return f"{where}: {err.get('msg', 'invalid')}; see /docs for what it accepts"
@@ -248,8 +257,7 @@ async def refuse_bad_request(request: Request, exc: Exception) -> JSONResponse:
     """422 in the shape of lint refusals ({detail: {message, findings}}), not FastAPI's list."""
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     problems = [request_problem(e) for e in errors] or ["invalid request"]
-    message = "; ".join(problems) + " (nothing changed)"
-    return JSONResponse({"detail": {"message": message, "findings": []}}, status_code=422)
+    return JSONResponse({"detail": refusal("; ".join(problems))}, status_code=422)
 
 
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
@@ -271,11 +279,8 @@ def bounded_header(request: Request, name: str, limit: int) -> str:
     """A note/actor header as text, refused (422, the query parameters' shape) over `limit`."""
     text = header_text(request, name)
     if len(text) > limit:
-        raise HTTPException(status_code=422, detail={
-            "message": f"header {name.title()}: at most {limit} characters (got {len(text)}); "
-            "shorten it (nothing changed)",
-            "findings": [],
-        })
+        raise HTTPException(status_code=422,
+                            detail=refusal(too_long(f"header {name.title()}", limit, len(text))))
     return text
 
 
@@ -516,7 +521,8 @@ def create_app(
             raise HTTPException(status_code=404, detail=f"no version {version[:64]!r}: versions "
                                 "are 16 lowercase hex digits (GET /v1/admin/versions lists them)")
         header_note = bounded_header(request, "x-pwguard-note", NOTE_MAX)
-        who = actor_of(request, actor or bounded_header(request, "x-pwguard-actor", ACTOR_MAX))
+        header_actor = bounded_header(request, "x-pwguard-actor", ACTOR_MAX)
+        who = actor_of(request, actor or header_actor)
         stored = store.activate(version, actor=who, note=without_nul(note or header_note))
         if stored is None:
             raise HTTPException(status_code=404, detail=f"no version {version!r}")
