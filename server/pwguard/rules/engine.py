@@ -68,7 +68,6 @@ WHITESPACE = (
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _WS_RUN = re.compile("[" + re.escape(WHITESPACE) + "]+")
-_ASCII_WS = " \t\n\f\r"
 _ASCII_WS_RUN = re.compile("[ \t\n\f\r]+")
 _QUOTE_MAP = {
     "\u2018": "'",
@@ -731,7 +730,7 @@ def page_verdicts(
     prepared = rules if isinstance(rules, CompiledRules) else compiled_rules(rules)
     labels, label_entry = prepared.labels, prepared.label_entry
     selector_hits, joined_parts = prepared._selector_hits, page._joined_parts
-    compiled, block_bits = prepared.rules, prepared.block_bits
+    pick = prepared.pick
     out: list[Verdict] = []
     above_memo: dict[Element, frozenset[str]] = {}
     for index, el in enumerate(page.controls):
@@ -742,17 +741,10 @@ def page_verdicts(
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        hits = selector_hits(el, key, bits, above_memo)
-        rule_id: str | None = None
-        action: str | None = None
-        if hits:  # as pick(hits)
-            block = hits & block_bits
-            if block:
-                hits = block
-            chosen = compiled[(hits & -hits).bit_length() - 1]
-            rule_id, action = chosen.rule.id, chosen.action
+        chosen = pick(selector_hits(el, key, bits, above_memo))
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
-            Verdict(index, el.tag, key[0] or "", key[1] or "", label, rule_id, action)
+            Verdict(index, el.tag, key[0] or "", key[1] or "", label,
+                    chosen.rule.id if chosen else None, chosen.action if chosen else None)
         )
     return out
 
