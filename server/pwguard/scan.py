@@ -23,6 +23,7 @@ from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
 from pwguard.lint.formatters import FORMATS, render
 from pwguard.rules.engine import (
+    MEMO_LIMIT,
     CompiledRules,
     Element,
     Page,
@@ -42,7 +43,6 @@ STRUCTURAL = re.compile(
 )
 MAX_PAGE = 20 * 1024 * 1024
 MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
-MEMO_LIMIT = 65536  # folded labels remembered by a Vocabulary
 DANGEROUS, HARMLESS = 1, 2  # kinds of Zoho's labels in the vocabulary
 
 

@@ -69,6 +69,8 @@ WHITESPACE = (
 )
 _WS_RUN = re.compile("[" + re.escape(WHITESPACE) + "]+")
 _ASCII_WS_RUN = re.compile("[ \t\n\f\r]+")
+# entries a run-long memo keyed by label text (or attributes) holds before it is emptied
+MEMO_LIMIT = 65536
 _QUOTE_MAP = {
     "\u2018": "'",
     "\u2019": "'",
@@ -562,8 +564,6 @@ class CompiledRules:
 
     Matching is meant for the controls of a Page (elements, never comments)."""
 
-    MEMO_LIMIT = 65536
-
     def __init__(self, rules: Iterable[Rule]) -> None:
         self.rules = [compiled(r) for r in rules]
         self.by_id: dict[str, list[_Entry]] = {}
@@ -611,7 +611,7 @@ class CompiledRules:
         also remembered by the collapsed text (collapse(label) == label: the same entry), so
         that texts differing only in white space are folded and searched once."""
         labels = self.labels
-        if len(labels) >= self.MEMO_LIMIT:
+        if len(labels) >= MEMO_LIMIT:
             labels.clear()
         label = collapse(joined)
         if not label:
@@ -631,7 +631,7 @@ class CompiledRules:
         classes: the rules of those that are just #id of its id, and the others split into
         plain and "#scope inner" ones (remembered by the attributes)."""
         plans = self.plans
-        if len(plans) >= self.MEMO_LIMIT:
+        if len(plans) >= MEMO_LIMIT:
             plans.clear()
         el_id, name, classes = key
         candidates = list(self.other)
