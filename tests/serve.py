@@ -38,6 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
 
 
+def default_rules_plus(more_rules: str) -> str:
+    """rules/zoho.yaml with these YAML rule items (indented as its `rules:` list) added."""
+    return (ROOT / "rules" / "zoho.yaml").read_text("utf-8").rstrip("\n") + "\n" + more_rules
+
+
 def free_port() -> int:
     """A loopback port nothing listens on right now."""
     with socket.socket() as s:
@@ -93,6 +98,13 @@ class RunningServer:
     @property
     def admin_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.admin_token}"}
+
+    def publish(self, ruleset: str) -> httpx.Response:
+        """PUT /v1/admin/rules with this YAML ruleset, as an administrator (the caller checks
+        the answer)."""
+        return httpx.put(f"{self.url}/v1/admin/rules", content=ruleset.encode(),
+                         headers={**self.admin_headers, "Content-Type": "application/yaml"},
+                         timeout=30)
 
     def log(self) -> str:
         """The server's stdout and stderr so far."""

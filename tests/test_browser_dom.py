@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browsers import Browser
@@ -511,9 +510,7 @@ WARN_RULES = """rules:
 def warn_rules(browser: Browser, rules_server: Any) -> Iterator[Browser]:
     """The browser synced to a real server whose rules include a warn rule; back to the
     bundled rules afterwards."""
-    res = httpx.put(rules_server.url + "/v1/admin/rules", content=WARN_RULES,
-                    headers={**rules_server.admin_headers, "Content-Type": "application/yaml"},
-                    timeout=30)
+    res = rules_server.publish(WARN_RULES)
     assert res.status_code < 300, res.text
     try:
         browser.configure(server_url=rules_server.url, public_key=rules_server.public_key)

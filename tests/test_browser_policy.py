@@ -44,7 +44,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browsers import (
@@ -56,7 +55,7 @@ from tests.browsers import (
     read_manifest,
 )
 from tests.dom import CONTROL, STEP2, assert_blocked
-from tests.serve import server_fixture
+from tests.serve import default_rules_plus, server_fixture
 from tests.zoho_mock import ALL_HOSTS, ZOHO_HOSTS, ZohoMock, free_port
 
 MESSAGES_EN = json.loads((REPO / "extension" / "_locales" / "en" / "messages.json").read_text())
@@ -102,10 +101,7 @@ PORTAL_PATH = "/accounts/p/acme/u/h"
 @pytest.fixture(scope="module")
 def policy_server(rules_server: Any) -> Any:
     """The real server with the default rules plus the marker rule; ``.version`` is set."""
-    ruleset = (REPO / "rules" / "zoho.yaml").read_text("utf-8").rstrip("\n") + "\n" + MARKER_YAML
-    answer = httpx.put(f"{rules_server.url}/v1/admin/rules", content=ruleset.encode(),
-                       headers={**rules_server.admin_headers,
-                                "Content-Type": "application/yaml"}, timeout=30)
+    answer = rules_server.publish(default_rules_plus(MARKER_YAML))
     assert answer.status_code == 201, answer.text
     rules_server.version = answer.json()["version"]
     return rules_server

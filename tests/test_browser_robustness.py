@@ -22,12 +22,11 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.browsers import REPO, Browser, ChromiumBrowser
 from tests.dom import BLOCKED, CONTROL, STEP2, assert_blocked
-from tests.serve import server_fixture
+from tests.serve import default_rules_plus, server_fixture
 from tests.zoho_mock import ZohoMock, free_port
 
 ROUNDS = 6  # per browser: three saves that turn the server on, three that turn it off
@@ -64,10 +63,7 @@ return ext.storage.local.remove("state").then(() => true);"""
 @pytest.fixture(scope="module")
 def marker_server(rules_server: Any) -> Any:
     """The real server with the default rules plus a marker rule."""
-    ruleset = (REPO / "rules" / "zoho.yaml").read_text("utf-8").rstrip("\n") + "\n" + MARKER_YAML
-    answer = httpx.put(f"{rules_server.url}/v1/admin/rules", content=ruleset.encode(),
-                       headers={**rules_server.admin_headers,
-                                "Content-Type": "application/yaml"}, timeout=30)
+    answer = rules_server.publish(default_rules_plus(MARKER_YAML))
     assert answer.status_code == 201, answer.text
     return rules_server
 

@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.signing import public_key_b64, sign_bundle
 from tests.browsers import REPO, Browser
 from tests.dom import BLOCKED, CONTROL, assert_blocked
+from tests.serve import default_rules_plus
 from tests.zoho_mock import ZOHO_HOSTS, ZohoMock, free_port
 
 MARKER_PAGE = "/u/sync-marker"
@@ -403,10 +403,7 @@ def test_a_rule_published_on_pwguard_serve_reaches_an_open_page_after_one_poll(
     assert_blocked(browser, "#ter_apiToken")
     assert browser.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
 
-    ruleset = (REPO / "rules" / "zoho.yaml").read_text("utf-8").rstrip("\n") + "\n" + MARKER_YAML
-    answer = httpx.put(f"{srv.url}/v1/admin/rules", content=ruleset.encode(),
-                       headers={**srv.admin_headers, "Content-Type": "application/yaml"},
-                       timeout=30)
+    answer = srv.publish(default_rules_plus(MARKER_YAML))
     assert answer.status_code == 201, answer.text
     published = answer.json()["version"]
     assert published != before["version"]
