@@ -18,6 +18,7 @@ from pwguard.rules import engine
 from pwguard.rules.engine import (
     WHITESPACE,
     Page,
+    Verdict,
     applicable_rules,
     collapse,
     compiled_rules,
@@ -226,3 +227,28 @@ def test_libxml2_logs_an_error_for_every_page_that_is_not_utf8() -> None:
     # and such a page is parsed as the text it is (Latin-1 here, as a browser would)
     page = Page(b"<label>Caf\xe9 <input type=checkbox></label>")
     assert page.label_text(page.controls[0]) == "Caf\u00e9"
+
+
+def test_verdict_and_control_fill_their_fields_as_the_generated_init_would() -> None:
+    """Verdict and Control store their fields into __dict__ themselves (faster than a frozen
+    dataclass's generated __init__): same fields in the same order, equality, hash and
+    immutability."""
+    from dataclasses import FrozenInstanceError, asdict, fields
+
+    from pwguard.scan import Control
+
+    values = (3, "input", "a", "b", "Label", "rule-x", "block")
+    v = Verdict(*values)
+    assert vars(v) == dict(zip([f.name for f in fields(Verdict)], values, strict=True))
+    assert list(vars(v)) == [f.name for f in fields(Verdict)]
+    assert v == Verdict(*values) and hash(v) == hash(Verdict(*values))
+    assert v != Verdict(4, *values[1:])
+    with pytest.raises(FrozenInstanceError):
+        v.index = 1  # type: ignore[misc]
+    c = Control("page.html", 7, v, ("why",))
+    assert list(vars(c)) == [f.name for f in fields(Control)]
+    assert vars(c) == {"path": "page.html", "line": 7, "verdict": v, "reasons": ("why",)}
+    assert c == Control("page.html", 7, Verdict(*values), ("why",))
+    assert c.to_dict() == {**asdict(v), "line": 7, "status": "covered", "reasons": ["why"]}
+    with pytest.raises(FrozenInstanceError):
+        c.line = 8  # type: ignore[misc]

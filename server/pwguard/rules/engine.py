@@ -202,10 +202,10 @@ class Verdict:
         action: str | None,
     ) -> None:
         # the generated __init__ of a frozen dataclass calls object.__setattr__ per field:
-        # filling __dict__ at once takes half the time (a scan makes one per control)
-        self.__dict__.update(
-            index=index, tag=tag, id=id, name=name, label=label, rule_id=rule_id, action=action
-        )
+        # storing into __dict__ takes a third of the time (a scan makes one per control)
+        fields = self.__dict__
+        fields["index"], fields["tag"], fields["id"], fields["name"] = index, tag, id, name
+        fields["label"], fields["rule_id"], fields["action"] = label, rule_id, action
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
