@@ -48,15 +48,16 @@
   const ASCII_WHITESPACE = /[ \t\n\f\r]+/;
   const NOT_BLANK = /\S/; // collapse(text) !== "" exactly when this matches
 
-  /** What the label text of a control is read from (engine.py, step 4): `text` is the label
-   * text before white space is collapsed (aria-labelledby targets, aria-label, every
-   * label[for=id], the nearest ancestor label unless already used, joined; if that is blank,
-   * the text of the nearest of parent, grandparent, great-grandparent that has text), `nodes`
-   * the elements whose text can change it (those labels, even empty, and the ancestor the
-   * text came from, or the farthest one looked at). */
-  function label_source(el) {
-    const parts = [];
-    const nodes = [];
+  /** The label text of a control before white space is collapsed (engine.py, step 4: the
+   * aria-labelledby targets, aria-label, every label[for=id], the nearest ancestor label
+   * unless already used, joined with one space; if that is blank, the text of the nearest of
+   * parent, grandparent, great-grandparent that has text). With an array `nodes`, the
+   * elements whose text can change it are appended to it (those labels, even empty, and the
+   * ancestor the text came from, or the farthest one looked at). Without `nodes` it builds
+   * no array for a control without aria-labelledby and id (it runs for every checkbox a
+   * page inserts). */
+  function label_source_text(el, nodes = null) {
+    let text = null; // the parts joined so far (null: none yet)
     const labelledby = el.getAttribute("aria-labelledby");
     const id = el.getAttribute("id");
     const root = labelledby || id ? rootOf(el) : null; // (only these two look elsewhere)
@@ -64,42 +65,58 @@
       for (const ref of labelledby.split(ASCII_WHITESPACE)) {
         const target = byId(root, ref);
         if (target) {
-          nodes.push(target);
-          parts.push(target.textContent);
+          if (nodes) nodes.push(target);
+          text = joined(text, target.textContent);
         }
       }
     }
     const aria = el.getAttribute("aria-label");
-    if (aria) parts.push(aria);
-    const used = [];
+    if (aria) text = joined(text, aria);
+    let used = null;
     if (id) {
       for (const lab of root.querySelectorAll("label[for]")) {
-        if (lab.getAttribute("for") === id) used.push(lab);
+        if (lab.getAttribute("for") === id) (used ??= []).push(lab);
       }
-    }
-    for (const lab of used) {
-      nodes.push(lab);
-      parts.push(lab.textContent);
+      if (used) {
+        for (const lab of used) {
+          if (nodes) nodes.push(lab);
+          text = joined(text, lab.textContent);
+        }
+      }
     }
     // (el.closest would be el itself only for a label that is the control)
     const ancestor = el.localName === "label"
       ? el.parentElement && el.parentElement.closest("label") : el.closest("label");
-    if (ancestor && !used.includes(ancestor)) {
-      nodes.push(ancestor);
-      parts.push(ancestor.textContent);
+    if (ancestor && !(used && used.includes(ancestor))) {
+      if (nodes) nodes.push(ancestor);
+      text = joined(text, ancestor.textContent);
     }
-    const text = parts.join(" ");
-    if (NOT_BLANK.test(text)) return { text, nodes };
+    if (text !== null && NOT_BLANK.test(text)) return text;
     let node = el.parentElement;
     let farthest = null;
     for (let level = 0; node && level < ANCESTOR_TEXT_LEVELS; level += 1) {
       const t = node.textContent;
       farthest = node;
-      if (NOT_BLANK.test(t)) return { text: t, nodes: [...nodes, node] };
+      if (NOT_BLANK.test(t)) {
+        if (nodes) nodes.push(node);
+        return t;
+      }
       node = node.parentElement;
     }
-    if (farthest) nodes.push(farthest);
-    return { text: "", nodes };
+    if (farthest && nodes) nodes.push(farthest);
+    return "";
+  }
+
+  // parts joined with one space, as [...parts].join(" ") (`text` null: no part yet)
+  function joined(text, part) {
+    return text === null ? part : `${text} ${part}`;
+  }
+
+  /** label_source_text's text and the elements it is read from: {text, nodes}. */
+  function label_source(el) {
+    const nodes = [];
+    const text = label_source_text(el, nodes);
+    return { text, nodes };
   }
 
   /** The label text of a control (engine.py, step 4): label_source's text, collapsed. */
@@ -219,7 +236,9 @@
         list = null; // one entry is invalid: match entry by entry (safeMatches skips it)
       }
       const phrases = (rule.controls || []).filter((x) => x.label != null).flatMap(phrasesOf);
-      c = { selectors, list, phrases, hits: new Map() };
+      // (made once: a closure made per call would be garbage for every control judged)
+      const hit = (folded) => phrases.some((p) => folded.includes(p));
+      c = { selectors, list, phrases, hits: new Map(), hit };
       compiled.set(rule, c);
     }
     return c;
@@ -249,13 +268,13 @@
 
   // whether one of the rule's phrases is in `folded`, remembered per folded label
   function phraseHit(c, folded) {
-    return remember(c.hits, folded, () => c.phrases.some((p) => folded.includes(p)));
+    return remember(c.hits, folded, c.hit);
   }
 
   // Per array of rules, computed once: all their selectors as one selector list (`any`: ""
   // when they have none, null when one does not parse). A control that matches no selector
-  // and none of whose rules has a phrase in its label (phraseHit, remembered per rule) is
-  // covered by no rule: one native call and a few lookups decide most controls of a page.
+  // and none of whose rules has a phrase in its label (`hits`, remembered per folded label)
+  // is covered by no rule: one native call and one lookup decide most controls of a page.
   const unions = new WeakMap();
   function unionOf(rules) {
     let u = unions.get(rules);
@@ -269,7 +288,9 @@
       } catch {
         any = null;
       }
-      u = { any, all };
+      const hits = new Map(); // folded label -> whether a phrase of any of the rules is in it
+      const hit = (folded) => all.some((c) => phraseHit(c, folded));
+      u = { any, all, hits, hit };
       unions.set(rules, u);
     }
     return u;
@@ -280,7 +301,7 @@
   function rule_for_folded(el, rules, folded) {
     const u = unionOf(rules);
     if (u.any !== null && !(u.any !== "" && safeMatches(el, u.any))
-        && !u.all.some((c) => phraseHit(c, folded))) {
+        && !remember(u.hits, folded, u.hit)) {
       return null;
     }
     let warned = null;
@@ -328,6 +349,7 @@
     CHECKBOX_SELECTOR,
     fold,
     label_source,
+    label_source_text,
     label_text,
     remember,
     control_matches,
