@@ -43,6 +43,7 @@
   //   watched: the `generation` of the `watcher` that observes it (0: none)
   const states = new WeakMap();
   const NOT_BLANK = /\S/; // a label text that collapses to something
+  const ELEMENT = 1; // Node.ELEMENT_NODE (a global looked up on every call in this world)
   let controls = []; // checkbox-like controls seen (blocked, warned or not), each once
   const roots = new Set(); // shadow roots observed (open or closed)
   const refused = []; // [{rule, path}] requests guard-main.js refused, each once, newest last
@@ -510,7 +511,7 @@
   // every checkbox-like control and shadow root under `node` (inclusive)
   function scan(node) {
     if (node === B.shown()) return; // our own banner
-    if (node.nodeType === Node.ELEMENT_NODE) {
+    if (node.nodeType === ELEMENT) {
       if (isCheckboxLike(node)) evaluate(node);
       // Closed shadow roots cost an extension API call per element (tens of microseconds
       // in Chromium): looked for once the page has used shadow DOM, and while the parser
@@ -614,7 +615,7 @@
           if (isCheckboxLike(rec.target) && !isListed(rec.target)) evaluate(rec.target);
           continue;
         }
-        for (const n of rec.addedNodes) if (n.nodeType === Node.ELEMENT_NODE) scan(n);
+        for (const n of rec.addedNodes) if (n.nodeType === ELEMENT) scan(n);
       }
       // labels may have gained or lost text or a label[for], ids may have moved, rows may
       // have been re-parented: re-evaluate the (few) known controls once per batch

@@ -246,6 +246,20 @@ def test_declarative_shadow_roots_set_by_a_page_script_are_searched(
         return el.disabled && !el.checked && el.dataset.pwguard === "blocked";""")
 
 
+def test_declarative_shadow_roots_in_the_page_html_are_searched(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    """A shadow root the HTML parser attaches (<template shadowrootmode>) goes through no
+    script, so guard-main.js never reports it: the content script looks for such roots itself
+    (while the page is parsed, at activation, at DOMContentLoaded)."""
+    html = page('<div id="host"><template shadowrootmode="open">'
+                f'<input type="checkbox" id="dsd" aria-label="{MOBILE}" checked>'
+                "</template></div>")
+    bundled.open(serve(zoho, "/u/declarative-shadow-html", html))
+    bundled.wait("""const root = document.getElementById("host").shadowRoot;
+        const el = root && root.getElementById("dsd");
+        return Boolean(el && el.disabled && !el.checked && el.dataset.pwguard === "blocked");""")
+
+
 # ------------------------------------------------------------------------ page scripts
 def test_a_page_script_cannot_tick_or_re_enable_the_box(bundled: Browser, zoho: ZohoMock) -> None:
     bundled.open(zoho.url("accounts.zoho.eu", STEP2))
