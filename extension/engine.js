@@ -271,10 +271,17 @@
     return remember(c.hits, folded, c.hit);
   }
 
+  // whether a phrase of one of these compiled rules is in `folded` (a loop: no closure made
+  // per control judged)
+  function anyPhraseHit(all, folded) {
+    for (const c of all) if (phraseHit(c, folded)) return true;
+    return false;
+  }
+
   // Per array of rules, computed once: all their selectors as one selector list (`any`: ""
   // when they have none, null when one does not parse). A control that matches no selector
-  // and none of whose rules has a phrase in its label (`hits`, remembered per folded label)
-  // is covered by no rule: one native call and one lookup decide most controls of a page.
+  // and none of whose rules has a phrase in its label (phraseHit, remembered per rule) is
+  // covered by no rule: one native call and a few lookups decide most controls of a page.
   const unions = new WeakMap();
   function unionOf(rules) {
     let u = unions.get(rules);
@@ -288,9 +295,7 @@
       } catch {
         any = null;
       }
-      const hits = new Map(); // folded label -> whether a phrase of any of the rules is in it
-      const hit = (folded) => all.some((c) => phraseHit(c, folded));
-      u = { any, all, hits, hit };
+      u = { any, all };
       unions.set(rules, u);
     }
     return u;
@@ -301,7 +306,7 @@
   function rule_for_folded(el, rules, folded) {
     const u = unionOf(rules);
     if (u.any !== null && !(u.any !== "" && safeMatches(el, u.any))
-        && !remember(u.hits, folded, u.hit)) {
+        && !anyPhraseHit(u.all, folded)) {
       return null;
     }
     let warned = null;
