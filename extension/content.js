@@ -172,21 +172,18 @@
     return url;
   }
 
-  // WATCHED_ATTRIBUTES plus the attribute names the rules' selectors test
-  function attributesOf(ruleList) {
-    const names = new Set(WATCHED_ATTRIBUTES);
-    for (const rule of ruleList) {
-      for (const c of rule.controls || []) {
-        if (typeof c.selector !== "string") continue;
-        for (const m of c.selector.matchAll(/\[\s*([A-Za-z_-][A-Za-z0-9_-]*)/g)) names.add(m[1].toLowerCase());
-      }
-    }
-    return [...names];
-  }
-
   function selectorsOf(ruleList) {
     return ruleList.flatMap((rule) => (rule.controls || []).map((c) => c.selector))
       .filter((sel) => typeof sel === "string");
+  }
+
+  // WATCHED_ATTRIBUTES plus the attribute names the rules' selectors test
+  function attributesOf(ruleList) {
+    const names = new Set(WATCHED_ATTRIBUTES);
+    for (const sel of selectorsOf(ruleList)) {
+      for (const m of sel.matchAll(/\[\s*([A-Za-z_-][A-Za-z0-9_-]*)/g)) names.add(m[1].toLowerCase());
+    }
+    return [...names];
   }
 
   // a selector list with its bracketed and parenthesised parts blanked out (same length), so
