@@ -354,6 +354,36 @@ def test_keyboard_and_clicks_cannot_tick_a_role_checkbox_widget(
         "true", True]
 
 
+LATE_WIDGETS = page(f"""<div id="slot"></div>
+<script>
+  // design-system widgets inserted later, deep in a subtree among other ARIA markup: only
+  // role="checkbox" and role="switch" (compared exactly) are checkbox-like controls
+  setTimeout(() => {{
+    const wrap = document.createElement("section");
+    wrap.innerHTML = `<div role="dialog"><div role="group">
+      <div id="w_check" role="checkbox" aria-checked="true" tabindex="0">{MOBILE}</div>
+      <button id="w_button" role="button">{MOBILE}</button>
+      <div id="w_upper" role="Switch" aria-checked="true">{MOBILE}</div>
+      <div><span id="w_switch" role="switch" aria-checked="true" tabindex="0">{API}</span></div>
+    </div></div>`;
+    document.getElementById("slot").append(wrap);
+  }}, 50);
+</script>""")
+
+
+def test_role_checkbox_and_switch_widgets_inserted_late_are_blocked(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/late-widgets", LATE_WIDGETS))
+    states = bundled.wait("""const ids = ["w_check", "w_switch", "w_button", "w_upper"];
+        const els = ids.map(id => document.getElementById(id));
+        if (!els[0] || els[0].dataset.pwguard !== "blocked"
+            || els[1].dataset.pwguard !== "blocked") return null;
+        return els.map(e => [e.getAttribute("data-pwguard"), e.getAttribute("aria-checked"),
+                             e.getAttribute("aria-disabled")]);""")
+    assert states == [["blocked", "false", "true"], ["blocked", "false", "true"],
+                      [None, None, None], [None, "true", None]]
+
+
 # ------------------------------------------------------------------- shadow roots, frames
 def shadow_page(mode: str) -> str:
     """Dangerous rows inside shadow roots of `mode` attached three ways; the page keeps each
