@@ -1,7 +1,8 @@
 // MAIN-world guard: runs in the page's own JavaScript world at document_start, before any page
 // script, on the same hosts as content.js. It
 //   1. wraps fetch and XMLHttpRequest and refuses a request that matches a block rule's
-//      `request` (method, path glob, a `json_true` field set to true at any depth of the body);
+//      `request` (method, path glob, a `json_true` field set to true at any depth of the body;
+//      a body the guard cannot read, a stream, sent with such a method and path is refused);
 //   2. keeps page scripts from ticking or re-enabling a control content.js has blocked
 //      (`el.checked = true`, `el.disabled = false`, jQuery's .prop()), which the isolated world
 //      cannot see: property sets leave no trace in the DOM;
@@ -36,6 +37,10 @@
   const disabledDesc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "disabled");
   const URL_ = URL;
   const TypeError_ = TypeError;
+  const String_ = String;
+  const regexpTest = RegExp.prototype.test;
+  const ReadableStream_ = window.ReadableStream;
+  const Document_ = window.Document;
 
   // "pending" until content.js answers, then "active" or "inactive"
   let state = "pending";
@@ -76,7 +81,9 @@
         return;
       }
       if (mine !== owner || msg.type !== "config") return;
-      guards = Array.isArray(msg.guards) ? msg.guards.map((g) => ({ ...g, pathRe: globRegExp(g.path) })) : [];
+      guards = Array.isArray(msg.guards)
+        ? msg.guards.map((g) => ({ ...g, fields: g.json_true || [], pathRe: globRegExp(g.path) }))
+        : [];
       state = msg.active ? "active" : "inactive";
       readyResolve();
     };
@@ -150,7 +157,11 @@
     return [];
   }
 
-  // Synchronously readable body: {text} / {entries}; {pending: Promise} for a Blob or stream.
+  // What the guard reads of a body: {text} / {entries}; {pending: Promise} for a Blob;
+  // {unreadable: true} for a stream (readable only by consuming it, and it may never end) or
+  // a document. Any other object is sent as the text it converts to, as fetch and
+  // XMLHttpRequest would convert it: converted once here, inspected, and that text is sent
+  // (`send`), so that an object cannot show the guard one text and the browser another.
   function readBody(body) {
     if (body == null) return { text: null };
     if (typeof body === "string") return { text: body };
@@ -160,32 +171,46 @@
     if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
       return { text: new TextDecoder().decode(body) };
     }
-    return { text: null }; // Document or stream bodies: not JSON we can read without consuming
+    if ((ReadableStream_ && body instanceof ReadableStream_) || (Document_ && body instanceof Document_)) {
+      return { unreadable: true };
+    }
+    const text = String_(body);
+    return { text, send: text };
   }
 
   function pathOf(url) {
     try {
       return new URL_(url, document.baseURI).pathname;
     } catch {
-      return String(url);
+      return String_(url);
     }
   }
 
-  // The guard a request breaks, or null. In fail-closed mode any `true` counts.
-  function verdict(method, url, read) {
-    const m = String(method || "GET").toUpperCase();
-    if (state === "inactive") return null;
-    const values = bodyValues(read.text, read.entries);
-    if (state === "failclosed") {
-      if (SAFE_METHODS.has(m)) return null;
-      return values.some((v) => hasTrue(v, null)) ? { ruleId: null } : null;
-    }
+  // In fail-closed mode every write request is guarded, and any `true` counts.
+  const FAIL_CLOSED = [{ ruleId: null, fields: null }];
+
+  // The guards a request with this method and URL could break, known before its body is read
+  // (null: none, and its body is never read): those whose method and path it has.
+  function candidates(method, url, mode = state) {
+    const m = String_(method || "GET").toUpperCase();
+    if (mode === "inactive") return null;
+    if (mode !== "active") return SAFE_METHODS.has(m) ? null : FAIL_CLOSED;
     const path = pathOf(url);
+    const found = [];
     for (const g of guards) {
-      if (g.method && g.method !== "*" && String(g.method).toUpperCase() !== m) continue;
-      if (!g.pathRe.test(path)) continue;
-      if (values.some((v) => hasTrue(v, g.json_true || []))) return g;
+      if (g.method && g.method !== "*" && String_(g.method).toUpperCase() !== m) continue;
+      if (regexpTest.call(g.pathRe, path)) found.push(g);
     }
+    return found.length > 0 ? found : null;
+  }
+
+  // The guard (one of `cands`) a request breaks with the body readBody read, or null. A body
+  // the guard cannot read breaks the first: what it says is unknown, and Zoho's page never
+  // sends one to a guarded endpoint.
+  function breaks(cands, read) {
+    if (read.unreadable) return cands[0];
+    const values = bodyValues(read.text, read.entries);
+    for (const g of cands) if (values.some((v) => hasTrue(v, g.fields))) return g;
     return null;
   }
 
@@ -193,34 +218,44 @@
   function trivially_safe(method, body) {
     if (state === "inactive") return true;
     if (state === "active" && guards.length === 0) return true;
-    return body == null && SAFE_METHODS.has(String(method || "GET").toUpperCase());
+    return body == null && SAFE_METHODS.has(String_(method || "GET").toUpperCase());
   }
 
   // ---- fetch ----
+  // A copy of the body of a Request that carries its own (null if none), taken at once: the
+  // page could read the Request's body while the guard waits for the rules.
+  function ownBody(input, method) {
+    if (!(input instanceof Request) || SAFE_METHODS.has(String_(method).toUpperCase())) return null;
+    return input.clone();
+  }
+
   async function guardedFetch(input, init) {
     const isRequest = input instanceof Request;
     const method = (init && init.method) || (isRequest ? input.method : "GET");
-    const url = isRequest ? input.url : String(input);
-    let body = init && "body" in init ? init.body : null;
-    if (body == null && isRequest && !SAFE_METHODS.has(method.toUpperCase())) {
-      body = await input.clone().text();
-    }
+    const url = isRequest ? input.url : String_(input);
+    const own = init && "body" in init && init.body != null ? null : ownBody(input, method);
     if (state === "pending") await ready;
-    let read = readBody(body);
+    const cands = candidates(method, url);
+    if (cands === null) return origFetch.call(this, input, init);
+    let read = { text: null };
+    if (own) read = { text: await own.text() };
+    else if (init && "body" in init) read = readBody(init.body);
     if (read.pending) read = await read.pending;
-    const hit = verdict(method, url, read);
+    const hit = breaks(cands, read);
     if (hit) {
       report(hit, method, url);
       throw new TypeError_(`pwguard refused ${method} ${pathOf(url)}: it would revoke sessions or tokens`);
     }
-    return origFetch.call(this, input, init);
+    if (read.send === undefined) return origFetch.call(this, input, init);
+    // the text the body converted to in place of the object; the rest of init as it was
+    return origFetch.call(this, input, Object.create(init, { body: { value: read.send, enumerable: true } }));
   }
 
   function fetch(input, init) {
     const isRequest = input instanceof Request;
     const method = (init && init.method) || (isRequest ? input.method : "GET");
     let body = init && "body" in init ? init.body : null;
-    if (body == null && isRequest && !SAFE_METHODS.has(String(method).toUpperCase())) {
+    if (body == null && isRequest && !SAFE_METHODS.has(String_(method).toUpperCase())) {
       body = input; // a Request carrying its own body: read it on the slow path
     }
     if (trivially_safe(method, body)) return origFetch.call(this, input, init);
@@ -252,29 +287,30 @@
   XHR.prototype.send = function send(body) {
     const info = xhrInfo.get(this) || { method: "GET", url: "", async: true };
     if (trivially_safe(info.method, body ?? null)) return xhrSend.call(this, body);
-    let read = readBody(body ?? null);
-    if (!read.pending && state !== "pending") {
-      const hit = verdict(info.method, info.url, read);
-      if (hit) return refuseXhr(this, hit, info);
-      return xhrSend.call(this, body);
-    }
-    if (!info.async) {
-      // a synchronous request cannot be held: decide now, failing closed
-      const prev = state;
-      if (state === "pending") state = "failclosed";
-      const hit = read.pending ? { ruleId: null } : verdict(info.method, info.url, read);
-      state = prev;
-      if (hit) return refuseXhr(this, hit, info);
-      return xhrSend.call(this, body);
-    }
     const xhr = this;
-    (async () => {
-      if (state === "pending") await ready;
-      if (read.pending) read = await read.pending;
-      const hit = verdict(info.method, info.url, read);
+    function decide(cands, read) {
+      const hit = breaks(cands, read);
       if (hit) refuseXhr(xhr, hit, info);
-      else xhrSend.call(xhr, body);
-    })();
+      else xhrSend.call(xhr, read.send === undefined ? body : read.send);
+    }
+    if (state === "pending" && info.async) {
+      (async () => {
+        await ready;
+        const cands = candidates(info.method, info.url);
+        if (cands === null) return xhrSend.call(xhr, body);
+        let read = readBody(body ?? null);
+        if (read.pending) read = await read.pending;
+        return decide(cands, read);
+      })();
+      return undefined;
+    }
+    // now: a synchronous request cannot be held (while the rules are pending, it fails closed)
+    const cands = candidates(info.method, info.url, state === "pending" ? "failclosed" : state);
+    if (cands === null) return xhrSend.call(this, body);
+    const read = readBody(body ?? null);
+    if (!read.pending) return decide(cands, read);
+    if (!info.async) return refuseXhr(this, cands[0], info); // a Blob cannot be read in time
+    read.pending.then((r) => decide(cands, r));
     return undefined;
   };
 
@@ -305,8 +341,6 @@
   // closed: content.js reaches both.
   let shadowUsed = false;
   const DECLARATIVE = /shadowrootmode/i;
-  const String_ = String;
-  const regexpTest = RegExp.prototype.test;
   function shadowEvent(node) {
     dispatch.call(node, new CustomEvent("pwguard-shadow", { bubbles: true, composed: true }));
   }

@@ -4,6 +4,7 @@ banner says why; a harmless one goes through."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -150,4 +151,94 @@ def test_a_person_ticking_every_box_sends_only_the_harmless_choice(
     rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
     assert rec.json == body(rmwebses=True)
     assert browser.wait('return document.documentElement.dataset.zohoStep === "sent"')
+    assert closesessions(zoho) == [body(rmwebses=True)]
+
+
+STREAM = """const [url, body] = arguments;
+    const bytes = new TextEncoder().encode(JSON.stringify(body));
+    const stream = new ReadableStream({start(c) { c.enqueue(bytes); c.close(); }});
+    return fetch(url, {method: "PUT", body: stream, duplex: "half",
+                       headers: {"Content-Type": "application/json;charset=UTF-8"}})
+      .then(r => ({outcome: "resolved", status: r.status}),
+            e => ({outcome: "rejected", error: String(e && e.message)}));"""
+# an object body: fetch and XMLHttpRequest send the text it converts to (its toString)
+AS_TEXT = "{toString() { return JSON.stringify(body); }}"
+OBJECT_BODY = {
+    "xhr": SEND["xhr"].replace("xhr.send(JSON.stringify(body))", f"xhr.send({AS_TEXT})"),
+    "fetch": SEND["fetch"].replace("body: JSON.stringify(body)", f"body: {AS_TEXT}"),
+}
+
+
+def first_guard() -> dict[str, Any]:
+    """The first block rule with a request guard (the one a refusal of an unreadable body to
+    the closesession endpoint names)."""
+    return next(r for r in bundled_rules() if r["request"] and r["action"] == "block")
+
+
+def test_a_streamed_body_to_a_guarded_endpoint_is_refused(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    """The guard cannot read a stream without consuming it: sent to a guarded method and path,
+    even with a harmless content, it is refused (Zoho's page never streams there); streamed
+    elsewhere, it is none of the guard's business."""
+    browser = bundled
+    browser.open(plain_page)
+    answer = browser.js(STREAM, URL, body(rmwebses=True, rmapitok=True))
+    assert answer["outcome"] == "rejected" and "pwguard refused" in answer["error"], answer
+    assert squash(first_guard()["message"]["en"]) in banner_text(browser)
+    elsewhere = browser.js(STREAM, "/webclient/v1/account/self/user/self/preferences",
+                           body(rmapitok=True))
+    assert "pwguard" not in elsewhere.get("error", ""), elsewhere
+    harmless = body(rmwebses=True)
+    browser.js(SEND["xhr"], URL, harmless)
+    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    assert closesessions(zoho) == [harmless]
+
+
+@pytest.mark.parametrize("transport", OBJECT_BODY)
+def test_an_object_body_is_judged_by_the_text_it_is_sent_as(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, transport: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    send = OBJECT_BODY[transport]
+    assert browser.js(send, URL, body(rmapitok=True))["outcome"] == REFUSED[transport]
+    assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    harmless = body(rmwebses=True)
+    assert browser.js(send, URL, harmless) == {"outcome": PASSED[transport], "status": 200}
+    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    assert closesessions(zoho) == [harmless]
+
+
+FIRST_SCRIPT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Zoho Accounts</title><script>
+  // the page's first script sends at once, before the rules can have reached the guard: the
+  // guard holds what could be guarded until they have, then judges it
+  const url = %(url)s, body = (extra) => JSON.stringify({closesession: Object.assign(
+      {rmwebses: true, rmappses: false, inconeauth: false, rmapitok: false}, extra)});
+  const put = (b) => fetch(url, {method: "PUT", body: b,
+      headers: {"Content-Type": "application/json"}})
+    .then(r => "resolved " + r.status, e => "rejected " + e.message);
+  const xhr = (b) => new Promise(resolve => {
+    const x = new XMLHttpRequest();
+    x.open("PUT", url);
+    x.setRequestHeader("Content-Type", "application/json");
+    x.onload = () => resolve("load " + x.status);
+    x.onerror = () => resolve("error");
+    x.send(b);
+  });
+  window.outcomes = null;
+  Promise.all([put(body({rmapitok: true})), xhr(body({rmappses: true})), put(body({}))])
+    .then(all => { window.outcomes = all; });
+</script></head><body><p>Account home</p></body></html>"""
+
+
+def test_requests_sent_before_the_rules_reach_the_page_are_judged_by_them(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    browser = bundled
+    zoho.add_page("/u/first-script", FIRST_SCRIPT % {"url": json.dumps(URL)})
+    browser.open(zoho.url("accounts.zoho.eu", "/u/first-script"))
+    fetched, xhred, harmless = browser.wait("return window.outcomes")
+    assert fetched.startswith("rejected pwguard refused PUT") and xhred == "error", (
+        fetched, xhred)
+    assert harmless == "resolved 200"
+    assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
     assert closesessions(zoho) == [body(rmwebses=True)]
