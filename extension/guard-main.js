@@ -1,8 +1,8 @@
 // MAIN-world guard: runs in the page's own JavaScript world at document_start, before any page
 // script, on the same hosts as content.js. It
 //   1. wraps fetch and XMLHttpRequest and refuses a request that matches a block rule's
-//      `request` (method, path glob, a `json_true` field set to true at any depth of the body;
-//      a body the guard cannot read, a stream, sent with such a method and path is refused);
+//      `request` (method, path glob, a `json_true` field set to true at any depth of the body:
+//      JSON, a form, or JSON inside a field); only such a method and path has its body read;
 //   2. keeps page scripts from ticking or re-enabling a control content.js has blocked
 //      (`el.checked = true`, `el.disabled = false`, jQuery's .prop()), which the isolated world
 //      cannot see: property sets leave no trace in the DOM;
@@ -38,9 +38,23 @@
   const URL_ = URL;
   const TypeError_ = TypeError;
   const String_ = String;
+  const Promise_ = Promise;
   const regexpTest = RegExp.prototype.test;
-  const ReadableStream_ = window.ReadableStream;
-  const Document_ = window.Document;
+  const xhrAbort = XHR.prototype.abort;
+  const Request_ = Request;
+  const requestClone = Request.prototype.clone;
+  const requestText = Request.prototype.text;
+  const requestFormData = Request.prototype.formData;
+  const headersGet = Headers.prototype.get;
+  // brand checks and readers of the body kinds XMLHttpRequest takes (see readBody)
+  const getter = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get;
+  const blobSize = getter(Blob.prototype, "size");
+  const blobText = Blob.prototype.text;
+  const bufferLength = getter(ArrayBuffer.prototype, "byteLength");
+  const isView = ArrayBuffer.isView;
+  const nodeType = getter(Node.prototype, "nodeType");
+  const paramEntries = URLSearchParams.prototype.entries;
+  const formEntries = FormData.prototype.entries;
 
   // "pending" until content.js answers, then "active" or "inactive"
   let state = "pending";
@@ -157,25 +171,49 @@
     return [];
   }
 
-  // What the guard reads of a body: {text} / {entries}; {pending: Promise} for a Blob;
-  // {unreadable: true} for a stream (readable only by consuming it, and it may never end) or
-  // a document. Any other object is sent as the text it converts to, as fetch and
-  // XMLHttpRequest would convert it: converted once here, inspected, and that text is sent
-  // (`send`), so that an object cannot show the guard one text and the browser another.
+  // What the guard reads of an XMLHttpRequest body: {text} / {entries}; {pending: Promise}
+  // for a Blob; {unreadable: true} for a document (the browser serializes it). The kinds are
+  // told apart by brand checks, which hold for objects from other frames too and cannot be
+  // faked by a page's object. Any other value is sent as the text it converts to, as the
+  // browser would convert it: converted once here (a Symbol throws, as natively), inspected,
+  // and that text is sent (`send`), so that an object cannot show the guard one text and the
+  // browser another.
   function readBody(body) {
     if (body == null) return { text: null };
     if (typeof body === "string") return { text: body };
-    if (body instanceof URLSearchParams) return { entries: [...body] };
-    if (typeof FormData !== "undefined" && body instanceof FormData) return { entries: [...body] };
-    if (body instanceof Blob) return { pending: body.text().then((text) => ({ text })) };
-    if (body instanceof ArrayBuffer || ArrayBuffer.isView(body)) {
-      return { text: new TextDecoder().decode(body) };
+    if (typeof body === "object" || typeof body === "function") {
+      const params = entriesOf(paramEntries, body) ?? entriesOf(formEntries, body);
+      if (params) return { entries: params };
+      if (branded(blobSize, body)) {
+        return { pending: blobText.call(body).then((text) => ({ text }), () => ({ unreadable: true })) };
+      }
+      if (isView(body) || branded(bufferLength, body)) return { text: new TextDecoder().decode(body) };
+      if (branded(nodeType, body) && nodeType.call(body) === 9) return { unreadable: true };
     }
-    if ((ReadableStream_ && body instanceof ReadableStream_) || (Document_ && body instanceof Document_)) {
-      return { unreadable: true };
-    }
-    const text = String_(body);
+    const text = `${body}`;
     return { text, send: text };
+  }
+
+  function branded(getter, value) {
+    try {
+      getter.call(value);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // [[name, value], ...] of a URLSearchParams or FormData (by its own `entries`), else null
+  function entriesOf(entries, value) {
+    let it;
+    try {
+      it = entries.call(value);
+    } catch {
+      return null;
+    }
+    const out = [];
+    for (let step = it.next(); !step.done; step = it.next()) out.push(step.value);
+    return out;
   }
 
   function pathOf(url) {
@@ -204,9 +242,9 @@
     return found.length > 0 ? found : null;
   }
 
-  // The guard (one of `cands`) a request breaks with the body readBody read, or null. A body
-  // the guard cannot read breaks the first: what it says is unknown, and Zoho's page never
-  // sends one to a guarded endpoint.
+  // The guard (one of `cands`) a request breaks with the body read, or null. A body the guard
+  // cannot read breaks the first: what it says is unknown, and Zoho's page never sends one to
+  // a guarded endpoint.
   function breaks(cands, read) {
     if (read.unreadable) return cands[0];
     const values = bodyValues(read.text, read.entries);
@@ -214,61 +252,72 @@
     return null;
   }
 
-  // Whether a request can be let through without waiting or reading anything.
-  function trivially_safe(method, body) {
-    if (state === "inactive") return true;
-    if (state === "active" && guards.length === 0) return true;
-    return body == null && SAFE_METHODS.has(String_(method || "GET").toUpperCase());
-  }
-
   // ---- fetch ----
-  // A copy of the body of a Request that carries its own (null if none), taken at once: the
-  // page could read the Request's body while the guard waits for the rules.
-  function ownBody(input, method) {
-    if (!(input instanceof Request) || SAFE_METHODS.has(String_(method).toUpperCase())) return null;
-    return input.clone();
+  // The request is built at once from the page's arguments, as fetch itself would build it:
+  // the page's init is read once, and what is judged is what is sent, whatever the page
+  // changes afterwards. A request whose method and URL match a guard is judged by its body,
+  // read from a copy (a stream is read to its end: one that never ends is never sent).
+  async function guardedFetch(req) {
+    if (state === "pending") await ready;
+    const cands = candidates(req.method, req.url);
+    if (cands !== null) {
+      const hit = breaks(cands, await requestBody(req));
+      if (hit) {
+        report(hit, req.method, req.url);
+        throw new TypeError_(`pwguard refused ${req.method} ${pathOf(req.url)}: it would revoke sessions or tokens`);
+      }
+    }
+    return origFetch.call(this, req);
   }
 
-  async function guardedFetch(input, init) {
-    const isRequest = input instanceof Request;
-    const method = (init && init.method) || (isRequest ? input.method : "GET");
-    const url = isRequest ? input.url : String_(input);
-    const own = init && "body" in init && init.body != null ? null : ownBody(input, method);
-    if (state === "pending") await ready;
-    const cands = candidates(method, url);
-    if (cands === null) return origFetch.call(this, input, init);
-    let read = { text: null };
-    if (own) read = { text: await own.text() };
-    else if (init && "body" in init) read = readBody(init.body);
-    if (read.pending) read = await read.pending;
-    const hit = breaks(cands, read);
-    if (hit) {
-      report(hit, method, url);
-      throw new TypeError_(`pwguard refused ${method} ${pathOf(url)}: it would revoke sessions or tokens`);
+  // the fields of a form, else the text, of a copy of the request's body
+  async function requestBody(req) {
+    if (regexpTest.call(/^multipart\/form-data/i, headersGet.call(req.headers, "content-type") || "")) {
+      try {
+        return { entries: [...(await requestFormData.call(requestClone.call(req)))] };
+      } catch {
+        /* not a well-formed form: read as text */
+      }
     }
-    if (read.send === undefined) return origFetch.call(this, input, init);
-    // the text the body converted to in place of the object; the rest of init as it was
-    return origFetch.call(this, input, Object.create(init, { body: { value: read.send, enumerable: true } }));
+    return { text: await requestText.call(requestClone.call(req)) };
   }
 
   function fetch(input, init) {
-    const isRequest = input instanceof Request;
-    const method = (init && init.method) || (isRequest ? input.method : "GET");
-    let body = init && "body" in init ? init.body : null;
-    if (body == null && isRequest && !SAFE_METHODS.has(String_(method).toUpperCase())) {
-      body = input; // a Request carrying its own body: read it on the slow path
+    if (state === "inactive" || (state === "active" && guards.length === 0)) {
+      return origFetch.call(this, input, init);
     }
-    if (trivially_safe(method, body)) return origFetch.call(this, input, init);
-    return guardedFetch.call(this, input, init);
+    let req;
+    try {
+      req = new Request_(input, init);
+    } catch (err) {
+      return Promise_.reject(err); // as fetch itself answers arguments it cannot use
+    }
+    if (req.method === "GET" || req.method === "HEAD") return origFetch.call(this, req); // no body
+    return guardedFetch.call(this, req);
   }
   window.fetch = fetch;
 
   // ---- XMLHttpRequest ----
+  // {method, url, async, sending} of each XMLHttpRequest, set once `open` has succeeded;
+  // `sending`: a token of the last send, which a later open (new info) or abort (null) voids
   const xhrInfo = new WeakMap();
 
   XHR.prototype.open = function open(method, url, ...rest) {
-    xhrInfo.set(this, { method: String(method), url: String(url), async: rest.length === 0 || rest[0] !== false });
-    return xhrOpen.call(this, method, url, ...rest);
+    const out = xhrOpen.call(this, method, url, ...rest);
+    let href = String_(url);
+    try {
+      href = new URL_(href, document.baseURI).href; // (resolved as the browser just did)
+    } catch {
+      /* keep the text */
+    }
+    xhrInfo.set(this, { method: String_(method), url: href, async: rest.length === 0 || Boolean(rest[0]), sending: null });
+    return out;
+  };
+
+  XHR.prototype.abort = function abort() {
+    const info = xhrInfo.get(this);
+    if (info) info.sending = null; // a send still held for the rules is dropped
+    return xhrAbort.call(this);
   };
 
   function refuseXhr(xhr, hit, info) {
@@ -285,32 +334,37 @@
   }
 
   XHR.prototype.send = function send(body) {
-    const info = xhrInfo.get(this) || { method: "GET", url: "", async: true };
-    if (trivially_safe(info.method, body ?? null)) return xhrSend.call(this, body);
+    const info = xhrInfo.get(this);
+    if (!info || state === "inactive" || (state === "active" && guards.length === 0)) {
+      return xhrSend.call(this, body);
+    }
+    if (body == null && SAFE_METHODS.has(info.method.toUpperCase())) return xhrSend.call(this, body);
+    const read = readBody(body); // now: a conversion that throws throws here, as natively
     const xhr = this;
-    function decide(cands, read) {
-      const hit = breaks(cands, read);
+    const token = {};
+    info.sending = token;
+    const current = () => xhrInfo.get(xhr) === info && info.sending === token;
+    function finish(cands, r) {
+      const hit = cands === null ? null : breaks(cands, r);
       if (hit) refuseXhr(xhr, hit, info);
-      else xhrSend.call(xhr, read.send === undefined ? body : read.send);
+      else xhrSend.call(xhr, r.send === undefined ? body : r.send);
     }
     if (state === "pending" && info.async) {
       (async () => {
         await ready;
-        const cands = candidates(info.method, info.url);
-        if (cands === null) return xhrSend.call(xhr, body);
-        let read = readBody(body ?? null);
-        if (read.pending) read = await read.pending;
-        return decide(cands, read);
+        const cands = current() ? candidates(info.method, info.url) : null;
+        const r = cands !== null && read.pending ? await read.pending : read;
+        if (current()) finish(cands, r); // (not if re-opened or aborted meanwhile)
       })();
       return undefined;
     }
     // now: a synchronous request cannot be held (while the rules are pending, it fails closed)
     const cands = candidates(info.method, info.url, state === "pending" ? "failclosed" : state);
-    if (cands === null) return xhrSend.call(this, body);
-    const read = readBody(body ?? null);
-    if (!read.pending) return decide(cands, read);
+    if (cands === null || !read.pending) return finish(cands, read);
     if (!info.async) return refuseXhr(this, cands[0], info); // a Blob cannot be read in time
-    read.pending.then((r) => decide(cands, r));
+    read.pending.then((r) => {
+      if (current()) finish(cands, r);
+    });
     return undefined;
   };
 

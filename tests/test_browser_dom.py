@@ -489,10 +489,11 @@ def test_one_banner_for_several_boxes_and_a_refused_request(
     again = bundled.wait("""const b = document.querySelector('[data-pwguard="banner"]');
         return b.getBoundingClientRect().height > 0 && b.shadowRoot.textContent;""")
     assert again.count(CLOSESESSION_API) == 1, again
-    # eight different refused paths: the banner keeps the five newest
-    bundled.js("""for (let i = 0; i < 8; i++) fetch("/p" + i + arguments[0], {method: "PUT",
-            body: JSON.stringify({closesession: {rmapitok: true}})}).catch(() => {});""",
-               CLOSESESSION_API)
+    # eight different refused paths, one after the other: the banner keeps the five newest
+    bundled.js("""return (async () => {
+        for (let i = 0; i < 8; i++) await fetch("/p" + i + arguments[0], {method: "PUT",
+            body: JSON.stringify({closesession: {rmapitok: true}})}).catch(() => {});
+        })();""", CLOSESESSION_API)
     listed = bundled.wait("""const t = document.querySelector('[data-pwguard="banner"]')
             .shadowRoot.textContent;
         return t.includes("/p7/") && t;""")

@@ -169,28 +169,52 @@ OBJECT_BODY = {
 }
 
 
-def first_guard() -> dict[str, Any]:
-    """The first block rule with a request guard (the one a refusal of an unreadable body to
-    the closesession endpoint names)."""
-    return next(r for r in bundled_rules() if r["request"] and r["action"] == "block")
+TAKES_STREAMS = """const stream = new ReadableStream({start(c) {
+      c.enqueue(new TextEncoder().encode("streamed")); c.close(); }});
+    return new Request(location.href, {method: "PUT", body: stream, duplex: "half"}).text()
+      .then(t => t === "streamed");"""
 
 
-def test_a_streamed_body_to_a_guarded_endpoint_is_refused(
+def test_a_streamed_body_is_read_to_its_end_and_judged(
         bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
-    """The guard cannot read a stream without consuming it: sent to a guarded method and path,
-    even with a harmless content, it is refused (Zoho's page never streams there); streamed
-    elsewhere, it is none of the guard's business."""
+    """A stream sent to a guarded method and path is read (from a copy) before anything is
+    sent; elsewhere it is none of the guard's business. (Firefox takes no stream as a body:
+    it sends the text "[object ReadableStream]"; Chromium sends one only over HTTP/2, which
+    the mock does not speak: so what reaches the mock is never the stream's content.)"""
     browser = bundled
     browser.open(plain_page)
     answer = browser.js(STREAM, URL, body(rmwebses=True, rmapitok=True))
-    assert answer["outcome"] == "rejected" and "pwguard refused" in answer["error"], answer
-    assert squash(first_guard()["message"]["en"]) in banner_text(browser)
-    elsewhere = browser.js(STREAM, "/webclient/v1/account/self/user/self/preferences",
-                           body(rmapitok=True))
-    assert "pwguard" not in elsewhere.get("error", ""), elsewhere
+    if browser.js(TAKES_STREAMS):
+        assert answer["outcome"] == "rejected" and "pwguard refused" in answer["error"], answer
+        assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    else:
+        assert answer == {"outcome": "resolved", "status": 200}, answer
+        arrived = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+        assert arrived.json is None, arrived  # the text "[object ReadableStream]"
+    for url, sent in ((URL, body(rmwebses=True)),
+                      ("/webclient/v1/account/self/user/self/preferences", body(rmapitok=True))):
+        answer = browser.js(STREAM, url, sent)
+        assert "pwguard" not in answer.get("error", ""), (url, answer)
+
+
+CHANGED_LATER = """const [url, harmless, dangerous] = arguments;
+    const init = {method: "PUT", headers: {"Content-Type": "application/json"},
+                  body: new Blob([JSON.stringify(harmless)])};
+    const sent = fetch(url, init);   // the guard reads the Blob: it has to wait for it
+    init.body = JSON.stringify(dangerous);
+    return sent.then(r => "resolved " + r.status, e => "rejected " + e.message);"""
+
+
+def test_what_fetch_judges_is_what_it_sends(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    """The request is built from the page's arguments at the call, as fetch does: changing
+    them while the guard reads the body changes nothing that is sent."""
+    browser = bundled
+    browser.open(plain_page)
     harmless = body(rmwebses=True)
-    browser.js(SEND["xhr"], URL, harmless)
-    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    answer = browser.js(CHANGED_LATER, URL, harmless, body(rmapitok=True))
+    assert answer == "resolved 200"
+    zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
     assert closesessions(zoho) == [harmless]
 
 
@@ -225,8 +249,20 @@ FIRST_SCRIPT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
     x.onerror = () => resolve("error");
     x.send(b);
   });
+  // a send held for the rules, then the same request re-opened to the guarded endpoint and
+  // sent again: the held send is dropped (as the browser drops a send an open() cancels)
+  const reopened = new Promise(resolve => {
+    const x = new XMLHttpRequest();
+    x.open("POST", "/u/elsewhere");
+    x.send(body({rmapitok: true}));
+    x.open("PUT", url);
+    x.setRequestHeader("Content-Type", "application/json");
+    x.onloadend = () => resolve("loadend " + x.status);
+    x.send(body({}));
+  });
   window.outcomes = null;
-  Promise.all([put(body({rmapitok: true})), xhr(body({rmappses: true})), put(body({}))])
+  Promise.all([put(body({rmapitok: true})), xhr(body({rmappses: true})), put(body({})),
+               reopened])
     .then(all => { window.outcomes = all; });
 </script></head><body><p>Account home</p></body></html>"""
 
@@ -236,9 +272,34 @@ def test_requests_sent_before_the_rules_reach_the_page_are_judged_by_them(
     browser = bundled
     zoho.add_page("/u/first-script", FIRST_SCRIPT % {"url": json.dumps(URL)})
     browser.open(zoho.url("accounts.zoho.eu", "/u/first-script"))
-    fetched, xhred, harmless = browser.wait("return window.outcomes")
+    fetched, xhred, harmless, reopened = browser.wait("return window.outcomes")
     assert fetched.startswith("rejected pwguard refused PUT") and xhred == "error", (
         fetched, xhred)
-    assert harmless == "resolved 200"
+    assert harmless == "resolved 200" and reopened == "loadend 200", (harmless, reopened)
     assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
-    assert closesessions(zoho) == [body(rmwebses=True)]
+    assert closesessions(zoho) == [body(rmwebses=True)] * 2
+
+
+OTHER_FRAME_FORM = """const [url, fields] = arguments;
+    const frame = document.createElement("iframe");
+    document.body.append(frame);
+    const params = new frame.contentWindow.URLSearchParams(fields);  // another realm's object
+    return new Promise(resolve => {
+      const x = new XMLHttpRequest();
+      x.open("PUT", url);
+      x.onload = () => resolve("load " + x.status);
+      x.onerror = () => resolve("error");
+      x.send(params);
+    });"""
+
+
+def test_a_form_made_in_another_frame_is_judged_and_sent_as_a_form(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    assert browser.js(OTHER_FRAME_FORM, URL, {"rmapitok": "true"}) == "error"
+    assert browser.js(OTHER_FRAME_FORM, URL, {"rmwebses": "true"}) == "load 200"
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert rec.body == b"rmwebses=true"
+    assert rec.headers["content-type"].startswith("application/x-www-form-urlencoded")
+    assert len(zoho.api_requests(CLOSESESSION_API)) == 1
