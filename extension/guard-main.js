@@ -120,7 +120,7 @@
   // a guard's path glob, compiled once when the config arrives: `*` matches any run of
   // characters (including `/`), everything else is literal (engine.js glob_match)
   function globRegExp(glob) {
-    const body = String(glob)
+    const body = String_(glob)
       .split("*")
       .map((s) => s.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
       .join(".*");
