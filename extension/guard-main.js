@@ -54,7 +54,9 @@
   const isView = ArrayBuffer.isView;
   const nodeType = getter(Node.prototype, "nodeType");
   const paramEntries = URLSearchParams.prototype.entries;
+  const paramHas = URLSearchParams.prototype.has;
   const formEntries = FormData.prototype.entries;
+  const formHas = FormData.prototype.has;
 
   // "pending" until content.js answers, then "active" or "inactive"
   let state = "pending";
@@ -133,7 +135,7 @@
     for (const key of Object.keys(value)) {
       const v = value[key];
       if (v === true && (fields === null || fields.includes(key))) return true;
-      if (typeof v === "string" && fields !== null && fields.includes(key) && v === "true") {
+      if (v === "true" && (fields === null || fields.includes(key))) {
         return true; // form-style booleans ("rmapitok=true") mean the same to the server
       }
       if (typeof v === "object" && hasTrue(v, fields, depth + 1)) return true;
@@ -153,64 +155,71 @@
     }
   }
 
-  // The body as a list of JSON-ish values to search: the parsed JSON, or the fields of a form.
+  // The body as a list of JSON-ish values to search: the parsed JSON (a leading byte order
+  // mark ignored), else every field of a form, each on its own (a field given twice is
+  // judged by each value: a server may read either).
   function bodyValues(text, entries) {
-    if (entries) {
-      const obj = {};
-      for (const [k, v] of entries) if (typeof v === "string") obj[k] = v;
-      return [obj];
+    if (typeof text === "string") {
+      const json = tryJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
+      if (json !== undefined) return [json];
+      entries = new URLSearchParams(text);
     }
-    if (typeof text !== "string") return [];
-    const json = tryJson(text);
-    if (json !== undefined) return [json];
-    if (/^[^{}[\]\s]*=/.test(text)) {
-      const obj = {};
-      for (const [k, v] of new URLSearchParams(text)) obj[k] = v;
-      return [obj];
-    }
-    return [];
+    const out = [];
+    if (entries) for (const [k, v] of entries) if (typeof v === "string") out.push({ [k]: v });
+    return out;
   }
 
-  // What the guard reads of an XMLHttpRequest body: {text} / {entries}; {pending: Promise}
-  // for a Blob; {unreadable: true} for a document (the browser serializes it). The kinds are
-  // told apart by brand checks, which hold for objects from other frames too and cannot be
-  // faked by a page's object. Any other value is sent as the text it converts to, as the
-  // browser would convert it: converted once here (a Symbol throws, as natively), inspected,
-  // and that text is sent (`send`), so that an object cannot show the guard one text and the
-  // browser another.
+  // An XMLHttpRequest body as send() is to send it: the kinds the browser reads itself kept
+  // as they are (told apart by brand checks, which hold for objects from other frames too and
+  // cannot be faked by a page's object); any other value converted to the text the browser
+  // would send, now and once (a Symbol throws, as natively), so that an object cannot show
+  // the guard one text and the browser another.
+  function sendable(body) {
+    if (body == null || typeof body === "string") return body;
+    if ((typeof body === "object" || typeof body === "function") && kindOf(body) !== null) return body;
+    return `${body}`;
+  }
+
+  function kindOf(body) {
+    if (branded(paramHas, body)) return "params";
+    if (branded(formHas, body)) return "form";
+    if (branded(blobSize, body)) return "blob";
+    if (isView(body) || branded(bufferLength, body)) return "buffer";
+    if (branded(nodeType, body) && nodeType.call(body) === 9) return "document";
+    return null;
+  }
+
+  // What the guard reads of a sendable body: {text} / {entries}; {pending: Promise} for a
+  // Blob; {unreadable: true} for a document (the browser serializes it). Read only for a
+  // request with a guarded method and path.
   function readBody(body) {
-    if (body == null) return { text: null };
-    if (typeof body === "string") return { text: body };
-    if (typeof body === "object" || typeof body === "function") {
-      const params = entriesOf(paramEntries, body) ?? entriesOf(formEntries, body);
-      if (params) return { entries: params };
-      if (branded(blobSize, body)) {
+    if (body == null || typeof body === "string") return { text: body ?? null };
+    switch (kindOf(body)) {
+      case "params":
+        return { entries: entriesOf(paramEntries, body) };
+      case "form":
+        return { entries: entriesOf(formEntries, body) };
+      case "blob":
         return { pending: blobText.call(body).then((text) => ({ text }), () => ({ unreadable: true })) };
-      }
-      if (isView(body) || branded(bufferLength, body)) return { text: new TextDecoder().decode(body) };
-      if (branded(nodeType, body) && nodeType.call(body) === 9) return { unreadable: true };
+      case "buffer":
+        return { text: new TextDecoder().decode(body) };
+      default:
+        return { unreadable: true }; // a document
     }
-    const text = `${body}`;
-    return { text, send: text };
   }
 
-  function branded(getter, value) {
+  function branded(method, value) {
     try {
-      getter.call(value);
+      method.call(value, ""); // (a getter ignores the argument)
       return true;
     } catch {
       return false;
     }
   }
 
-  // [[name, value], ...] of a URLSearchParams or FormData (by its own `entries`), else null
+  // [[name, value], ...] of a URLSearchParams or FormData (its own `entries`)
   function entriesOf(entries, value) {
-    let it;
-    try {
-      it = entries.call(value);
-    } catch {
-      return null;
-    }
+    const it = entries.call(value);
     const out = [];
     for (let step = it.next(); !step.done; step = it.next()) out.push(step.value);
     return out;
@@ -240,6 +249,14 @@
       if (regexpTest.call(g.pathRe, path)) found.push(g);
     }
     return found.length > 0 ? found : null;
+  }
+
+  // the guards a request of unknown method and URL could break (an XMLHttpRequest opened
+  // through another frame's open): every one
+  function anyGuard(mode = state) {
+    if (mode === "inactive") return null;
+    if (mode !== "active") return FAIL_CLOSED;
+    return guards.length > 0 ? guards : null;
   }
 
   // The guard (one of `cands`) a request breaks with the body read, or null. A body the guard
@@ -303,14 +320,15 @@
   const xhrInfo = new WeakMap();
 
   XHR.prototype.open = function open(method, url, ...rest) {
-    const out = xhrOpen.call(this, method, url, ...rest);
-    let href = String_(url);
+    const verb = `${method}`; // converted once, here, and the same strings given to the browser
+    let href = `${url}`;
+    const out = xhrOpen.call(this, verb, href, ...rest);
     try {
       href = new URL_(href, document.baseURI).href; // (resolved as the browser just did)
     } catch {
       /* keep the text */
     }
-    xhrInfo.set(this, { method: String_(method), url: href, async: rest.length === 0 || Boolean(rest[0]), sending: null });
+    xhrInfo.set(this, { method: verb, url: href, async: rest.length === 0 || Boolean(rest[0]), sending: null });
     return out;
   };
 
@@ -321,10 +339,11 @@
   };
 
   function refuseXhr(xhr, hit, info) {
-    report(hit, info.method, info.url);
+    report(hit, info ? info.method : "", info ? info.url : "");
     // a network error, as the page would see one: readyState DONE, status 0, then the events,
-    // asynchronously, and nothing sent
+    // asynchronously, and nothing sent (unless the page has opened it anew meanwhile)
     origSetTimeout(() => {
+      if (xhrInfo.get(xhr) !== info) return;
       Object.defineProperty(xhr, "readyState", { configurable: true, get: () => 4 });
       for (const type of ["readystatechange", "error", "loadend"]) {
         const ev = type === "readystatechange" ? new Event(type) : new ProgressEvent(type);
@@ -334,38 +353,39 @@
   }
 
   XHR.prototype.send = function send(body) {
+    if (state === "inactive" || (state === "active" && guards.length === 0)) return xhrSend.call(this, body);
     const info = xhrInfo.get(this);
-    if (!info || state === "inactive" || (state === "active" && guards.length === 0)) {
-      return xhrSend.call(this, body);
-    }
-    if (body == null && SAFE_METHODS.has(info.method.toUpperCase())) return xhrSend.call(this, body);
-    const read = readBody(body); // now: a conversion that throws throws here, as natively
+    const payload = sendable(body); // now, as natively: a conversion that throws throws here
+    if (payload == null && info && SAFE_METHODS.has(info.method.toUpperCase())) return xhrSend.call(this, body);
     const xhr = this;
     const token = {};
-    info.sending = token;
-    const current = () => xhrInfo.get(xhr) === info && info.sending === token;
-    function finish(cands, r) {
-      const hit = cands === null ? null : breaks(cands, r);
+    if (info) info.sending = token;
+    const current = () => xhrInfo.get(xhr) === info && (!info || info.sending === token);
+    const guardsFor = (mode) => (info ? candidates(info.method, info.url, mode) : anyGuard(mode));
+    function finish(cands, read) {
+      const hit = breaks(cands, read);
       if (hit) refuseXhr(xhr, hit, info);
-      else xhrSend.call(xhr, r.send === undefined ? body : r.send);
+      else xhrSend.call(xhr, payload);
     }
-    if (state === "pending" && info.async) {
-      (async () => {
-        await ready;
-        const cands = current() ? candidates(info.method, info.url) : null;
-        const r = cands !== null && read.pending ? await read.pending : read;
-        if (current()) finish(cands, r); // (not if re-opened or aborted meanwhile)
-      })();
+    // sends, refuses, or reads a Blob first; the body is read only if a guard could apply
+    function decide(cands) {
+      if (cands === null) return xhrSend.call(xhr, payload);
+      const read = readBody(payload);
+      if (!read.pending) return finish(cands, read);
+      if (info && !info.async) return refuseXhr(xhr, cands[0], info); // a Blob cannot be read in time
+      read.pending.then((r) => {
+        if (current()) finish(cands, r);
+      });
+      return undefined;
+    }
+    if (state === "pending" && (!info || info.async)) {
+      ready.then(() => {
+        if (current()) decide(guardsFor(state)); // (not if re-opened or aborted meanwhile)
+      });
       return undefined;
     }
     // now: a synchronous request cannot be held (while the rules are pending, it fails closed)
-    const cands = candidates(info.method, info.url, state === "pending" ? "failclosed" : state);
-    if (cands === null || !read.pending) return finish(cands, read);
-    if (!info.async) return refuseXhr(this, cands[0], info); // a Blob cannot be read in time
-    read.pending.then((r) => {
-      if (current()) finish(cands, r);
-    });
-    return undefined;
+    return decide(guardsFor(state === "pending" ? "failclosed" : state));
   };
 
   // ---- blocked controls: property sets by page scripts ----

@@ -44,10 +44,12 @@ const syncXhr = (body) => {
   return "sent " + x.status;
 };
 const sync = syncXhr(dangerous);
+const form = fetch(url, {method: "PUT", body: new URLSearchParams({rmapitok: "true"})})
+  .then(r => "resolved " + r.status, e => "rejected " + e.message);
 return Promise.all([put(dangerous), xhr(dangerous), put(harmless),
-                    fetch(location.href).then(r => "resolved " + r.status)])
-  .then(([fetchDangerous, xhrDangerous, fetchHarmless, get]) =>
-        ({sync, fetchDangerous, xhrDangerous, fetchHarmless, get}));"""
+                    fetch(location.href).then(r => "resolved " + r.status), form])
+  .then(([fetchDangerous, xhrDangerous, fetchHarmless, get, formDangerous]) =>
+        ({sync, fetchDangerous, xhrDangerous, fetchHarmless, get, formDangerous}));"""
 
 
 def without_content_script(src: Path, dest: Path) -> Path:
@@ -90,6 +92,7 @@ def test_without_the_content_script_writes_with_a_true_field_are_refused(
     outcome = guard_alone.js(SEND_ALL, CLOSESESSION_API, dangerous, harmless)
     assert outcome["fetchDangerous"].startswith("rejected pwguard refused PUT"), outcome
     assert outcome["xhrDangerous"] == "error", outcome
+    assert outcome["formDangerous"].startswith("rejected pwguard refused PUT"), outcome
     assert not outcome["sync"].startswith("sent 200"), outcome
     assert outcome["fetchHarmless"] == "resolved 200", outcome
     assert outcome["get"] == "resolved 200", outcome

@@ -303,3 +303,49 @@ def test_a_form_made_in_another_frame_is_judged_and_sent_as_a_form(
     assert rec.body == b"rmwebses=true"
     assert rec.headers["content-type"].startswith("application/x-www-form-urlencoded")
     assert len(zoho.api_requests(CLOSESESSION_API)) == 1
+
+
+# page code that sends {rmapitok: true} to the closesession endpoint in a roundabout way;
+# each resolves with the XHR's outcome ("load STATUS" or "error")
+ROUNDABOUT = {
+    "a field given twice": """x.open("PUT", url);
+        x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+        x.send("rmapitok=true&rmapitok=false");""",
+    "a form whose first name has a space": """x.open("PUT", url);
+        x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+        x.send("a b=1&rmapitok=true");""",
+    "JSON after a byte order mark": """x.open("PUT", url);
+        x.setRequestHeader("Content-Type", "application/json");
+        x.send("\\uFEFF" + JSON.stringify({closesession: {rmapitok: true}}));""",
+    "a URL that names another path when read again": """let reads = 0;
+        x.open("PUT", {toString() { return reads++ ? "/u/elsewhere" : url; }});
+        x.setRequestHeader("Content-Type", "application/json");
+        x.send(JSON.stringify({closesession: {rmapitok: true}}));""",
+    "send() of another frame's XMLHttpRequest": """const frame = document.createElement("iframe");
+        document.body.append(frame);
+        x.open("PUT", url);
+        x.setRequestHeader("Content-Type", "application/json");
+        frame.contentWindow.XMLHttpRequest.prototype.send.call(
+            x, JSON.stringify({closesession: {rmapitok: true}}));""",
+}
+
+
+@pytest.mark.parametrize("how", ROUNDABOUT)
+def test_a_roundabout_request_is_refused(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, how: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    outcome = browser.js(f"""const url = arguments[0];
+        return new Promise(resolve => {{
+          const x = new XMLHttpRequest();
+          x.onload = () => resolve("load " + x.status);
+          x.onerror = () => resolve("error");
+          {ROUNDABOUT[how]}
+        }});""", URL)
+    assert outcome == "error", outcome
+    if "another frame" not in how:  # (else the other frame's guard refused it, and says so there)
+        assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    harmless = body(rmwebses=True)
+    browser.js(SEND["xhr"], URL, harmless)
+    zoho.wait_for(lambda r: r.json == harmless, what="the harmless closesession")
+    assert closesessions(zoho) == [harmless]
