@@ -66,3 +66,19 @@ def banner_text(browser: Browser, timeout: float = 10) -> str:
     text: str = browser.wait(f"const b = (() => {{ {BANNERS} }})(); return b.length && b[0].text;",
                              timeout=timeout)
     return text
+
+
+# Page-script helpers for the request guard's tests: put(url, text) by fetch and xhr(url,
+# text) by XMLHttpRequest, each a PUT with a JSON content type that resolves with its outcome
+# ("resolved STATUS" or "rejected MESSAGE"; "load STATUS" or "error").
+SENDERS = """const put = (url, b) => fetch(url, {method: "PUT", body: b,
+    headers: {"Content-Type": "application/json"}})
+  .then(r => "resolved " + r.status, e => "rejected " + e.message);
+const xhr = (url, b) => new Promise(resolve => {
+  const x = new XMLHttpRequest();
+  x.open("PUT", url);
+  x.setRequestHeader("Content-Type", "application/json");
+  x.onload = () => resolve("load " + x.status);
+  x.onerror = () => resolve("error");
+  x.send(b);
+});"""

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.browsers import Browser, ChromiumBrowser, FirefoxBrowser
+from tests.dom import SENDERS
 from tests.zoho_mock import ALL_HOSTS, CLOSESESSION_API, ZohoMock
 
 PLAIN = "/u/plain-account-page-guard-alone"
@@ -24,18 +25,8 @@ PLAIN_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 # each request at once, then every outcome: fetch and async XHR (held while the rules are
 # pending), a synchronous XHR (decided at once: it cannot be held), a GET
-SEND_ALL = """const [url, dangerous, harmless] = arguments;
-const put = (body) => fetch(url, {method: "PUT", body: JSON.stringify(body),
-    headers: {"Content-Type": "application/json"}})
-  .then(r => "resolved " + r.status, e => "rejected " + e.message);
-const xhr = (body) => new Promise(resolve => {
-  const x = new XMLHttpRequest();
-  x.open("PUT", url);
-  x.setRequestHeader("Content-Type", "application/json");
-  x.onload = () => resolve("load " + x.status);
-  x.onerror = () => resolve("error");
-  x.send(JSON.stringify(body));
-});
+SEND_ALL = SENDERS + """
+const [url, dangerous, harmless] = arguments;
 const syncXhr = (body) => {
   const x = new XMLHttpRequest();
   x.open("PUT", url, false);
@@ -46,7 +37,8 @@ const syncXhr = (body) => {
 const sync = syncXhr(dangerous);
 const form = fetch(url, {method: "PUT", body: new URLSearchParams({rmapitok: "true"})})
   .then(r => "resolved " + r.status, e => "rejected " + e.message);
-return Promise.all([put(dangerous), xhr(dangerous), put(harmless),
+return Promise.all([put(url, JSON.stringify(dangerous)), xhr(url, JSON.stringify(dangerous)),
+                    put(url, JSON.stringify(harmless)),
                     fetch(location.href).then(r => "resolved " + r.status), form])
   .then(([fetchDangerous, xhrDangerous, fetchHarmless, get, formDangerous]) =>
         ({sync, fetchDangerous, xhrDangerous, fetchHarmless, get, formDangerous}));"""
