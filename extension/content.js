@@ -487,7 +487,7 @@
 
   // SEL is a slow selector list (attribute values on any tag) for a query that runs on every
   // inserted subtree; answered by three faster ones (measured in Chromium on a 500-element
-  // subtree: 8 us against 17): every `input` (a tag-name query, the selector engine's fast
+  // subtree: 8 us against 22): every `input` (a tag-name query, the selector engine's fast
   // path; an input's `type` property is "checkbox" exactly when input[type="checkbox" i]
   // matches), then [role="checkbox"] and [role="switch"] one by one (each as fast as a walk
   // that tests nothing, 3 us, while a bare [role] takes 7.5 us and returns every button,

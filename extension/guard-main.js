@@ -12,8 +12,8 @@
 // MessagePort handed over at document_start, before the page can listen (content.js stops the
 // handshake message from propagating; later copies are ignored), so the page can neither read,
 // forge nor switch off the rules. Until the rules arrive, a request that could be guarded is
-// held (at most HOLD_MS); if they never come, a write request whose JSON body has any `true`
-// is refused (fail closed). On a site that no rule names, content.js answers {active: false}
+// held (at most HOLD_MS); if they never come, a write request whose body has any `true` (in
+// JSON, or "true" in a form) is refused (fail closed). On a site that no rule names, content.js answers {active: false}
 // and every wrapper below passes straight through.
 (() => {
   "use strict";
