@@ -13,8 +13,8 @@
 // handshake message from propagating; later copies are ignored), so the page can neither read,
 // forge nor switch off the rules. Until the rules arrive, a request that could be guarded is
 // held (at most HOLD_MS); if they never come, a write request whose body has any `true` (in
-// JSON, or "true" in a form) is refused (fail closed). On a site that no rule names, content.js answers {active: false}
-// and every wrapper below passes straight through.
+// JSON, or "true" in a form) is refused (fail closed). On a site that no rule names,
+// content.js answers {active: false} and every wrapper below passes straight through.
 (() => {
   "use strict";
   if (window.__pwguardMainInstalled) return; // never wrap twice (e.g. re-injection)
@@ -169,15 +169,15 @@
     return out;
   }
 
-  // An XMLHttpRequest body as send() is to send it: the kinds the browser reads itself kept
-  // as they are (told apart by brand checks, which hold for objects from other frames too and
-  // cannot be faked by a page's object); any other value converted to the text the browser
-  // would send, now and once (a Symbol throws, as natively), so that an object cannot show
-  // the guard one text and the browser another.
+  // An XMLHttpRequest body as send() is to send it, {payload, kind}: the kinds the browser
+  // reads itself kept as they are (told apart by brand checks, which hold for objects from
+  // other frames too and cannot be faked by a page's object); any other value converted to
+  // the text the browser would send, now and once (a Symbol throws, as natively), so that an
+  // object cannot show the guard one text and the browser another (kind null).
   function sendable(body) {
-    if (body == null || typeof body === "string") return body;
-    if ((typeof body === "object" || typeof body === "function") && kindOf(body) !== null) return body;
-    return `${body}`;
+    if (body == null || typeof body === "string") return { payload: body, kind: null };
+    const kind = typeof body === "object" || typeof body === "function" ? kindOf(body) : null;
+    return { payload: kind === null ? `${body}` : body, kind };
   }
 
   function kindOf(body) {
@@ -189,12 +189,13 @@
     return null;
   }
 
-  // What the guard reads of a sendable body: {text} / {entries}; {pending: Promise} for a
-  // Blob; {unreadable: true} for a document (the browser serializes it). Read only for a
-  // request with a guarded method and path.
-  function readBody(body) {
-    if (body == null || typeof body === "string") return { text: body ?? null };
-    switch (kindOf(body)) {
+  // What the guard reads of a body sendable() gave: {text} / {entries}; {pending: Promise}
+  // for a Blob; {unreadable: true} for a document (the browser serializes it). Read only for
+  // a request with a guarded method and path.
+  function readBody(body, kind) {
+    switch (kind) {
+      case null:
+        return { text: body ?? null };
       case "params":
         return { entries: entriesOf(paramEntries, body) };
       case "form":
@@ -237,26 +238,25 @@
   const FAIL_CLOSED = [{ ruleId: null, fields: null }];
 
   // The guards a request with this method and URL could break, known before its body is read
-  // (null: none, and its body is never read): those whose method and path it has.
+  // (null: none, and its body is never read): those whose method and path it has; every one
+  // for a request whose method and URL are unknown (null: an XMLHttpRequest opened through
+  // another frame's open).
   function candidates(method, url, mode = state) {
-    const m = String_(method || "GET").toUpperCase();
     if (mode === "inactive") return null;
-    if (mode !== "active") return SAFE_METHODS.has(m) ? null : FAIL_CLOSED;
-    const path = pathOf(url);
+    const m = method === null ? null : String_(method || "GET").toUpperCase();
+    if (mode !== "active") return m !== null && SAFE_METHODS.has(m) ? null : FAIL_CLOSED;
+    const path = m === null ? null : pathOf(url);
     const found = [];
     for (const g of guards) {
-      if (g.method && g.method !== "*" && String_(g.method).toUpperCase() !== m) continue;
-      if (regexpTest.call(g.pathRe, path)) found.push(g);
+      if (m !== null && g.method && g.method !== "*" && String_(g.method).toUpperCase() !== m) continue;
+      if (path === null || regexpTest.call(g.pathRe, path)) found.push(g);
     }
     return found.length > 0 ? found : null;
   }
 
-  // the guards a request of unknown method and URL could break (an XMLHttpRequest opened
-  // through another frame's open): every one
-  function anyGuard(mode = state) {
-    if (mode === "inactive") return null;
-    if (mode !== "active") return FAIL_CLOSED;
-    return guards.length > 0 ? guards : null;
+  // whether a request goes through unread and at once: the rules name no guard for this page
+  function unguarded() {
+    return state === "inactive" || (state === "active" && guards.length === 0);
   }
 
   // The guard (one of `cands`) a request breaks with the body read, or null. A body the guard
@@ -300,9 +300,7 @@
   }
 
   function fetch(input, init) {
-    if (state === "inactive" || (state === "active" && guards.length === 0)) {
-      return origFetch.call(this, input, init);
-    }
+    if (unguarded()) return origFetch.call(this, input, init);
     let req;
     try {
       req = new Request_(input, init);
@@ -353,15 +351,15 @@
   }
 
   XHR.prototype.send = function send(body) {
-    if (state === "inactive" || (state === "active" && guards.length === 0)) return xhrSend.call(this, body);
+    if (unguarded()) return xhrSend.call(this, body);
     const info = xhrInfo.get(this);
-    const payload = sendable(body); // now, as natively: a conversion that throws throws here
+    const { payload, kind } = sendable(body); // now, as natively: a conversion that throws throws here
     if (payload == null && info && SAFE_METHODS.has(info.method.toUpperCase())) return xhrSend.call(this, body);
     const xhr = this;
     const token = {};
     if (info) info.sending = token;
     const current = () => xhrInfo.get(xhr) === info && (!info || info.sending === token);
-    const guardsFor = (mode) => (info ? candidates(info.method, info.url, mode) : anyGuard(mode));
+    const guardsFor = (mode) => (info ? candidates(info.method, info.url, mode) : candidates(null, null, mode));
     function finish(cands, read) {
       const hit = breaks(cands, read);
       if (hit) refuseXhr(xhr, hit, info);
@@ -370,7 +368,7 @@
     // sends, refuses, or reads a Blob first; the body is read only if a guard could apply
     function decide(cands) {
       if (cands === null) return xhrSend.call(xhr, payload);
-      const read = readBody(payload);
+      const read = readBody(payload, kind);
       if (!read.pending) return finish(cands, read);
       if (info && !info.async) return refuseXhr(xhr, cands[0], info); // a Blob cannot be read in time
       read.pending.then((r) => {
