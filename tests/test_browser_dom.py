@@ -246,18 +246,26 @@ def test_declarative_shadow_roots_set_by_a_page_script_are_searched(
         return el.disabled && !el.checked && el.dataset.pwguard === "blocked";""")
 
 
+@pytest.mark.parametrize("mode", ["open", "closed"])
 def test_declarative_shadow_roots_in_the_page_html_are_searched(
-        bundled: Browser, zoho: ZohoMock) -> None:
+        bundled: Browser, zoho: ZohoMock, mode: str) -> None:
     """A shadow root the HTML parser attaches (<template shadowrootmode>) goes through no
     script, so guard-main.js never reports it: the content script looks for such roots itself
-    (while the page is parsed, at activation, at DOMContentLoaded)."""
-    html = page('<div id="host"><template shadowrootmode="open">'
+    (while the page is parsed, at activation, at DOMContentLoaded); a closed one through the
+    extension API that reaches closed roots. The page reaches its root, open or closed,
+    through the custom element's ElementInternals."""
+    html = page(f'<x-dsd id="host"><template shadowrootmode="{mode}">'
                 f'<input type="checkbox" id="dsd" aria-label="{MOBILE}" checked>'
-                "</template></div>")
-    bundled.open(serve(zoho, "/u/declarative-shadow-html", html))
-    bundled.wait("""const root = document.getElementById("host").shadowRoot;
+                "</template></x-dsd><script>"
+                'customElements.define("x-dsd", class extends HTMLElement {'
+                " constructor() { super(); window.dsdRoot = this.attachInternals().shadowRoot; }"
+                "});</script>")
+    bundled.open(serve(zoho, f"/u/declarative-shadow-html-{mode}", html))
+    bundled.wait("""const root = window.dsdRoot;
         const el = root && root.getElementById("dsd");
         return Boolean(el && el.disabled && !el.checked && el.dataset.pwguard === "blocked");""")
+    assert bundled.js("return document.getElementById('host').shadowRoot === null") is (
+        mode == "closed")  # (the root really is closed to page scripts)
 
 
 # ------------------------------------------------------------------------ page scripts
