@@ -37,6 +37,7 @@
   const disabledDesc = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "disabled");
   const URL_ = URL;
   const TypeError_ = TypeError;
+  const DOMException_ = DOMException;
   const String_ = String;
   const Promise_ = Promise;
   const regexpTest = RegExp.prototype.test;
@@ -94,6 +95,7 @@
         for (const p of spare) if (p !== mine) p.close();
         spare.length = 0;
         if (shadowUsed) port.postMessage({ type: "shadow" });
+        for (const msg of unreported.splice(0)) port.postMessage(msg);
         return;
       }
       if (mine !== owner || msg.type !== "config") return;
@@ -110,9 +112,16 @@
     if (!owner) hello();
   }, true);
 
+  // refusals before content.js has answered (fail-closed mode) are told once it does
+  const unreported = [];
   function report(rule, method, url) {
+    const msg = { type: "refused", ruleId: rule ? rule.ruleId : null, method, url };
+    if (!port) {
+      if (unreported.length < 16) unreported.push(msg);
+      return;
+    }
     try {
-      if (port) port.postMessage({ type: "refused", ruleId: rule ? rule.ruleId : null, method, url });
+      port.postMessage(msg);
     } catch {
       /* content script gone: the request is still refused */
     }
@@ -316,6 +325,7 @@
   // {method, url, async, sending} of each XMLHttpRequest, set once `open` has succeeded;
   // `sending`: a token of the last send, which a later open (new info) or abort (null) voids
   const xhrInfo = new WeakMap();
+  const shown = new WeakSet(); // XHRs showing a readyState of the guard's (see showState)
 
   XHR.prototype.open = function open(method, url, ...rest) {
     const verb = `${method}`; // converted once, here, and the same strings given to the browser
@@ -326,26 +336,64 @@
     } catch {
       /* keep the text */
     }
-    xhrInfo.set(this, { method: verb, url: href, async: rest.length === 0 || Boolean(rest[0]), sending: null });
+    if (shown.has(this)) { // (the state shown for a refused or aborted held send)
+      shown.delete(this);
+      delete this.readyState;
+    }
+    xhrInfo.set(this, { method: verb, url: href, async: rest.length === 0 || Boolean(rest[0]), sending: null, held: null });
     return out;
   };
 
+  // An XHR whose send the guard refuses or holds was never sent: the browser's readyState
+  // stays OPENED. What the page would see of a request that failed or was aborted is shown by
+  // an own readyState (until the next open) and these events, each dispatched only while the
+  // request has not been opened anew (by the page, in a handler or meanwhile).
+  function showState(xhr, readyState) {
+    shown.add(xhr);
+    Object.defineProperty(xhr, "readyState", { configurable: true, get: () => readyState });
+  }
+  function fire(xhr, info, types) {
+    for (const type of types) {
+      if (xhrInfo.get(xhr) !== info) return false;
+      dispatch.call(xhr, type === "readystatechange" ? new Event(type) : new ProgressEvent(type));
+    }
+    return xhrInfo.get(xhr) === info;
+  }
+
   XHR.prototype.abort = function abort() {
     const info = xhrInfo.get(this);
+    const held = info !== undefined && info.sending !== null && info.held === info.sending;
     if (info) info.sending = null; // a send still held for the rules is dropped
-    return xhrAbort.call(this);
+    const out = xhrAbort.call(this);
+    // (nothing was sent, so the browser fires nothing) as an abort of a sent request:
+    // loadstart (which send fired), readyState DONE with readystatechange, abort, loadend,
+    // then UNSENT
+    if (held && fire(this, info, ["loadstart"])) {
+      showState(this, 4);
+      if (fire(this, info, ["readystatechange", "abort", "loadend"])) showState(this, 0);
+    }
+    return out;
   };
 
+  // a network error, as the page would see one, and nothing sent: a synchronous send throws
+  // (readyState DONE, no events); an asynchronous one fires, later, loadstart, readystatechange
+  // with readyState DONE, error, loadend (status 0), unless the page has opened the request
+  // anew or aborted it meanwhile (then it sees an abort, see abort)
   function refuseXhr(xhr, hit, info) {
     report(hit, info ? info.method : "", info ? info.url : "");
-    // a network error, as the page would see one: readyState DONE, status 0, then the events,
-    // asynchronously, and nothing sent (unless the page has opened it anew meanwhile)
+    const what = `pwguard refused ${info ? info.method : ""} ${info ? pathOf(info.url) : ""}`;
+    if (info && !info.async) {
+      showState(xhr, 4);
+      throw new DOMException_(`${what}: it would revoke sessions or tokens`, "NetworkError");
+    }
+    const sending = info ? info.sending : null;
+    if (info) info.held = sending;
     origSetTimeout(() => {
-      if (xhrInfo.get(xhr) !== info) return;
-      Object.defineProperty(xhr, "readyState", { configurable: true, get: () => 4 });
-      for (const type of ["readystatechange", "error", "loadend"]) {
-        const ev = type === "readystatechange" ? new Event(type) : new ProgressEvent(type);
-        dispatch.call(xhr, ev);
+      if (xhrInfo.get(xhr) !== info || (info && info.sending !== sending)) return;
+      if (info) info.held = null;
+      if (fire(xhr, info, ["loadstart"])) {
+        showState(xhr, 4);
+        fire(xhr, info, ["readystatechange", "error", "loadend"]);
       }
     }, 0);
   }
@@ -359,28 +407,36 @@
     const token = {};
     if (info) info.sending = token;
     const current = () => xhrInfo.get(xhr) === info && (!info || info.sending === token);
+    const hold = () => {
+      if (info) info.held = token; // (what abort() meanwhile makes look like an abort)
+      return undefined;
+    };
     const guardsFor = (mode) => (info ? candidates(info.method, info.url, mode) : candidates(null, null, mode));
     function finish(cands, read) {
       const hit = breaks(cands, read);
-      if (hit) refuseXhr(xhr, hit, info);
-      else xhrSend.call(xhr, payload);
+      if (hit) return refuseXhr(xhr, hit, info);
+      if (info) info.held = null;
+      return xhrSend.call(xhr, payload);
     }
     // sends, refuses, or reads a Blob first; the body is read only if a guard could apply
     function decide(cands) {
-      if (cands === null) return xhrSend.call(xhr, payload);
+      if (cands === null) {
+        if (info) info.held = null;
+        return xhrSend.call(xhr, payload);
+      }
       const read = readBody(payload, kind);
       if (!read.pending) return finish(cands, read);
       if (info && !info.async) return refuseXhr(xhr, cands[0], info); // a Blob cannot be read in time
       read.pending.then((r) => {
         if (current()) finish(cands, r);
       });
-      return undefined;
+      return hold();
     }
     if (state === "pending" && (!info || info.async)) {
       ready.then(() => {
         if (current()) decide(guardsFor(state)); // (not if re-opened or aborted meanwhile)
       });
-      return undefined;
+      return hold();
     }
     // now: a synchronous request cannot be held (while the rules are pending, it fails closed)
     return decide(guardsFor(state === "pending" ? "failclosed" : state));

@@ -235,6 +235,28 @@ def test_an_object_body_is_judged_by_the_text_it_is_sent_as(
     assert closesessions(zoho) == [harmless]
 
 
+# an XHR's events (with its readyState in each) and how it ends: sent asynchronously, sent
+# synchronously, or sent and aborted at once
+XHR_EVENTS = """(how, url, body) => new Promise(resolve => {
+    const x = new XMLHttpRequest(), seen = [];
+    const end = () => setTimeout(() => resolve([...seen, `then ${x.readyState} ${x.status}`]));
+    x.open("PUT", url, how !== "sync");
+    x.setRequestHeader("Content-Type", "application/json");
+    for (const type of ["readystatechange", "loadstart", "abort", "error", "load", "loadend"]) {
+      x.addEventListener(type, () => seen.push(type + " " + x.readyState));
+    }
+    x.onloadend = end;
+    try {
+      x.send(JSON.stringify(body));
+    } catch (e) {
+      seen.push("threw " + e.name);
+      end();
+    }
+    if (how === "aborted") x.abort();
+  })"""
+UNREACHABLE = "https://127.0.0.1:1/closesession"  # a network error: nothing listens there
+
+
 FIRST_SCRIPT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Zoho Accounts</title><script>
   // the page's first script sends at once, before the rules can have reached the guard: the
@@ -253,24 +275,98 @@ FIRST_SCRIPT = """<!doctype html><html lang="en"><head><meta charset="utf-8">
     x.onloadend = () => resolve("loadend " + x.status);
     x.send(body({}));
   });
+  // a send held for the rules, then aborted: the page sees what an abort of a sent request
+  // gives (the same sent once the rules are in)
+  const aborted = (%(xhr_events)s)("aborted", url, body({}));
   window.outcomes = null;
   Promise.all([put(url, body({rmapitok: true})), xhr(url, body({rmappses: true})),
-               put(url, body({})), reopened])
+               put(url, body({})), reopened, aborted])
     .then(all => { window.outcomes = all; });
 </script></head><body><p>Account home</p></body></html>"""
-
 
 def test_requests_sent_before_the_rules_reach_the_page_are_judged_by_them(
         bundled: Browser, zoho: ZohoMock) -> None:
     browser = bundled
-    zoho.add_page("/u/first-script", FIRST_SCRIPT % {"url": json.dumps(URL), "senders": SENDERS})
+    zoho.add_page("/u/first-script", FIRST_SCRIPT % {
+        "url": json.dumps(URL), "senders": SENDERS, "xhr_events": XHR_EVENTS})
     browser.open(zoho.url("accounts.zoho.eu", "/u/first-script"))
-    fetched, xhred, harmless, reopened = browser.wait("return window.outcomes")
+    fetched, xhred, harmless, reopened, aborted = browser.wait("return window.outcomes")
     assert fetched.startswith("rejected pwguard refused PUT") and xhred == "error", (
         fetched, xhred)
     assert harmless == "resolved 200" and reopened == "loadend 200", (harmless, reopened)
+    # the held send that was aborted: as an abort of a request the browser had sent
+    # (sent elsewhere: an abort may come after the request has left)
+    assert aborted == browser.js(f"return ({XHR_EVENTS})('aborted', '/u/aborted', {{}});")
+    assert aborted[-1] == "then 0 0" and "abort 4" in aborted, aborted
     assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
     assert closesessions(zoho) == [body(rmwebses=True)] * 2
+
+
+@pytest.mark.parametrize("how", ["async", "sync", "aborted"])
+def test_a_refused_xhr_looks_to_the_page_like_a_network_error(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, how: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    # the rules are in (an asynchronous send is held until they are; a synchronous one cannot
+    # be, and one aborted at once would be dropped before it was judged)
+    assert browser.js(f"return ({XHR_EVENTS})('async', '/u/rules-in', {{}});")[-1] == "then 4 404"
+    events = f"return ({XHR_EVENTS})(...arguments);"
+    refused = browser.js(events, how, URL, body(rmapitok=True))
+    assert refused == browser.js(events, how, UNREACHABLE, body(rmapitok=True))
+    assert refused[-1] == ("then 0 0" if how == "aborted" else "then 4 0"), refused
+    assert ("threw NetworkError" in refused) is (how == "sync"), refused
+    assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    only_the_harmless_one_arrives(browser, zoho)
+
+
+FIRST_SCRIPT_SYNC = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>Zoho Accounts</title><script>
+  // the page's first script sends a synchronous request at once
+  window.outcome = null;
+  const x = new XMLHttpRequest();
+  x.open("PUT", %(url)s, false);
+  x.setRequestHeader("Content-Type", "application/json");
+  try {
+    x.send(JSON.stringify({closesession: {rmapitok: true}}));
+    window.outcome = "sent " + x.status;
+  } catch (e) {
+    window.outcome = "threw " + e.name + " " + x.readyState;
+  }
+</script></head><body><p>Account home</p></body></html>"""
+
+
+def test_a_synchronous_request_refused_before_the_rules_arrive_is_told_all_the_same(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    # a synchronous send cannot be held for the rules: in fail-closed mode it is refused at
+    # once, before the content script has answered; the banner says so once it has
+    zoho.add_page("/u/first-script-sync", FIRST_SCRIPT_SYNC % {"url": json.dumps(URL)})
+    browser = bundled
+    browser.open(zoho.url("accounts.zoho.eu", "/u/first-script-sync"))
+    assert browser.wait("return window.outcome") == "threw NetworkError 4"
+    assert "The rules had not loaded yet" in banner_text(browser)
+    assert closesessions(zoho) == []
+
+
+def test_a_refused_xhr_opened_again_is_an_ordinary_request(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    browser = bundled
+    browser.open(plain_page)
+    states = browser.js("""const [url, dangerous, harmless] = arguments;
+        return new Promise(resolve => {
+          const x = new XMLHttpRequest(), states = [];
+          const put = (b) => {
+            x.open("PUT", url);
+            states.push(x.readyState);
+            x.setRequestHeader("Content-Type", "application/json");
+            x.send(JSON.stringify(b));
+          };
+          x.onerror = () => { states.push("error " + x.readyState); put(harmless); };
+          x.onload = () => resolve([...states, "load " + x.readyState + " " + x.status]);
+          put(dangerous);
+        });""", URL, body(rmapitok=True), body(rmwebses=True))
+    assert states == [1, "error 4", 1, "load 4 200"]
+    zoho.wait_for(lambda r: r.json == body(rmwebses=True), what="the harmless closesession")
+    assert closesessions(zoho) == [body(rmwebses=True)]
 
 
 OTHER_FRAME_FORM = """const [url, fields] = arguments;
