@@ -250,6 +250,64 @@ def test_portable_selectors_match_exactly_what_soupsieve_matches_on_every_fixtur
             assert got == want, (path.name, text)
 
 
+# a tree of nested and sibling elements, written as HTML: (tag, class, children)
+_TREE = st.recursive(
+    st.tuples(st.sampled_from(["div", "span", "input"]), st.sampled_from(["", "a", "b"])).map(
+        lambda t: (*t, [])
+    ),
+    lambda kids: st.tuples(
+        st.sampled_from(["div", "span"]),
+        st.sampled_from(["", "a", "b"]),
+        st.lists(kids, max_size=4),
+    ),
+    max_leaves=25,
+)
+
+
+def _html(node: tuple) -> str:  # type: ignore[type-arg]
+    tag, cls, kids = node
+    attrs = f' class="{cls}"' if cls else ""
+    if tag == "input":
+        return f"<input{attrs}>"
+    return f"<{tag}{attrs}>{''.join(map(_html, kids))}</{tag}>"
+
+
+_COMPOUND = st.sampled_from(["div", "span", "input", "*", ".a", ".b", "div.a", "*:not(.b)"])
+_CHAIN = st.lists(st.tuples(st.sampled_from([" ", " > ", " + ", " ~ "]), _COMPOUND), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TREE, _COMPOUND, _CHAIN)
+def test_chains_of_combinators_match_exactly_what_soupsieve_matches(
+    tree: tuple, first: str, rest: list[tuple[str, str]]  # type: ignore[type-arg]
+) -> None:
+    # several ` ` / `~` combinators take the memoised matcher: it must keep the semantics
+    selector = first + "".join(comb + compound for comb, compound in rest)
+    data = f"<html><body>{_html(tree)}</body></html>"
+    ours = [el for el in Page(data).root.iter() if isinstance(el.tag, str)]
+    theirs = [el for el in BeautifulSoup(data, "lxml").descendants if getattr(el, "name", None)]
+    assert [e.tag for e in ours] == [e.name for e in theirs]
+    mine, sv = compile_selector(selector), soupsieve.compile(selector)
+    assert [i for i, e in enumerate(ours) if mine(e)] == [
+        i for i, e in enumerate(theirs) if sv.match(e)
+    ], selector
+
+
+def test_descendant_chains_take_linear_time_on_a_deep_page() -> None:
+    # plain backtracking tried every way to place the `*`s among the ancestors: C(depth, 8)
+    # (a depth of 35 took 40 s); the memoised matcher visits each (element, compound) once
+    import time
+
+    depth = 200
+    page = Page("<html><body>" + "<div>" * depth + "<input type=checkbox id=a>" + "</div>" * depth)
+    (control,) = page.controls
+    start = time.process_time()
+    assert not compile_selector("nosuch * * * * * * * * input")(control)
+    assert compile_selector("body * * * * * * * * input")(control)
+    assert not compile_selector("div ~ * * * * * * * * input")(control)
+    assert time.process_time() - start < 1.0
+
+
 @pytest.mark.parametrize(
     "selector",
     [

@@ -324,7 +324,85 @@ def _chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
             return False
 
         return descendant
+    if sum(comb in (" ", "~") for comb, _ in chain) >= 2:
+        # Two combinators that try several elements (` ` and `~`) nest: plain backtracking
+        # takes time exponential in their number on a deep page (`a * * * * input`)
+        return _memoised_chain_matcher(chain)
     return lambda el: isinstance(el.tag, str) and match_at(el, last)
+
+
+def _memoised_chain_matcher(chain: list[tuple[str, Matcher]]) -> Matcher:
+    """The matcher of `_chain_matcher`, in time linear in the page's depth and width.
+
+    at(el, i): el matches the chain's first i+1 compounds (compound i being el itself).
+    For ` ` the question is whether some ancestor x of el has at(x, i - 1); its answer for x
+    also holds for every element between el and x, so one walk up answers (and remembers)
+    it for all of them; `~` walks earlier siblings the same way. Memos last one call.
+    """
+    last = len(chain) - 1
+
+    def matches(el: Element) -> bool:
+        if not isinstance(el.tag, str):
+            return False
+        at_memo: dict[tuple[Element, int], bool] = {}
+        # (x, i) -> at(y, i) holds for x or an ancestor y of x (` `) / an earlier sibling (`~`)
+        up_memo: dict[tuple[Element, int], bool] = {}
+        left_memo: dict[tuple[Element, int], bool] = {}
+
+        def at(x: Element, i: int) -> bool:
+            key = (x, i)
+            known = at_memo.get(key)
+            if known is None:
+                known = at_memo[key] = _at(x, i)
+            return known
+
+        def _at(x: Element, i: int) -> bool:
+            comb, compound = chain[i]
+            if not compound(x):
+                return False
+            if i == 0:
+                return True
+            if comb == ">":
+                parent = x.getparent()
+                return parent is not None and at(parent, i - 1)
+            if comb == "+":
+                prev = next(_prev_elements(x), None)
+                return prev is not None and at(prev, i - 1)
+            if comb == " ":
+                return walk(x.getparent(), i - 1, up_memo, _parent)
+            return walk(next(_prev_elements(x), None), i - 1, left_memo, _previous)  # "~"
+
+        def walk(
+            y: Element | None, i: int, memo: dict[tuple[Element, int], bool], step: Any
+        ) -> bool:
+            """Whether at(z, i) holds for y or an element `step` reaches from it."""
+            visited = []
+            found = False
+            while y is not None:
+                known = memo.get((y, i))
+                if known is not None:
+                    found = known
+                    break
+                visited.append(y)
+                if at(y, i):
+                    found = True
+                    break
+                y = step(y)
+            for z in visited:
+                memo[(z, i)] = found
+            return found
+
+        return at(el, last)
+
+    return matches
+
+
+def _parent(el: Element) -> Element | None:
+    return el.getparent()
+
+
+def _previous(el: Element) -> Element | None:
+    return next(_prev_elements(el), None)
 
 
 @lru_cache(maxsize=1024)
