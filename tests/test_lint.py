@@ -257,6 +257,46 @@ def test_select_and_ignore_by_prefix(capsys: pytest.CaptureFixture[str]) -> None
     assert main([case, "--ignore", "R001,I"]) == 0
 
 
+def test_findings_that_stop_loading_are_not_silenced(capsys: pytest.CaptureFixture[str]) -> None:
+    # silenced, the rules looked clean (exit 0) while serve, publish and scan refused them
+    case = CASES / "S001_cannot_be_silenced.yaml"
+    result = lint_paths([case])
+    assert codes_lines(result) == [("S001", 6)] and result.ruleset is None
+    assert result.findings[0].message.endswith(
+        "(not silenced: the rules cannot load with it; fix it)"
+    )
+    assert main([str(case)]) == 1
+
+
+@pytest.mark.parametrize("flag", [["--ignore", "F"], ["--ignore", "F001"], ["--select", "L"]])
+def test_select_and_ignore_never_hide_an_unreadable_file(
+    flag: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.yaml").symlink_to("/proc/self/mem")  # exists, reading it fails (EIO)
+    assert main([*flag, str(tmp_path / "r.yaml")]) == 2
+    assert " F001 cannot read " in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flag", [["--ignore", "S"], ["--select", "L"], ["--ignore", "S001"]])
+def test_select_and_ignore_never_hide_findings_that_stop_loading(
+    flag: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    case = CASES / "S001_unknown_field.yaml"
+    assert codes_lines(lint_paths([case], select=["L"], ignore=["S"])) == [("S001", 6)]
+    assert main([*flag, str(case)]) == 1
+    assert ": S001 unknown field" in capsys.readouterr().out
+
+
+def test_explain_says_which_findings_are_always_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for code in ("F001", "S001"):
+        assert main(["--explain", code]) == 0
+        assert "a silencing comment does not hide them" in capsys.readouterr().out
+    assert main(["--explain", "L002"]) == 0
+    assert "always reported" not in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("fmt", ["json", "sarif", "github"])
 def test_machine_formats(fmt: str, capsys: pytest.CaptureFixture[str]) -> None:
     case = CASES / "H002_unknown_placeholder.yaml"

@@ -14,7 +14,8 @@ are then not resolved; the harmless-control checks see no pages).
 
 Severity: errors fail the server gate; warnings don't. `pwguard lint` exits 1 on any
 reported finding, warnings included (like flake8): silence a warning inline with a reason
-or `--ignore` its code.
+or `--ignore` its code. F and S findings (the rules cannot be read or loaded) are always
+reported: silences and `select`/`ignore` do not hide them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pwguard.lint import check_controls, check_examples, check_messages, check_request, check_sites
+from pwguard.lint.codes import always_reported
 from pwguard.lint.context import Context, Fixtures
 from pwguard.lint.silence import apply as apply_silences
 from pwguard.rules.finding import Finding
@@ -55,6 +57,8 @@ class LintResult:
 
 
 def selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    if always_reported(code):
+        return True
     if select and not any(code.startswith(p) for p in select):
         return False
     return not any(code.startswith(p) for p in ignore)

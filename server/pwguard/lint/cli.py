@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
-from pwguard.lint.codes import CODES, FAMILIES
+from pwguard.lint.codes import ALWAYS_REPORTED_NOTE, CODES, FAMILIES, always_reported
 from pwguard.lint.formatters import FORMATS, render
 
 
@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pwguard lint",
         description="Check pwguard rule files. Findings print as path:line:col: CODE message.",
-        epilog="Silence one finding on its line with `# pwguard: ignore[CODE] reason`.",
+        epilog="Silence one finding on its line with `# pwguard: ignore[CODE] reason`. F and S "
+        "findings (the rules cannot be read or loaded) are always reported: neither a silence "
+        "nor --select/--ignore hides them.",
     )
     parser.add_argument(
         "paths", nargs="*", default=[], help="rule files or folders (default: rules)"
@@ -37,14 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="PREFIXES",
-        help="only report codes starting with these (comma-separated, e.g. L,S001)",
+        help="only report codes starting with these (comma-separated, e.g. L,U001); F and S "
+        "findings are always reported",
     )
     parser.add_argument(
         "--ignore",
         action="append",
         default=[],
         metavar="PREFIXES",
-        help="do not report codes starting with these",
+        help="do not report codes starting with these (except F and S findings)",
     )
     parser.add_argument("--format", choices=FORMATS, default="text", help="output format")
     parser.add_argument("--explain", metavar="CODE", help="explain one code and exit")
@@ -66,7 +69,8 @@ def explain(code: str) -> str | None:
     c = CODES.get(code.strip().upper())
     if c is None:
         return None
-    return f"{c.code} ({c.severity}, {FAMILIES[c.code[0]]}): {c.summary}\n\n{c.why}\n"
+    note = f"\n\n{ALWAYS_REPORTED_NOTE}" if always_reported(c.code) else ""
+    return f"{c.code} ({c.severity}, {FAMILIES[c.code[0]]}): {c.summary}\n\n{c.why}{note}\n"
 
 
 def main(argv: list[str]) -> int:
@@ -99,6 +103,6 @@ def main(argv: list[str]) -> int:
         return 2
     result = lint_paths(paths, select=select, ignore=ignore)
     sys.stdout.write(render(result.findings, args.format))
-    if any(f.code == "F001" for f in result.findings):
+    if any(f.code == "F001" for f in result.findings):  # never filtered out (ALWAYS_REPORTED)
         return 2  # a file could not be read: an I/O error, not a finding in a rule
     return 1 if result.findings else 0

@@ -324,6 +324,20 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
 
 CODES: dict[str, Code] = {c: Code(c, sev, summary, why) for c, sev, summary, why in _TABLE}
 
+# Findings of these families stop the ruleset loading (or say a file could not be read):
+# hidden, the rules would look clean while serve, publish and scan refuse them. They can be
+# neither silenced inline nor left out with --select/--ignore.
+ALWAYS_REPORTED = ("F", "S")
+ALWAYS_REPORTED_NOTE = (
+    "F and S findings mean the rules (or a file they need) cannot be read or loaded, so they "
+    "are always reported: a silencing comment does not hide them and --select/--ignore do not "
+    "filter them out."
+)
+
+
+def always_reported(code: str) -> bool:
+    return code.startswith(ALWAYS_REPORTED)
+
 
 def severity(code: str) -> Severity:
     return CODES[code].severity

@@ -3,20 +3,25 @@
 The reason is required: a silence without one is itself a finding (I001) and silences
 nothing. Codes may be given by prefix (`L` or `L00`). A code that is not in the catalogue
 and is no prefix of one is reported (I002).
+
+Findings that stop the rules loading (F and S codes, `codes.ALWAYS_REPORTED`) cannot be
+silenced: the rules would look clean while every command that loads them refuses them. A
+silence naming one leaves it in place and its message says why.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from pwguard.lint.codes import CODES, severity
+from pwguard.lint.codes import CODES, always_reported, severity
 from pwguard.rules.finding import Finding
 
 SILENCE = re.compile(r"#\s*pwguard:\s*ignore\[(?P<codes>[^\]]*)\](?P<reason>.*)$")
 
 
 _NEXT_COMMENT = re.compile(r"(?:^|\s)#(?:\s|$)")  # another comment after the silence
+UNSILENCEABLE = "the rules cannot load with it; fix it"
 
 
 @dataclass(frozen=True)
@@ -71,11 +76,13 @@ def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
                         )
                     )
             by_line.setdefault((path, s.line), []).append(s)
-    kept = [
-        f
-        for f in findings
-        if not any(
+    kept = []
+    for f in findings:
+        named = any(
             f.code.startswith(code) for s in by_line.get((f.path, f.line), []) for code in s.codes
         )
-    ]
+        if named and always_reported(f.code):
+            kept.append(replace(f, message=f"{f.message} (not silenced: {UNSILENCEABLE})"))
+        elif not named:
+            kept.append(f)
     return kept + extra
