@@ -102,6 +102,64 @@ def test_unreadable_file_exits_2_as_an_io_error(
     assert (code, "F001" in out) == (2, True), out
 
 
+def _rules_folder_with(tmp_path: Path, name: str, make: object) -> Path:
+    """A rules folder holding clean.yaml, its fixtures, and `name` made by make(path)."""
+    shutil.copy(CASES / "clean.yaml", tmp_path / "a.yaml")
+    (tmp_path / "fixtures").symlink_to(CASES / "fixtures")
+    make(tmp_path / name)  # type: ignore[operator]
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.symlink_to("/nonexistent"),
+         "broken symbolic link (to '/nonexistent', which does not exist); fix or remove the link"),
+        (lambda p: (p.symlink_to(p.with_name("c.link")), p.with_name("c.link").symlink_to(p)),
+         "symbolic link loop (too many levels of symbolic links); fix or remove the link"),
+        (lambda p: p.mkdir(), "is a directory; give a regular file"),
+    ],
+    ids=["dangling-link", "link-loop", "directory"],
+)
+def test_rule_file_entry_that_cannot_be_read_is_F001_with_its_reason(
+    make: object, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was skipped: serve, publish and export shipped the ruleset without that rule
+    folder = _rules_folder_with(tmp_path, "b.yaml", make)
+    result = lint_paths([folder])
+    assert [(Path(f.path).name, f.code, f.line) for f in result.findings] == [("b.yaml", "F001", 1)]
+    assert result.findings[0].message == f"cannot read b.yaml: {reason}"
+    assert result.ruleset is None
+    assert main([str(folder)]) == 2
+    out, err = capsys.readouterr()
+    assert reason in out and err == ""
+    if (folder / "b.yaml").is_symlink():  # named, the same reason (it said "no such file")
+        assert main([str(folder / "b.yaml")]) == 2
+        out, err = capsys.readouterr()
+        assert reason in out and err == ""
+
+
+def test_emacs_lock_link_is_not_a_rule_file(tmp_path: Path) -> None:
+    folder = _rules_folder_with(tmp_path, ".#a.yaml", lambda p: p.symlink_to("me@host.123"))
+    assert lint_paths([folder]).findings == []
+
+
+def test_named_pipe_is_F001_without_waiting_for_a_writer(tmp_path: Path) -> None:
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / "r.yaml")
+    done: list[object] = []
+    worker = threading.Thread(target=lambda: done.append(lint_paths([tmp_path])), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert done, "lint waited on the FIFO"
+    assert [(f.code, f.message) for f in done[0].findings] == [  # type: ignore[attr-defined]
+        ("F001", "cannot read r.yaml: is a named pipe (FIFO), not a regular file; "
+         "give a regular file")
+    ]
+
+
 def test_folder_without_rule_files_is_F008(tmp_path: Path) -> None:
     (tmp_path / "schema.json").write_text("{}")
     assert [f.code for f in lint_paths([tmp_path]).findings] == ["F008"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -207,7 +208,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(parser, argv)
     if isinstance(args, int):
         return args
-    if not Path(args.rules).exists():
+    if not os.path.lexists(args.rules):  # a broken link is reported by lint_paths (F001)
         print(f"pwguard scan: {args.rules}: no such file or directory", file=sys.stderr)
         return 2
     result = lint_paths([args.rules], select=("F", "S"))

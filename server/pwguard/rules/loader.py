@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pwguard.rules.files import FileProblem, describe_error, read_limited
 from pwguard.rules.finding import Finding
 from pwguard.rules.model import Rule, RuleSet
 
@@ -90,12 +92,11 @@ class LoadResult:
 def read_text(path: Path) -> str:
     """The file's text, or a LoadError (F001 I/O, F002 encoding/binary, F003 too large)."""
     try:
-        with path.open("rb") as f:  # read at most one byte past the limit (/dev/zero, FIFOs...)
-            data = f.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise LoadError("F001", f"cannot read file: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
-        raise LoadError("F003", f"file is over the {MAX_BYTES}-byte limit; split it")
+        data = read_limited(path, MAX_BYTES)  # regular files only: never waits on a FIFO
+    except FileProblem as exc:
+        if exc.too_large:
+            raise LoadError("F003", f"file is over the {MAX_BYTES}-byte limit; split it") from None
+        raise LoadError("F001", f"cannot read {path.name}: {exc.reason}") from None
     return decode(data)
 
 
@@ -410,34 +411,59 @@ def load_text(text: str | bytes, name: str) -> LoadResult:
     return _finish(result, _load_one(text, name, result))
 
 
-def rule_files(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories to their *.yaml / *.yml files (sorted); keep files as given.
+RULE_SUFFIXES = (".yaml", ".yml")
 
+
+def rule_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand directories to their *.yaml / *.yml entries (sorted); keep files as given.
+
+    Every entry named so is a rule file, whatever it is: a broken symbolic link or a
+    directory is then reported as unreadable (F001), never skipped (the ruleset would ship
+    without it). Emacs lock links (`.#name.yaml`, which point nowhere) are not rule files.
     A file reached twice (`pwguard lint rules rules/zoho.yaml`) is kept once, else every id
     in it would be its own duplicate.
     """
+    return _expand(paths)[0]
+
+
+def _expand(paths: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """rule_files(paths), and the folders that could not be listed with why."""
     out: list[Path] = []
-    seen: set[Path] = set()
+    unlisted: list[tuple[Path, str]] = []
+    seen: set[str] = set()
     for p in map(Path, paths):
-        found = (
-            sorted(q for q in p.iterdir() if q.suffix in {".yaml", ".yml"} and q.is_file())
-            if p.is_dir()
-            else [p]
-        )
+        if p.is_dir():
+            try:
+                found = sorted(
+                    q
+                    for q in p.iterdir()
+                    if q.name.endswith(RULE_SUFFIXES) and not q.name.startswith(".#")
+                )
+            except OSError as exc:
+                unlisted.append((p, describe_error(p, exc)))
+                continue
+        else:
+            found = [p]
         for q in found:
-            key = q.resolve()
+            key = os.path.realpath(q)  # Path.resolve() raises on a symbolic link loop
             if key not in seen:
                 seen.add(key)
                 out.append(q)
-    return out
+    return out, unlisted
 
 
 def load_paths(paths: Sequence[str | Path]) -> LoadResult:
     """Load every rule file under `paths` (files or directories) into one RuleSet."""
     result = LoadResult(ruleset=None)
     rules: list[Rule | None] = []
-    files = rule_files(paths)
+    files, unlisted = _expand(paths)
+    for folder, reason in unlisted:
+        result.findings.append(
+            Finding.at(str(folder), 0, 0, "F001", f"cannot list the folder {folder.name}: {reason}")
+        )
     if not files:
+        if unlisted:
+            return result
         where = ", ".join(map(str, paths)) or "."
         result.findings.append(
             Finding.at(where, 0, 0, "F008", "no rule files (*.yaml, *.yml) found")

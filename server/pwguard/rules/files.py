@@ -1,0 +1,90 @@
+"""Reading rule files and pages: regular files only, never more than a limit, and when a file
+cannot be read, the true reason and what to do about it.
+
+The file is opened without blocking (a named pipe would wait for a writer forever) and
+checked to be a regular file on the open descriptor; reads stop one byte past the limit
+whatever the file's size claims (/proc files say 0, a file may grow while it is read).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from pathlib import Path
+
+CHUNK = 1024 * 1024
+
+
+class FileProblem(Exception):
+    """Why a file cannot be read, as `reason; fix` text; `too_large` when it is over the
+    limit (the caller knows the limit and words it)."""
+
+    def __init__(self, reason: str, too_large: bool = False) -> None:
+        super().__init__(reason)
+        self.reason, self.too_large = reason, too_large
+
+
+_KINDS = (
+    (stat.S_ISDIR, "is a directory"),
+    (stat.S_ISFIFO, "is a named pipe (FIFO), not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+)
+
+
+def kind_problem(mode: int) -> str | None:
+    """Why a file of this mode is not read (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, what in _KINDS:
+        if test(mode):
+            return f"{what}; give a regular file"
+    return "is not a regular file; give a regular file"
+
+
+def describe_error(path: Path, exc: OSError) -> str:
+    """The true reason an open or read of `path` failed, with what to do."""
+    code = exc.errno
+    if code == errno.ENOENT and path.is_symlink():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"broken symbolic link (to {target!r}, which does not exist); fix or remove the link"
+    if code == errno.ELOOP:
+        return "symbolic link loop (too many levels of symbolic links); fix or remove the link"
+    if code == errno.EISDIR:
+        return "is a directory; give a regular file"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied; check its permissions"
+    reason = exc.strerror or str(exc)
+    return f"{reason[:1].lower()}{reason[1:]}; check the path and the disk"
+
+
+def read_limited(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or FileProblem."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise FileProblem(describe_error(path, exc)) from None
+    try:
+        problem = kind_problem(os.fstat(fd).st_mode)
+        if problem:
+            raise FileProblem(problem)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(CHUNK, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise FileProblem(describe_error(path, exc)) from None
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise FileProblem(f"over the {limit}-byte limit", too_large=True)
+    return b"".join(chunks)
