@@ -160,6 +160,54 @@ def test_named_pipe_is_F001_without_waiting_for_a_writer(tmp_path: Path) -> None
     ]
 
 
+@pytest.mark.parametrize(
+    ("make", "code", "message"),
+    [
+        (lambda p: p.mkdir(), "F001", "cannot read x.html: is a directory; give a regular file"),
+        (lambda p: p.symlink_to("/nonexistent"), "F001",
+         "cannot read x.html: broken symbolic link (to '/nonexistent', which does not exist); "
+         "fix or remove the link"),
+        (lambda p: p.symlink_to(p), "F001", "cannot read x.html: symbolic link loop "
+         "(too many levels of symbolic links); fix or remove the link"),
+        (__import__("os").mkfifo, "F001",
+         "cannot read x.html: is a named pipe (FIFO), not a regular file; give a regular file"),
+        (lambda p: p.write_bytes(b"<html>" + b" " * (20 * 1024 * 1024)), "F003",
+         "page is over the 20971520-byte limit; save a smaller page"),
+    ],
+    ids=["directory", "dangling-link", "link-loop", "fifo", "too-large"],
+)
+def test_fixture_page_that_cannot_be_read_is_reported_on_it(
+    make: object, code: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # lint, scan, serve and export died with a traceback (IsADirectoryError, FileNotFoundError,
+    # OSError 40) and a page of any size was read whole
+    shutil.copytree(CASES / "fixtures", tmp_path / "fixtures")
+    shutil.copy(CASES / "clean.yaml", tmp_path / "r.yaml")
+    make(tmp_path / "fixtures" / "harmless" / "x.html")  # type: ignore[operator]
+    result = lint_paths([tmp_path])
+    assert [(f.path, f.code, f.line, f.message) for f in result.findings] == [
+        (str(tmp_path / "fixtures" / "harmless" / "x.html"), code, 1, message)
+    ]
+    assert main([str(tmp_path)]) == (2 if code == "F001" else 1)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "make", [lambda p: p.mkdir(), lambda p: p.symlink_to("/nonexistent")], ids=["dir", "link"]
+)
+def test_harmless_controls_file_that_cannot_be_read_is_F001(make: object, tmp_path: Path) -> None:
+    # a broken link was taken for "no such file": the harmless selectors silently ignored
+    shutil.copytree(CASES / "fixtures", tmp_path / "fixtures")
+    shutil.copy(CASES / "clean.yaml", tmp_path / "r.yaml")
+    (tmp_path / "fixtures" / "harmless-controls.txt").unlink()
+    make(tmp_path / "fixtures" / "harmless-controls.txt")  # type: ignore[operator]
+    result = lint_paths([tmp_path])
+    assert [(Path(f.path).name, f.code) for f in result.findings] == [
+        ("harmless-controls.txt", "F001")
+    ]
+    assert result.findings[0].message.startswith("cannot read harmless-controls.txt: ")
+
+
 def test_folder_without_rule_files_is_F008(tmp_path: Path) -> None:
     (tmp_path / "schema.json").write_text("{}")
     assert [f.code for f in lint_paths([tmp_path]).findings] == ["F008"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from pwguard.lint.context import Context, load_page
+from pwguard.lint.context import Context, load_page, page_problem
 from pwguard.rules.engine import Element, Page, fold, rule_covers
+from pwguard.rules.files import FileProblem
 from pwguard.rules.model import Rule
 
 
@@ -67,13 +68,8 @@ def check(ctx: Context) -> None:
                 for f in files:
                     try:
                         hits = _covered(f, rule)
-                    except OSError as exc:
-                        ctx.report(
-                            "E001",
-                            index,
-                            keys,
-                            f"cannot read {fixtures.rel(f)}: {exc.strerror or exc}",
-                        )
+                    except FileProblem as exc:  # reported once, on the page (F001, F003)
+                        fixtures.unreadable[f] = page_problem(f, exc)
                         continue
                     if kind == "match" and not hits:
                         ctx.report(

@@ -41,7 +41,7 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "F001",
         _E,
         "cannot read the file",
-        "A rule file that cannot be read protects nobody; check the path and permissions.",
+        "A rule file that cannot be read protects nobody, and a fixture page (or fixtures/harmless-controls.txt) that cannot be read checks nothing; the message says why (broken link, directory, named pipe, permissions...). `pwguard lint` exits 2: an I/O error.",
     ),
     (
         "F002",
@@ -52,8 +52,8 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
     (
         "F003",
         _E,
-        "file too large (over 1 MiB)",
-        "Rules are shipped to every browser and parsed on every sync; a huge file is a mistake or an attack. Split it.",
+        "file too large (a rule file over 1 MiB, a fixture page over 20 MiB)",
+        "Rules are shipped to every browser and parsed on every sync; a huge file is a mistake or an attack. Split it. Fixture pages are saved pages: one over 20 MiB is not one.",
     ),
     (
         "F004",

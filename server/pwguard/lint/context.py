@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -10,8 +11,9 @@ from pathlib import Path
 
 from pwguard.lint.codes import severity
 from pwguard.rules.engine import Element, Page, fold
+from pwguard.rules.files import MAX_PAGE, FileProblem, describe_error, kind_problem, read_limited
 from pwguard.rules.finding import Finding
-from pwguard.rules.loader import LoadResult
+from pwguard.rules.loader import MAX_BYTES, LoadResult
 from pwguard.rules.model import Rule
 from pwguard.rules.selectors import SelectorError, compile_selector
 
@@ -43,13 +45,27 @@ def strip_comment(line: str) -> str:
 
 @lru_cache(maxsize=512)
 def _page(path: str, mtime_ns: int, size: int) -> Page:
-    return Page(Path(path).read_bytes())
+    return Page(read_limited(Path(path), MAX_PAGE))
 
 
 def load_page(path: Path) -> Page:
-    """A parsed fixture page, cached while the file is unchanged."""
-    st = path.stat()
+    """A parsed fixture page, cached while the file is unchanged; FileProblem if it cannot be
+    read (not a regular file, a broken link, over MAX_PAGE bytes...)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise FileProblem(describe_error(path, exc)) from None
+    problem = kind_problem(st.st_mode)
+    if problem:
+        raise FileProblem(problem)
     return _page(str(path), st.st_mtime_ns, st.st_size)
+
+
+def page_problem(path: Path, exc: FileProblem) -> tuple[str, str]:
+    """(code, message) of a fixture page that cannot be used."""
+    if exc.too_large:
+        return "F003", f"page is over the {MAX_PAGE}-byte limit; save a smaller page"
+    return "F001", f"cannot read {path.name}: {exc.reason}"
 
 
 @dataclass
@@ -59,6 +75,8 @@ class Fixtures:
     root: Path
     _harmless: list[HarmlessControl] | None = None
     problems: list[tuple[int, str]] = field(default_factory=list)  # harmless-controls.txt
+    # files that cannot be read: path -> (code, message), reported once (F001, F003)
+    unreadable: dict[Path, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
@@ -73,11 +91,18 @@ class Fixtures:
     def harmless_selectors(self) -> list[tuple[int, str]]:
         """(line, selector) of harmless-controls.txt (none if the file is absent)."""
         f = self.root / HARMLESS_SELECTORS
-        try:
-            lines = f.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
+        if not os.path.lexists(f):
             return []
-        except (OSError, UnicodeDecodeError) as exc:
+        try:
+            lines = read_limited(f, MAX_BYTES).decode("utf-8").splitlines()
+        except FileProblem as exc:
+            self.unreadable[f] = (
+                ("F003", f"over the {MAX_BYTES}-byte limit; keep one selector a line")
+                if exc.too_large
+                else ("F001", f"cannot read {HARMLESS_SELECTORS}: {exc.reason}")
+            )
+            return []
+        except UnicodeDecodeError as exc:
             self.problems.append((1, f"cannot read {HARMLESS_SELECTORS}: {exc}"))
             return []
         numbered = ((n, strip_comment(line)) for n, line in enumerate(lines, start=1))
@@ -98,7 +123,11 @@ class Fixtures:
                 )
         harmless_root = self.root / HARMLESS_DIR
         for path in self.pages():
-            page = load_page(path)
+            try:
+                page = load_page(path)
+            except FileProblem as exc:
+                self.unreadable[path] = page_problem(path, exc)
+                continue
             all_harmless = harmless_root in path.parents
             for el in page.controls:
                 if all_harmless or any(m(el) for m in matchers):
@@ -123,13 +152,16 @@ class Context:
         return self.fixtures_for.get(self.load.sources[index].path)
 
     def report_fixture_problems(self) -> None:
-        """E006 for unusable lines of each harmless-controls.txt (once per fixtures folder)."""
+        """E006 for unusable lines of each harmless-controls.txt, F001/F003 for files of the
+        fixtures folder that cannot be read (once per fixtures folder)."""
         for fixtures in {id(f): f for f in self.fixtures_for.values()}.values():
             if fixtures.exists:
                 fixtures.harmless()
             path = str(fixtures.root / HARMLESS_SELECTORS)
             for line, message in fixtures.problems:
                 self.findings.append(Finding.at(path, line, 1, "E006", message, severity("E006")))
+            for file, (code, message) in fixtures.unreadable.items():
+                self.findings.append(Finding.at(str(file), 1, 1, code, message, severity(code)))
 
     def report(self, code: str, index: int, keys: tuple[str | int, ...], message: str) -> None:
         path, line, col = self.load.position(index, *keys)

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 
 CHUNK = 1024 * 1024
+MAX_PAGE = 20 * 1024 * 1024  # a saved page (`pwguard scan`, fixture pages)
 
 
 class FileProblem(Exception):
