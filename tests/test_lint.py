@@ -305,6 +305,33 @@ def test_bom_and_json_are_accepted() -> None:
     assert result.findings == [] and result.ruleset is not None
 
 
+def _tab_json(replace: tuple[str, str]) -> str:
+    import yaml
+
+    text = json.dumps(yaml.safe_load((CASES / "clean.yaml").read_text()), indent="\t")
+    assert replace[0] in text
+    return text.replace(*replace, 1)
+
+
+def test_tab_indented_json_keeps_duplicate_keys_and_positions() -> None:
+    # YAML refuses the tabs; the JSON fallback kept the last of two keys and put every
+    # finding at 1:1
+    dup = _tab_json(('"action": "block",', '"action": "block",\n\t\t\t"action": "warn",'))
+    result = lint_text(dup, "x.json", CASES / "fixtures")
+    assert [(f.code, f.line, f.col) for f in result.findings] == [("F005", 8, 4)]
+    assert result.findings[0].message == "duplicate key 'action' (first at line 7); keep one"
+    typo = _tab_json(('"action": "block",', '"acton": "block",'))
+    result = lint_text(typo, "x.json", CASES / "fixtures")
+    assert [(f.code, f.line, f.col) for f in result.findings] == [("S001", 7, 4)]
+
+
+def test_json_that_yaml_refuses_still_reports_duplicate_keys() -> None:
+    # a key over YAML's 1024-character limit for simple keys: read as JSON, without positions
+    key = json.dumps("k" * 1100)
+    result = lint_text(f'{{"rules": [], {key}: 1, {key}: 2}}', "x.json")
+    assert codes_lines(result) == [("F005", 1)] and result.ruleset is None
+
+
 def test_duplicate_ids_across_files_are_S006(tmp_path: Path) -> None:
     text = (CASES / "clean.yaml").read_text()
     for name in ("a.yaml", "b.yaml"):

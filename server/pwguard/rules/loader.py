@@ -213,6 +213,16 @@ def _problem(exc: yaml.YAMLError) -> str:
     return f"{context}: {problem}" if context else str(problem)
 
 
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json.loads' object_pairs_hook: a duplicate key is F005 (JSON keeps the last one)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise LoadError("F005", f"duplicate key {key!r}; keep one")
+        out[key] = value
+    return out
+
+
 def parse_document(text: str) -> tuple[Any, _Builder]:
     """Parse YAML (JSON is accepted too) into values with positions, or raise LoadError."""
     builder = _Builder()
@@ -221,11 +231,20 @@ def parse_document(text: str) -> tuple[Any, _Builder]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        try:  # JSON that YAML 1.1 rejects (tabs in odd places...): still accept it, without positions  # noqa: E501
-            return json.loads(text), builder
-        except (ValueError, RecursionError):
-            pass
-        raise LoadError("F004", f"YAML syntax error: {_problem(exc)}", line, col) from None
+        tabs = "\t" in text
+        try:
+            data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        except (ValueError, RecursionError):  # not JSON either: the YAML error says why
+            raise LoadError("F004", f"YAML syntax error: {_problem(exc)}", line, col) from None
+        except LoadError:  # a duplicate key: found again below, with its position
+            if not tabs:
+                raise
+        if tabs:
+            # JSON that YAML refuses for its tabs (`json.dumps(indent="\t")`). JSON strings
+            # cannot hold a raw tab, so every tab is white space between tokens: as spaces,
+            # the same JSON, which YAML reads with lines, columns and duplicate keys (F005)
+            return parse_document(text.replace("\t", " "))
+        return data, builder  # other JSON YAML 1.1 refuses: accepted, without positions
     except yaml.YAMLError as exc:  # e.g. several documents, or reader errors (control characters)
         mark = getattr(exc, "problem_mark", None)
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
