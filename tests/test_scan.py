@@ -104,6 +104,52 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "Traceback" not in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("page", "reason"),
+    [
+        ("/dev/zero", "is a character device, not a regular file; give a regular file"),
+        ("fifo", "is a named pipe (FIFO), not a regular file; give a regular file"),
+        ("big", "larger than 20971520 bytes"),
+    ],
+)
+def test_page_that_is_no_regular_file_or_too_large_is_refused(
+    page: str, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # /dev/zero was read without a limit (2.8 GB of memory); a FIFO waited for a writer
+    import os
+    import threading
+
+    if page == "fifo":
+        page = str(tmp_path / "p.html")
+        os.mkfifo(page)
+    elif page == "big":  # sparse; its size is right but the cap must not trust it
+        page = str(tmp_path / "p.html")
+        with open(page, "wb") as f:
+            f.truncate(20 * 1024 * 1024 + 1)
+    codes: list[int] = []
+    worker = threading.Thread(target=lambda: codes.append(main([page])), daemon=True)
+    worker.start()
+    worker.join(20)
+    assert codes == [2]
+    assert capsys.readouterr().err == f"pwguard scan: cannot read {page}: {reason}\n"
+
+
+def test_page_read_stops_at_the_cap_whatever_its_size_says(tmp_path: Path) -> None:
+    from pwguard.rules import files
+
+    status = Path("/proc/self/status")  # a regular file whose size says 0
+    assert status.stat().st_size == 0
+    with pytest.raises(files.FileProblem) as info:
+        files.read_limited(status, 10)
+    assert info.value.too_large
+    page = tmp_path / "p.html"
+    page.write_bytes(b"x" * 11)
+    with pytest.raises(files.FileProblem) as info:
+        files.read_limited(page, 10)
+    assert info.value.too_large
+    assert files.read_limited(page, 11) == b"x" * 11
+
+
 def test_binary_page_does_not_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = tmp_path / "p.html"
     page.write_bytes(bytes(range(256)) * 4)

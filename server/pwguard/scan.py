@@ -34,6 +34,7 @@ from pwguard.rules.engine import (
     literal_automaton,
     page_verdicts,
 )
+from pwguard.rules.files import MAX_PAGE, FileProblem, read_limited
 from pwguard.rules.finding import Finding
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
@@ -42,7 +43,6 @@ STRUCTURAL = re.compile(
     r"mobile|apitok|api_tok|authtok|(app|mob|device)[_-]?ses|oneauth|signout|revoke|devices?_?log",
     re.IGNORECASE,
 )
-MAX_PAGE = 20 * 1024 * 1024
 MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
 DANGEROUS, HARMLESS = 1, 2  # kinds of Zoho's labels in the vocabulary
 
@@ -225,13 +225,11 @@ def main(argv: list[str]) -> int:
     controls: list[Control] = []
     for name in args.pages:
         path = Path(name)
-        try:
-            if path.stat().st_size > MAX_PAGE:
-                print(f"pwguard scan: {name}: larger than {MAX_PAGE} bytes", file=sys.stderr)
-                return 2
-            data = path.read_bytes()
-        except OSError as exc:
-            print(f"pwguard scan: {name}: {exc.strerror or exc}", file=sys.stderr)
+        try:  # a regular file (not /dev/zero, no wait on a FIFO), MAX_PAGE bytes at most
+            data = read_limited(path, MAX_PAGE)
+        except FileProblem as exc:
+            reason = f"larger than {MAX_PAGE} bytes" if exc.too_large else exc.reason
+            print(f"pwguard scan: cannot read {name}: {reason}", file=sys.stderr)
             return 2
         controls += scan_page(path, Page(data), rules, vocab)
     findings = findings_of(controls)

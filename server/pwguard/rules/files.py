@@ -61,7 +61,10 @@ def describe_error(path: Path, exc: OSError) -> str:
     if code in (errno.EACCES, errno.EPERM):
         return "permission denied; check its permissions"
     reason = exc.strerror or str(exc)
-    return f"{reason[:1].lower()}{reason[1:]}; check the path and the disk"
+    reason = reason[:1].lower() + reason[1:]
+    if code in (errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG):
+        return f"{reason}; check the path"
+    return f"{reason}; check the file and the disk"
 
 
 def read_limited(path: Path, limit: int) -> bytes:
