@@ -94,6 +94,24 @@ def test_url_restricts_rules_to_their_sites(capsys: pytest.CaptureFixture[str]) 
     assert code == 1 and not any(c["rule_id"] for c in doc["controls"])
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["accounts.zoho.com/u/h", "", "http://accounts.zoho.com/u/h", "https:///u/h",
+     "//accounts.zoho.com/u/h", "https://accounts.zoho.com:99999/", "https://accounts zoho.com/"],
+)
+def test_url_that_is_no_absolute_https_url_is_a_usage_error(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it matched no rule's sites: every dangerous box of the page was reported uncovered
+    page = str(next(p for p in DANGEROUS_PAGES if p.name.startswith("en.")))
+    assert main([page, "--url", url]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.endswith(
+        "error: --url must be an absolute https URL like https://accounts.zoho.com/... "
+        f"(got {url!r})\n"
+    )
+
+
 def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path / "missing.html")]) == 2
     assert main([]) == 2

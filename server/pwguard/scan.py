@@ -19,6 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
@@ -195,6 +196,21 @@ def table(controls: list[Control]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def url_problem(url: str | None) -> str | None:
+    """Why --url cannot be a page's URL, or None. A relative or non-https URL matches no
+    rule's sites, so every dangerous box would be reported uncovered."""
+    if url is None:
+        return None
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme.lower() == "https" and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # e.g. a bad port or IPv6 literal
+        ok = False
+    if ok and not any(c.isspace() for c in url):
+        return None
+    return f"--url must be an absolute https URL like https://accounts.zoho.com/... (got {url!r})"
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pwguard scan",
@@ -202,10 +218,12 @@ def main(argv: list[str]) -> int:
         "exit 1 when a dangerous-looking control is not covered.",
     )
     parser.add_argument("pages", nargs="+", help="saved HTML pages")
-    parser.add_argument("--url", help="the page's URL: only rules whose sites match it apply")
+    parser.add_argument(
+        "--url", help="the page's https URL: only rules whose sites match it apply"
+    )
     parser.add_argument("--rules", default="rules", help="rules folder or file (default: rules)")
     parser.add_argument("--format", choices=FORMATS, default="text")
-    args = parse_args(parser, argv)
+    args = parse_args(parser, argv, lambda a: url_problem(a.url))
     if isinstance(args, int):
         return args
     if not os.path.lexists(args.rules):  # a broken link is reported by lint_paths (F001)
