@@ -461,6 +461,32 @@ def test_sarif_locations_are_uri_references(
     assert uri == f"{tmp_path}/my%20rules/100%25.yaml"
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "github", "sarif"])
+def test_file_name_that_is_not_utf8_is_shown_escaped(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # sarif died in quote() (UnicodeEncodeError), every format at stdout.write when stdout
+    # is strict UTF-8, and json wrote a raw 0xff byte
+    import os
+
+    name = os.fsdecode(b"bad\xff.yaml")
+    shutil.copy(CASES / "H002_unknown_placeholder.yaml", tmp_path / name)
+    assert main([str(tmp_path / name), "--format", fmt, "--select", "H"]) == 1
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # strict: no surrogate escapes left
+    shown = f"{tmp_path}/bad\\xff.yaml"
+    if fmt == "text":
+        assert out.startswith(f"{shown}:19:11: H002 ")
+    elif fmt == "json":
+        assert [d["path"] for d in json.loads(out)] == [shown]
+    elif fmt == "github":
+        assert out.startswith(f"::error file={shown},line=19")
+    else:
+        result = json.loads(out)["runs"][0]["results"][0]
+        uri = result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri == f"{tmp_path}/bad%FF.yaml"  # the name's bytes, percent-encoded
+
+
 def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--explain", "l004"]) == 0
     out = capsys.readouterr().out

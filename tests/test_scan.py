@@ -168,6 +168,25 @@ def test_page_read_stops_at_the_cap_whatever_its_size_says(tmp_path: Path) -> No
     assert files.read_limited(page, 11) == b"x" * 11
 
 
+def test_page_name_that_is_not_utf8_is_shown_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import os
+
+    page = tmp_path / os.fsdecode(b"p\xff.html")
+    page.write_text(REWORDED)
+    assert main([str(page), "--rules", str(RULES)]) == 1
+    out = capsys.readouterr().out
+    out.encode("utf-8")  # strict: no surrogate escapes left
+    assert out.startswith(f"{tmp_path}/p\\xff.html:3: [ok] input #ter_all ")
+    assert f"\n{tmp_path}/p\\xff.html:5:1: P001 #opt_2 " in out
+    assert main([str(tmp_path / os.fsdecode(b"q\xff.html"))]) == 2
+    assert capsys.readouterr().err == (
+        f"pwguard scan: cannot read {tmp_path}/q\\xff.html: no such file or directory; "
+        "check the path\n"
+    )
+
+
 def test_binary_page_does_not_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     page = tmp_path / "p.html"
     page.write_bytes(bytes(range(256)) * 4)

@@ -36,7 +36,7 @@ from pwguard.rules.engine import (
     page_verdicts,
 )
 from pwguard.rules.files import MAX_PAGE, FileProblem, read_limited
-from pwguard.rules.finding import Finding
+from pwguard.rules.finding import Finding, printable
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
 
@@ -191,7 +191,7 @@ def table(controls: list[Control]) -> str:
             x for x in (f"#{v.id}" if v.id else "", f"name={v.name}" if v.name else "") if x
         )
         rule = f"{v.rule_id} ({v.action})" if v.rule_id else "-"
-        where = f"{c.path}:{c.line}: [{c.status}]"
+        where = f"{printable(c.path)}:{c.line}: [{c.status}]"
         lines.append(f"{where} {v.tag} {ident or '-'} rule={rule} label={v.label[:80]!r}")
     return "".join(line + "\n" for line in lines)
 
@@ -227,14 +227,15 @@ def main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     if not os.path.lexists(args.rules):  # a broken link is reported by lint_paths (F001)
-        print(f"pwguard scan: {args.rules}: no such file or directory", file=sys.stderr)
+        print(f"pwguard scan: {printable(args.rules)}: no such file or directory", file=sys.stderr)
         return 2
     result = lint_paths([args.rules], select=("F", "S"))
     if result.ruleset is None:
         for f in result.errors:
             print(f, file=sys.stderr)
         print(
-            f"pwguard scan: cannot load the rules in {args.rules}; run `pwguard lint {args.rules}`",
+            f"pwguard scan: cannot load the rules in {printable(args.rules)}; "
+            f"run `pwguard lint {printable(args.rules)}`",
             file=sys.stderr,
         )
         return 2
@@ -247,7 +248,7 @@ def main(argv: list[str]) -> int:
             data = read_limited(path, MAX_PAGE)
         except FileProblem as exc:
             reason = f"larger than {MAX_PAGE} bytes" if exc.too_large else exc.reason
-            print(f"pwguard scan: cannot read {name}: {reason}", file=sys.stderr)
+            print(f"pwguard scan: cannot read {printable(name)}: {reason}", file=sys.stderr)
             return 2
         controls += scan_page(path, Page(data), rules, vocab)
     findings = findings_of(controls)

@@ -10,6 +10,7 @@ from pwguard.cliargs import parse_args
 from pwguard.lint import lint_paths
 from pwguard.lint.codes import ALWAYS_REPORTED_NOTE, CODES, FAMILIES, always_reported
 from pwguard.lint.formatters import FORMATS, render
+from pwguard.rules.finding import printable
 
 
 class _Parser(argparse.ArgumentParser):
@@ -92,7 +93,7 @@ def main(argv: list[str]) -> int:
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         for p in missing:
-            print(f"pwguard lint: {p}: no such file or directory", file=sys.stderr)
+            print(f"pwguard lint: {printable(p)}: no such file or directory", file=sys.stderr)
         return 2
     select, ignore = _prefixes(args.select), _prefixes(args.ignore)
     unknown = [p for p in select + ignore if not any(c.startswith(p) for c in CODES)]

@@ -1,14 +1,19 @@
-"""Output formats for findings: text (flake8-like), json, github (workflow commands), sarif."""
+"""Output formats for findings: text (flake8-like), json, github (workflow commands), sarif.
+
+Paths and messages are shown `printable` in every format (a file name's bytes that are not
+UTF-8 as `\\xff`, control characters escaped); SARIF's URIs percent-encode the name's bytes.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from urllib.parse import quote
 
 from pwguard import __version__
 from pwguard.lint.codes import CODES
-from pwguard.rules.finding import Finding
+from pwguard.rules.finding import Finding, printable
 
 FORMATS = ("text", "json", "github", "sarif")
 
@@ -31,10 +36,20 @@ def github(findings: Sequence[Finding]) -> str:
     out = []
     for f in findings:
         level = "error" if f.severity == "error" else "warning"
-        where = f"file={_gh_escape(f.path, True)},line={max(f.line, 1)},col={max(f.col, 1)}"
+        path, message = printable(f.path), printable(f.message)
+        where = f"file={_gh_escape(path, True)},line={max(f.line, 1)},col={max(f.col, 1)}"
         props = f"{where},title={f.code}"
-        out.append(f"::{level} {props}::{_gh_escape(f'{f.code} {f.message}')}\n")
+        out.append(f"::{level} {props}::{_gh_escape(f'{f.code} {message}')}\n")
     return "".join(out)
+
+
+def _uri(path: str) -> str:
+    """A path as a URI reference: its bytes (as the file system has them) percent-encoded."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeEncodeError:  # a lone surrogate that no file name decodes to
+        raw = path.encode("utf-8", "backslashreplace")
+    return quote(raw)
 
 
 def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
@@ -53,11 +68,11 @@ def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
         {
             "ruleId": f.code,
             "level": f.severity,
-            "message": {"text": f.message},
+            "message": {"text": printable(f.message)},
             "locations": [
                 {
                     "physicalLocation": {
-                        "artifactLocation": {"uri": quote(f.path)},
+                        "artifactLocation": {"uri": _uri(f.path)},
                         "region": {"startLine": max(f.line, 1), "startColumn": max(f.col, 1)},
                     }
                 }

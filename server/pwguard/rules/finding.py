@@ -2,10 +2,32 @@
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 Severity = Literal["error", "warning"]
+
+
+def printable(text: str) -> str:
+    """`text` as it is shown: one line whatever it holds, and encodable in any UTF.
+
+    A file name's bytes that are not UTF-8 (Python keeps them as surrogate escapes) show as
+    `\\xff`; control characters as Python escapes (`\\n`, `\\x1b`): a name or key holding
+    a newline cannot forge a line of output.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # os.fsdecode's escape of the byte code - 0xDC00
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif unicodedata.category(ch) in ("Cc", "Cs"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -29,7 +51,9 @@ class Finding:
         return (self.path, self.line, self.col, self.code, self.message)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As JSON output shows it (path and message `printable`)."""
+        return {**asdict(self), "path": printable(self.path), "message": printable(self.message)}
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        path, message = printable(self.path), printable(self.message)
+        return f"{path}:{self.line}:{self.col}: {self.code} {message}"
