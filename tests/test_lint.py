@@ -487,6 +487,25 @@ def test_file_name_that_is_not_utf8_is_shown_escaped(
         assert uri == f"{tmp_path}/bad%FF.yaml"  # the name's bytes, percent-encoded
 
 
+def test_field_name_with_a_newline_cannot_forge_a_finding_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "r.yaml").write_text(
+        'rules: []\n"x\\nother.yaml:9:9: S999 injected": 1\n'
+        "  # a key with control characters: \n"
+    )
+    (tmp_path / "s.yaml").write_text((CASES / "S001_unknown_field.yaml").read_text().replace(
+        "acton: block", '"act\\u0085on\\r": block'
+    ))
+    assert main([str(tmp_path / "r.yaml"), str(tmp_path / "s.yaml")]) == 1
+    assert capsys.readouterr().out.splitlines() == [
+        f"{tmp_path}/r.yaml:2:1: S001 unknown top-level field "
+        '`"x\\nother.yaml:9:9: S999 injected"`',
+        f"{tmp_path}/s.yaml:6:5: S001 unknown field `"
+        '"act\\x85on\\r"`; did you mean `action`?',
+    ]
+
+
 def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--explain", "l004"]) == 0
     out = capsys.readouterr().out

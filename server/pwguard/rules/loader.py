@@ -281,10 +281,25 @@ def _did_you_mean(word: str, loc: KeyPath) -> str:
     return f"; allowed: {', '.join(choices)}" if choices else ""
 
 
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+
+def _name(key: object) -> str:
+    """A field name as messages show it: as written when it is a plain name, else quoted
+    with escapes (a key holding a newline must not break the finding's line)."""
+    text = str(key)
+    return text if _PLAIN_NAME.fullmatch(text) else json.dumps(text, ensure_ascii=False)
+
+
 def _loc_text(loc: KeyPath) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not _PLAIN_NAME.fullmatch(part):
+            out += f"[{_name(part)}]" if out else _name(part)
+        else:
+            out += f".{part}" if out else part
     return out or "rule"
 
 
@@ -354,7 +369,7 @@ def _load_one(text: str, name: str, result: LoadResult) -> list[Rule | None]:
                 "; did you mean `rules`?" if difflib.get_close_matches(str(key), ["rules"]) else ""
             )
             result.findings.append(
-                Finding.at(name, line, col, "S001", f"unknown top-level field `{key}`{hint}")
+                Finding.at(name, line, col, "S001", f"unknown top-level field `{_name(key)}`{hint}")
             )
     raw_rules = data["rules"]
     if not isinstance(raw_rules, list):
