@@ -506,6 +506,42 @@ def test_field_name_with_a_newline_cannot_forge_a_finding_line(
     ]
 
 
+@pytest.mark.parametrize(
+    "argv", [["tests/lint_cases/H002_unknown_placeholder.yaml"], ["--list-codes"]]
+)
+def test_lint_output_that_cannot_be_written_is_said_and_exits_2(argv: list[str]) -> None:
+    # `pwguard lint X >/dev/full` died with an OSError (ENOSPC) traceback
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    exe = Path(sys.executable).with_name("pwguard")
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            [str(exe), "lint", *argv], stdout=full, stderr=subprocess.PIPE, env=env,
+            cwd=CASES.parent.parent, check=False, timeout=60,
+        )
+    assert (proc.returncode, proc.stderr.decode()) == (
+        2, "pwguard lint: cannot write the output: No space left on device\n"
+    )
+
+
+def test_output_in_an_encoding_that_cannot_hold_it_is_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    shutil.copy(CASES / "H002_unknown_placeholder.yaml", tmp_path / "reglas-ñ.yaml")
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="ascii")  # PYTHONIOENCODING=ascii
+    monkeypatch.setattr(sys, "stdout", stream)
+    assert main([str(tmp_path / "reglas-ñ.yaml"), "--select", "H"]) == 1
+    stream.flush()
+    out = stream.buffer.getvalue().decode("ascii")  # type: ignore[attr-defined]
+    assert out.startswith(f"{tmp_path}/reglas-\\xf1.yaml:19:11: H002 ")
+
+
 def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--explain", "l004"]) == 0
     out = capsys.readouterr().out

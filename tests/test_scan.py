@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -185,6 +188,33 @@ def test_page_name_that_is_not_utf8_is_shown_escaped(
         f"pwguard scan: cannot read {tmp_path}/q\\xff.html: no such file or directory; "
         "check the path\n"
     )
+
+
+def _pwguard(*args: str, stdout: object) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as users run it
+    exe = Path(sys.executable).with_name("pwguard")
+    return subprocess.Popen(
+        [str(exe), *args], env=env, stdout=stdout, stderr=subprocess.PIPE  # type: ignore[arg-type]
+    )
+
+
+def test_reader_that_stops_reading_ends_the_scan_quietly() -> None:
+    # `pwguard scan ... | head -1` died with a BrokenPipeError traceback
+    with _pwguard("scan", *map(str, FIXTURES), stdout=subprocess.PIPE) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline()  # the output (about 200 KB) is far over a pipe's buffer
+        proc.stdout.close()
+        assert (proc.wait(60), proc.stderr.read()) == (2, b"")
+
+
+def test_output_that_cannot_be_written_is_said_and_exits_2() -> None:
+    # `pwguard scan ... >/dev/full` died with an OSError (ENOSPC) traceback
+    with open("/dev/full", "wb") as full, _pwguard("scan", str(FIXTURES[0]), stdout=full) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert (proc.wait(60), err) == (
+            2, "pwguard scan: cannot write the output: No space left on device\n"
+        )
 
 
 def test_binary_page_does_not_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 
 
@@ -24,3 +26,35 @@ def parse_args(
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     return args
+
+
+def write_output(text: str, prog: str) -> int | None:
+    """Write `text` to stdout and flush it: None when written, else the exit code, 2.
+
+    A reader that stopped reading (`| head -1`: a broken pipe) ends the command quietly, as
+    other command-line tools; any other write error (a full disk) is said on stderr. Either
+    way stdout is then pointed at /dev/null so that Python's flush at exit cannot fail again.
+    Characters the stream's encoding cannot hold are written as backslash escapes.
+    """
+    stream = sys.stdout
+    try:
+        encoding = stream.encoding or "utf-8"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding))
+        stream.flush()
+    except BrokenPipeError:
+        _discard_stdout()
+        return 2
+    except OSError as exc:
+        _discard_stdout()
+        print(f"{prog}: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    return None
+
+
+def _discard_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (tests capture it): nothing to protect
+        pass

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 from pwguard.lint import lint_paths
 from pwguard.lint.formatters import FORMATS, render
 from pwguard.rules.engine import (
@@ -257,13 +257,18 @@ def main(argv: list[str]) -> int:
             "controls": [c.to_dict() for c in controls],
             "findings": [f.to_dict() for f in findings],
         }
-        sys.stdout.write(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+        out = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
     elif args.format == "text":
-        sys.stdout.write(table(controls) + render(findings, "text"))
         covered = sum(1 for c in controls if c.verdict.rule_id)
-        print(
-            f"{len(controls)} controls, {covered} covered, {len(findings)} dangerous and uncovered"
+        out = (
+            table(controls)
+            + render(findings, "text")
+            + f"{len(controls)} controls, {covered} covered, {len(findings)} dangerous and "
+            "uncovered\n"
         )
     else:
-        sys.stdout.write(render(findings, args.format))
+        out = render(findings, args.format)
+    failed = write_output(out, "pwguard scan")
+    if failed is not None:
+        return failed
     return 1 if findings else 0

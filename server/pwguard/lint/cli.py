@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 from pwguard.lint import lint_paths
 from pwguard.lint.codes import ALWAYS_REPORTED_NOTE, CODES, FAMILIES, always_reported
 from pwguard.lint.formatters import FORMATS, render
@@ -79,15 +79,13 @@ def main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     if args.list_codes:
-        sys.stdout.write(list_codes())
-        return 0
+        return write_output(list_codes(), "pwguard lint") or 0
     if args.explain:
         text = explain(args.explain)
         if text is None:
             print(f"pwguard lint: unknown code {args.explain!r}; see --list-codes", file=sys.stderr)
             return 2
-        sys.stdout.write(text)
-        return 0
+        return write_output(text, "pwguard lint") or 0
     paths = args.paths or ["rules"]
     # a broken symbolic link exists: reading it says so (F001), better than "no such file"
     missing = [p for p in paths if not os.path.lexists(p)]
@@ -104,7 +102,9 @@ def main(argv: list[str]) -> int:
         )
         return 2
     result = lint_paths(paths, select=select, ignore=ignore)
-    sys.stdout.write(render(result.findings, args.format))
+    failed = write_output(render(result.findings, args.format), "pwguard lint")
+    if failed is not None:
+        return failed
     if any(f.code == "F001" for f in result.findings):  # never filtered out (ALWAYS_REPORTED)
         return 2  # a file could not be read: an I/O error, not a finding in a rule
     return 1 if result.findings else 0
