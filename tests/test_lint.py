@@ -553,12 +553,29 @@ def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--explain", "Z123"], ["no/such/dir"], ["--select", "Q"], ["--format", "xml"], ["--bogus"]],
+    [
+        ["--explain", "Z123"], ["no/such/dir"], ["--select", "Q"], ["--format", "xml"], ["--bogus"],
+        # these linted rules/ (--explain '') or selected every code (--select '', ',,,')
+        ["--explain", ""], ["--select", ""], ["--select", ",,,"], ["--ignore", " , "],
+    ],
 )
 def test_usage_and_io_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err and "Traceback" not in err
+    out, err = capsys.readouterr()
+    assert out == "" and err and "Traceback" not in err
+
+
+def test_folder_without_rule_files_exits_2_saying_what_to_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it was a finding (exit 1), as if the rules had a problem: it is the wrong folder
+    assert main([str(tmp_path)]) == 2
+    assert capsys.readouterr().out == (
+        f"{tmp_path}:0:0: F008 no rule files (*.yaml, *.yml) here: name a folder that holds "
+        "rule files, or a rule file\n"
+    )
+    (tmp_path / "r.yaml").write_text("rules: []\n")  # a rule file without rules: a finding
+    assert main([str(tmp_path)]) == 1
 
 
 def test_catalogue_is_well_formed() -> None:

@@ -1,4 +1,5 @@
-"""`pwguard lint [PATH...]`: exit 0 clean, 1 findings (warnings included), 2 usage or I/O error."""
+"""`pwguard lint [PATH...]`: exit 0 clean, 1 findings (warnings included), 2 usage or I/O error
+(a file that cannot be read, F001; no rule file at all, F008; output that cannot be written)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,17 @@ class _Parser(argparse.ArgumentParser):
 
 def _prefixes(values: list[str]) -> list[str]:
     return [p.strip().upper() for v in values for p in v.split(",") if p.strip()]
+
+
+def _usage_problem(args: argparse.Namespace) -> str | None:
+    """What parse_args cannot see: empty --select/--ignore values, an empty --explain."""
+    for flag in ("select", "ignore"):
+        for value in getattr(args, flag):
+            if not _prefixes([value]):
+                return f"--{flag} {value!r} names no code: give code prefixes such as L,U001"
+    if args.explain is not None and not args.explain.strip():
+        return "--explain needs a code, e.g. --explain L004 (see --list-codes)"
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,12 +87,12 @@ def explain(code: str) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    args = parse_args(build_parser(), argv)
+    args = parse_args(build_parser(), argv, _usage_problem)
     if isinstance(args, int):
         return args
     if args.list_codes:
         return write_output(list_codes(), "pwguard lint") or 0
-    if args.explain:
+    if args.explain is not None:
         text = explain(args.explain)
         if text is None:
             print(f"pwguard lint: unknown code {args.explain!r}; see --list-codes", file=sys.stderr)
@@ -107,4 +119,6 @@ def main(argv: list[str]) -> int:
         return failed
     if any(f.code == "F001" for f in result.findings):  # never filtered out (ALWAYS_REPORTED)
         return 2  # a file could not be read: an I/O error, not a finding in a rule
+    if not result.files:
+        return 2  # nothing to lint (F008 says where): a usage error, not a finding in a rule
     return 1 if result.findings else 0

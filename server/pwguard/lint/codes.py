@@ -79,7 +79,7 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "the root is not a mapping with a `rules:` list",
         "A rule file is `rules:` followed by a list of rules.",
     ),
-    ("F008", _E, "no rule files or no rules found", "An empty ruleset would silently remove all protection."),
+    ("F008", _E, "no rule files or no rules found", "An empty ruleset would silently remove all protection. A folder without *.yaml/*.yml files is more likely the wrong folder: `pwguard lint` then exits 2, as for a usage error."),
     (
         "S001",
         _E,

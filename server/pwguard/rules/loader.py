@@ -500,7 +500,14 @@ def load_paths(paths: Sequence[str | Path]) -> LoadResult:
             return result
         where = ", ".join(map(str, paths)) or "."
         result.findings.append(
-            Finding.at(where, 0, 0, "F008", "no rule files (*.yaml, *.yml) found")
+            Finding.at(
+                where,
+                0,
+                0,
+                "F008",
+                "no rule files (*.yaml, *.yml) here: name a folder that holds rule files, or a "
+                "rule file",
+            )
         )
         return result
     for path in files:
