@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,8 +28,9 @@ REWORDED = """<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"></head>
   <label for="opt_2">Also sign out of every Zoho app installed on your mobile devices</label></div>
  <div class="row"><input type="checkbox" id="opt_3" name="rm_apitoken_all">
   <label for="opt_3">Xyzzy plugh</label></div>
- <label><input type="checkbox" name="remember"> Remember me</label>
-</form></body></html>
+</form>
+<label><input type="checkbox" name="remember"> Remember me</label>
+</body></html>
 """
 
 
@@ -87,6 +89,32 @@ def test_renamed_and_reworded_box_is_reported_uncovered(
         f"{page}:5:1: P001 #opt_2" in out
         and "4 controls, 0 covered, 2 dangerous and uncovered" in out
     )
+
+
+@pytest.mark.parametrize("label", [
+    "Terminate all desktop and mobile application sessions.",
+    "Terminate all the desktop and phone app sessions.",
+    "Sign out of all Zoho apps on your phones and computers.",
+])
+def test_an_unknown_box_among_zohos_sign_out_choices_looks_dangerous_whatever_its_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], label: str
+) -> None:
+    # Zoho's own page, its mobile-sessions box renamed and reworded in words the vocabulary
+    # does not count as dangerous: still flagged, being in the form of the sign-out choices
+    page = (RULES / "fixtures" / "change-password" / "en.2025.html").read_text(encoding="utf-8")
+    row_start = page.index('<div id="terminate_mob_apps"')
+    row_end = page.index("</label>", row_start)
+    row = page[row_start:row_end]
+    new_row = (row.replace("terminate_mob_apps", "end_apps_row").replace("ter_mob", "end_apps")
+               .replace("clear_mobile", "drop_apps"))
+    new_row = re.sub(r'<span class="session_terminate_desc">.*?</span>', "", new_row).replace(
+        "Terminate all the desktop and mobile app sessions.", label)
+    (tmp_path / "redesign.html").write_text(page.replace(row, new_row), encoding="utf-8")
+    code, doc = scan_json([str(tmp_path / "redesign.html"), "--rules", str(RULES)], capsys)
+    box = next(c for c in doc["controls"] if c["id"] == "end_apps")
+    assert box["label"] == label and box["status"] == "DANGEROUS" and code == 1, box
+    assert box["reasons"] == ["one of Zoho's sign-out choices (inside #pass_esc_devices)"]
+    assert [c["status"] for c in doc["controls"] if c["id"] == "ter_all"] == ["ok"]
 
 
 def test_url_restricts_rules_to_their_sites(capsys: pytest.CaptureFixture[str]) -> None:

@@ -44,6 +44,9 @@ STRUCTURAL = re.compile(
     r"mobile|apitok|api_tok|authtok|(app|mob|device)[_-]?ses|oneauth|signout|revoke|devices?_?log",
     re.IGNORECASE,
 )
+# the forms that hold Zoho's "terminate sessions" boxes (PAGE.md): an unknown box in one is
+# worth a look whatever its wording (no other boxes are there)
+SIGNOUT_CHOICES = frozenset({"pass_esc_devices", "terminate_session_form"})
 MIN_WORDS = 3  # words of one language's dangerous wording that make a label look dangerous
 DANGEROUS, HARMLESS = 1, 2  # kinds of Zoho's labels in the vocabulary
 
@@ -149,6 +152,11 @@ class Vocabulary:
             value = el.get(attr)
             if value and (m := STRUCTURAL.search(value)):
                 out.append(f"{attr} {value!r} contains {m.group(0)!r}")
+        for ancestor in el.iterancestors():
+            ident = ancestor.get("id")
+            if ident in SIGNOUT_CHOICES:
+                out.append(f"one of Zoho's sign-out choices (inside #{ident})")
+                break
         return out
 
 

@@ -318,7 +318,7 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "silencing comment without a reason",
         "Write why the finding is acceptable: `# pwguard: ignore[L002] reason`.",
     ),
-    ("P001", _E, "dangerous-looking control not covered by any rule", "The control's label or its id/name looks like Zoho's sign-out-of-apps / API-token box, but no rule blocks it: after a redesign the guard may have gone blind. Add a selector or phrase to a rule."),
+    ("P001", _E, "dangerous-looking control not covered by any rule", "The control's label or its id/name looks like Zoho's sign-out-of-apps / API-token box, or it is a box Zoho's sign-out choices (form#pass_esc_devices, form#terminate_session_form) hold besides the known harmless ones, but no rule blocks it: after a redesign the guard may have gone blind. Add a selector or phrase to a rule (or, for a harmless box, check it and move on: scan only asks you to look)."),
     ("I002", _W, "silencing comment names an unknown code", "A typo in the code silences nothing."),
 ]
 
