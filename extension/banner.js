@@ -1,7 +1,8 @@
-// The banner: one per page, `[data-pwguard="banner"][role="alert"]`, fixed at the top. Its
-// content lives in an OPEN shadow root (so tests and assistive technology can read it) whose
-// host carries `all: initial`, so the page's CSS can neither hide nor restyle it. Rule text is
-// always set with textContent, never as HTML. Classic script: attaches to globalThis.pwguardBanner.
+// The banner: one per page, `[data-pwguard="banner"][role="alert"]`, in the page's flow
+// before the form of the first matched control (see targetFor). Its content lives in an OPEN
+// shadow root (so tests and assistive technology can read it) whose host carries
+// `all: initial`, so the page's CSS can neither hide nor restyle it. Rule text is always set
+// with textContent, never as HTML. Classic script: attaches to globalThis.pwguardBanner.
 (() => {
   "use strict";
 
@@ -181,22 +182,47 @@
     return target && target.parentNode ? target : null;
   }
 
+  // Whether the banner is in its place before `target`: anywhere in the target's parent before
+  // it, not only right before it. A page that keeps an element of its own right before the
+  // form (its MutationObserver puts it back there) would otherwise trade places with the
+  // banner forever, each move waking the other's observer: the tab would hang.
+  function isBefore(host, target) {
+    return host.parentNode === target.parentNode
+      && Boolean(host.compareDocumentPosition(target) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+
+  // At most MOVES_PER_SECOND insertions of the banner in any second: a page that takes the
+  // banner out again each time it is put back (or moves what it stands before) is not fought
+  // forever; the banner comes back at a later change of the page.
+  const MOVES_PER_SECOND = 10;
+  let movesSince = -Infinity; // when the current second of moves began (performance.now)
+  let moves = 0;
+  function mayMove() {
+    const now = performance.now();
+    if (now - movesSince >= 1000) {
+      movesSince = now;
+      moves = 0;
+    }
+    moves += 1;
+    return moves <= MOVES_PER_SECOND;
+  }
+
   function place(doc, host, anchor) {
     const target = targetFor(anchor);
     if (target) {
       host.removeAttribute("data-placement");
-      if (target.previousSibling !== host) target.before(host);
+      if (!isBefore(host, target) && mayMove()) target.before(host);
       return;
     }
     host.setAttribute("data-placement", "top");
-    if (!host.isConnected) (doc.body || doc.documentElement).appendChild(host);
+    if (!host.isConnected && mayMove()) (doc.body || doc.documentElement).appendChild(host);
   }
 
   /** Whether the banner is in the page where show() would put it for `anchor`. */
   function isPlaced(anchor) {
     if (!current || !current.isConnected) return false;
     const target = targetFor(anchor);
-    return target ? target.previousSibling === current : current.getAttribute("data-placement") === "top";
+    return target ? isBefore(current, target) : current.getAttribute("data-placement") === "top";
   }
 
   /**
@@ -261,10 +287,22 @@
     current = null;
   }
 
+  /** Put the banner back where show() would put it for `anchor`, its content unchanged. */
+  function replace(doc, anchor) {
+    if (current) place(doc, current, anchor);
+  }
+
   /** The banner host if it is in the page. */
   function shown() {
     return current && current.isConnected ? current : null;
   }
 
-  globalThis.pwguardBanner = Object.freeze({ show, remove, shown, isPlaced, normalizeLang, messageKey, pickLang, helpUrl });
+  /** Whether `node` is the banner host, in the page or taken out of it. */
+  function isBanner(node) {
+    return node === current && node !== null;
+  }
+
+  globalThis.pwguardBanner = Object.freeze({
+    show, replace, remove, shown, isBanner, isPlaced, normalizeLang, messageKey, pickLang, helpUrl,
+  });
 })();

@@ -508,7 +508,8 @@
 
   // every checkbox-like control and shadow root under `node` (inclusive)
   function scan(node) {
-    if (node === B.shown()) return; // our own banner
+    // our own banner (its shadow root is no page content, even when the page took it out)
+    if (B.isBanner(node)) return;
     if (node.nodeType === ELEMENT) {
       if (isCheckboxLike(node)) evaluate(node);
       // Closed shadow roots cost an extension API call per element (3-6 us in Chromium,
@@ -672,7 +673,12 @@
       return;
     }
     const key = JSON.stringify(entries.map((e) => [e.kind, e.rule.id, e.path || ""]).sort());
-    if (key === bannerKey && B.isPlaced(anchor)) return;
+    if (key === bannerKey) {
+      // the same banner: only put back where it belongs if the page moved or removed it
+      // (drawn again, a banner dismissed by the person would show again)
+      if (!B.isPlaced(anchor)) B.replace(document, anchor);
+      return;
+    }
     bannerKey = key;
     B.show(document, entries, anchor);
   }

@@ -532,6 +532,41 @@ def test_banner_text_is_set_as_text_never_as_html(browser: Browser, zoho: ZohoMo
     assert browser.js("return window.pwned === undefined")
 
 
+# the page's MutationObserver (there before the form) answers every change of the page: it
+# keeps its own notice right before the form, or it takes out anything foreign (the banner);
+# each answer counted in window.moves, at most 500 (without that cap a fight hangs the tab)
+FIGHTING_PAGE = page("""<script>
+  window.moves = 0;
+  const notice = document.createElement("div");
+  notice.textContent = "Note";
+  const answers = {
+    "keeps its notice before the form": () => {
+      const f = document.getElementById("f");
+      return f && f.previousElementSibling !== notice && f.before(notice) === undefined;
+    },
+    "removes the banner": () => {
+      const b = document.querySelector('[data-pwguard="banner"]');
+      return b && b.remove() === undefined;
+    },
+  };
+  new MutationObserver(() => {
+    if (window.moves < 500 && answers[document.title]()) window.moves += 1;
+  }).observe(document.body, {childList: true, subtree: true});
+</script>""" + '<form id="f">' + row("ter_mob", "clear_mobile", MOBILE) + "</form>")
+
+
+@pytest.mark.parametrize("answer", ["keeps its notice before the form", "removes the banner"])
+def test_a_page_that_answers_the_banner_with_its_own_changes_is_not_fought_forever(
+        bundled: Browser, zoho: ZohoMock, answer: str) -> None:
+    html = FIGHTING_PAGE.replace("<title>Zoho Accounts</title>", f"<title>{answer}</title>")
+    bundled.open(serve(zoho, f"/u/fight-{answer.replace(' ', '-')}", html))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    bundled.wait("return window.moves > 0")  # the banner came, the page answered
+    moves = bundled.wait("return new Promise(r => requestAnimationFrame(() => r([window.moves])))")
+    assert moves[0] <= 20, moves  # 500 when each answer is answered again
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
 # ------------------------------------------------------------------------- warn rules
 WARN_RULES = """rules:
   - id: test-mobile-warn
