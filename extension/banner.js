@@ -212,10 +212,21 @@
     if (target) {
       host.removeAttribute("data-placement");
       if (!isBefore(host, target) && mayMove()) target.before(host);
-      return;
+    } else {
+      host.setAttribute("data-placement", "top");
+      if (!host.isConnected && mayMove()) (doc.body || doc.documentElement).appendChild(host);
     }
-    host.setAttribute("data-placement", "top");
-    if (!host.isConnected && mayMove()) (doc.body || doc.documentElement).appendChild(host);
+    removeCopies(doc, host);
+  }
+
+  // One banner per page: a page that copies the markup around the banner (the dialog's
+  // innerHTML read and set back, a cloneNode of it) copies the host too, as an empty role=alert
+  // element without its shadow root; whatever carries the banner's mark and is not the banner
+  // goes.
+  function removeCopies(doc, host) {
+    for (const other of doc.querySelectorAll('[data-pwguard="banner"]')) {
+      if (other !== host) other.remove();
+    }
   }
 
   /** Whether the banner is in the page where show() would put it for `anchor`. */

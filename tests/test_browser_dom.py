@@ -532,6 +532,18 @@ def test_banner_text_is_set_as_text_never_as_html(browser: Browser, zoho: ZohoMo
     assert browser.js("return window.pwned === undefined")
 
 
+def test_a_dialog_re_rendered_from_its_own_markup_keeps_one_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    wait_banner(bundled)
+    # $(".popup_content").html($(".popup_content").html()): the markup copies the banner's
+    # host too, an empty role=alert element without its shadow root
+    bundled.js('const c = document.querySelector(".popup_content"); c.innerHTML = c.innerHTML;')
+    bundled.wait(f"""const b = (() => {{ {BANNERS} }})();
+        return b.length === 1 && b[0].text.length > 20;""")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+
+
 # the page's MutationObserver (there before the form) answers every change of the page: it
 # keeps its own notice right before the form, or it takes out anything foreign (the banner);
 # each answer counted in window.moves, at most 500 (without that cap a fight hangs the tab)
