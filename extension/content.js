@@ -38,7 +38,8 @@
   // times more to set, measured in Chromium): {batch, rule, original, listed, watched}
   //   batch: the number of the last batch that evaluated it (see batched)
   //   rule: the rule applied to it, or null
-  //   original: {disabled, ariaDisabled} before we blocked it, or null
+  //   original: {disabled, ariaDisabled} before we blocked it (COPIED for a copy of a box
+  //     we blocked), or null
   //   listed: whether it is in `controls`
   //   watched: the `generation` of the `watcher` that observes it (0: none)
   const states = new WeakMap();
@@ -302,10 +303,16 @@
     return el.localName === "input";
   }
 
+  // a box we blocked and the page copied (cloneNode, its row's markup) carries our marks: its
+  // `disabled` and aria-disabled are ours, not the page's; as we have no record of what the
+  // box was before, it counts as enabled (cleared if it is judged harmless)
+  const COPIED = Object.freeze({ disabled: false, ariaDisabled: null });
+
   function stateOf(el) {
     let st = states.get(el);
     if (st === undefined) {
       st = { batch: 0, rule: null, original: null, listed: false, watched: 0 };
+      if (el.getAttribute("data-pwguard") === "blocked") st.original = COPIED;
       states.set(el, st);
     }
     return st;

@@ -299,6 +299,38 @@ def test_a_blocked_box_switched_to_another_type_and_back_is_blocked_again(
     bundled.wait(IS_BLOCKED, "#ter_mob")
 
 
+# the page copies a blocked row as a template (jQuery .clone()): the copy carries our
+# disabled, aria-disabled and data-pwguard; it is made harmless before or after insertion
+MAKE_HARMLESS = """function harmless(row) {
+  const box = row.querySelector("input"), label = row.querySelector("label");
+  box.id = box.name = label.htmlFor = "keep";
+  label.textContent = "Keep me signed in on this browser";
+}"""
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_a_harmless_box_cloned_from_a_blocked_row_is_usable(
+        bundled: Browser, zoho: ZohoMock, when: str) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    bundled.js(f"""const copy = document.querySelector("#terminate_mob_apps .checkbox_div")
+            .cloneNode(true);
+        copy.querySelector("input").id = "copy";
+        {MAKE_HARMLESS}
+        if (arguments[0] === "before") harmless(copy);
+        document.getElementById("pass_esc_devices").prepend(copy);
+        window.harmless = () => harmless(copy);""", when)
+    if when == "after":
+        bundled.wait(IS_BLOCKED, "#copy")  # still dangerous by its name and label
+        bundled.js("window.harmless();")
+    bundled.wait("""const el = document.getElementById("keep");
+        return !el.disabled && !el.hasAttribute("aria-disabled")
+            && !el.hasAttribute("data-pwguard");""")
+    bundled.click("#keep")
+    assert bundled.js(STATE, "#keep") == {"checked": True, "disabled": False, "mark": None}
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
 def test_continue_finds_a_box_a_page_script_made_a_checkbox_later(
         bundled: Browser, zoho: ZohoMock) -> None:
     # an element that becomes a checkbox by its type, ticked by the page: nothing inserted,
