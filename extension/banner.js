@@ -178,7 +178,11 @@
     // that document.querySelector finds the page's one banner
     let a = anchor;
     while (a.getRootNode() !== a.ownerDocument && a.getRootNode().host) a = a.getRootNode().host;
-    const target = a === anchor ? a.closest("form") || a.parentElement : a.closest("form") || a;
+    let target = a === anchor ? a.closest("form") || a.parentElement : a.closest("form") || a;
+    // never inside a label (`<label><span><input></span>...</label>`): a click on the banner
+    // would be a click on the label, that is on the box
+    const label = target && target.closest("label");
+    if (label) target = label;
     return target && target.parentNode ? target : null;
   }
 

@@ -701,6 +701,10 @@
 
   function blockedTarget(ev) {
     const path = ev.composedPath ? ev.composedPath() : [ev.target];
+    // a click or key on our banner (its "x", its help link) is never one on a box, even when
+    // the page has put the banner inside a label or a control
+    const banner = B.shown();
+    if (banner && path.includes(banner)) return null;
     for (const node of path) {
       if (!(node instanceof Element)) continue;
       if (isBlocked(reached(node))) return node;

@@ -576,6 +576,28 @@ def test_a_dialog_re_rendered_from_its_own_markup_keeps_one_banner(
     bundled.wait(IS_BLOCKED, "#ter_mob")
 
 
+# the box inside a label that holds no form: the banner goes before the label, not inside it
+# (where a click on its "x" or its link would be a click on the label, that is on the box)
+NESTED_LABEL = page(f"""<div class="group"><label class="switch">
+  <span class="wrap"><input type="checkbox" id="ter_mob" name="clear_mobile"></span>
+  <span class="text">{MOBILE}</span></label></div>""")
+
+
+def test_a_person_can_dismiss_the_banner_of_a_box_inside_a_label(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/nested-label", NESTED_LABEL))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    wait_banner(bundled)
+    xy = bundled.js("""const b = document.querySelector('[data-pwguard="banner"]');
+        const r = b.shadowRoot.querySelector("button").getBoundingClientRect();
+        return b.closest("label") === null && [r.x + r.width / 2, r.y + r.height / 2];""")
+    assert xy, "the banner is inside the label"
+    bundled._mouse_click(*xy)  # a person's click on the banner's "x"
+    bundled.wait("""return document.querySelector('[data-pwguard="banner"]')
+        .getBoundingClientRect().height === 0;""")
+    assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
+
+
 # the page's MutationObserver (there before the form) answers every change of the page: it
 # keeps its own notice right before the form, or it takes out anything foreign (the banner);
 # each answer counted in window.moves, at most 500 (without that cap a fight hangs the tab)
