@@ -593,7 +593,12 @@
     batched(() => {
       let ancestors = false;
       for (const rec of records) {
-        if (!watchedNames.has(rec.attributeName)) continue;
+        if (!watchedNames.has(rec.attributeName)) {
+          // <html lang> set once the banner is up (an app that loads its strings late): the
+          // banner is drawn again in that language
+          if (rec.attributeName === "lang" && rec.target === document.documentElement) bannerKey = "";
+          continue;
+        }
         const el = rec.target;
         if (states.get(el) === undefined) {
           ancestors = true; // (an ancestor of a watched control)

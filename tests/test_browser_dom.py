@@ -498,6 +498,17 @@ def test_the_banner_speaks_the_page_language(bundled: Browser, zoho: ZohoMock, l
                                    for link in banner["links"])
 
 
+def test_the_banner_follows_a_language_the_page_sets_later(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    html = page(row("ter_mob", "clear_mobile", MOBILE)).replace(' lang="en"', "")
+    bundled.open(serve(zoho, "/u/lang-late", html))
+    assert wait_banner(bundled)["lang"] == "en"
+    bundled.js('document.documentElement.lang = "es";')  # once the app's strings have loaded
+    banner = bundled.wait(f"""const b = (() => {{ {BANNERS} }})();
+        return b.length === 1 && b[0].lang === "es" && b[0];""")
+    assert squash(rule("zoho-mobile-app-sessions-box")["message"]["es"]) in banner["text"]
+
+
 def test_one_banner_for_several_boxes_and_a_refused_request(
         bundled: Browser, zoho: ZohoMock) -> None:
     bundled.open(zoho.url("accounts.zoho.eu", STEP2))
