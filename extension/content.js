@@ -54,11 +54,12 @@
   //    every shadow root: new controls are found and evaluated before the page can
   //    paint them, and every structural change re-evaluates the known controls (a label
   //    inserted elsewhere, a row moved, label text set with textContent);
-  //  - `watcher`: attribute changes of each control a rule blocks or warns about and of its
-  //    ancestors (selectors name ancestors' ids and classes), so that a page script that
-  //    re-enables or re-ticks the box, or renames it, is answered at once; observed without
-  //    an attributeFilter (which costs the browser several times more per call) and
-  //    filtered here;
+  //  - `watcher`: attribute changes of each control a rule blocks or warns about, of its
+  //    ancestors (selectors name ancestors' ids and classes) and of the elements its label is
+  //    read from (a label's `for`, a labelledby target's `id`), so that a page script that
+  //    re-enables or re-ticks the box, renames it or points its label elsewhere is answered
+  //    at once; observed without an attributeFilter (which costs the browser several times
+  //    more per call) and filtered here;
   //  - `textWatcher`: text edited in place (characterData) inside what the label of such a
   //    control, or of a control whose label is still blank (text filled in later), is read
   //    from (E.label_source).
@@ -424,6 +425,13 @@
     }
     for (let node = el.parentElement; node; node = node.parentElement) {
       if (attrWatched.has(node)) continue; // (a moved subtree gets new ancestors: go on up)
+      attrWatched.add(node);
+      watcher.observe(node, { attributes: true });
+    }
+    // the labels it reads: a label[for] pointed at another box, an aria-labelledby target
+    // given another id, takes its text away
+    for (const node of labelNodes) {
+      if (attrWatched.has(node)) continue;
       attrWatched.add(node);
       watcher.observe(node, { attributes: true });
     }

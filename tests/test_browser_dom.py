@@ -213,6 +213,22 @@ def test_a_box_a_page_script_turns_dangerous_later_is_blocked_before_a_person_ca
     assert bundled.js(STATE, selector) == BLOCKED_STATE
 
 
+LABEL_SWAP = page(f"""<form id="f">
+<div><input type="checkbox" id="a"><label id="la" for="a">{MOBILE}</label></div>
+<div><input type="checkbox" id="b"><label id="lb" for="b">{WEB}</label></div></form>""")
+
+
+def test_labels_pointed_at_other_boxes_move_the_block(bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/label-swap", LABEL_SWAP))
+    bundled.wait(IS_BLOCKED, "#a")
+    bundled.js("""document.getElementById("la").htmlFor = "b";
+        document.getElementById("lb").htmlFor = "a";""")  # nothing inserted or removed
+    bundled.wait(IS_BLOCKED, "#b")
+    bundled.wait('return !document.getElementById("a").disabled')
+    bundled.click("#a")  # now "Terminate all the browsers sessions."
+    assert bundled.js(STATE, "#a") == {"checked": True, "disabled": False, "mark": None}
+
+
 def test_a_page_change_handler_that_removes_a_row_does_not_hide_the_next_box(
         bundled: Browser, zoho: ZohoMock) -> None:
     # unticking the first box fires `change`; the page's handler removes that row while the
