@@ -86,6 +86,7 @@
   // shadow DOM (guard-main.js reports the first attachShadow) or the document has any
   let shadowSeen = false;
   let parsing = document.readyState === "loading"; // (kept up to date by readystatechange)
+  let listenedRoot = null; // document.documentElement when our listeners were added (listen)
 
   // ---- handshake with guard-main.js (MAIN world); see the comment at the top of that file ----
   function onHello(ev) {
@@ -627,6 +628,7 @@
   }
 
   function onMutations(records) {
+    if (document.documentElement !== listenedRoot) listen(); // (document.open())
     if (!active) return;
     batched(() => {
       let attributes = false;
@@ -731,7 +733,7 @@
     ev.stopImmediatePropagation();
   }
 
-  window.addEventListener("click", (ev) => {
+  function onClick(ev) {
     if (!active) return;
     const el = blockedTarget(ev);
     if (el) {
@@ -742,33 +744,32 @@
     }
     // "Continue" and friends: untick before the page's own click handler reads the boxes
     rescanAll();
-  }, true);
+  }
 
-  window.addEventListener("keydown", (ev) => {
+  function onKeydown(ev) {
     if (!active || (ev.key !== " " && ev.key !== "Enter")) return;
     const el = blockedTarget(ev);
     if (el) stop(ev);
     else rescanAll();
-  }, true);
-
-  for (const type of ["input", "change"]) {
-    window.addEventListener(type, (ev) => {
-      if (!active || !ev.isTrusted) return;
-      const el = blockedTarget(ev);
-      if (el) {
-        block(el);
-        ev.stopImmediatePropagation();
-      }
-    }, true);
   }
 
-  window.addEventListener("submit", () => {
+  // (input and change)
+  function onInput(ev) {
+    if (!active || !ev.isTrusted) return;
+    const el = blockedTarget(ev);
+    if (el) {
+      block(el);
+      ev.stopImmediatePropagation();
+    }
+  }
+
+  function onSubmit() {
     if (active) rescanAll();
-  }, true);
+  }
 
   // guard-main.js: the page uses shadow DOM; a node in the page (an element, a shadow root,
   // the document) just got a shadow root or markup with declarative ones below it
-  document.addEventListener("pwguard-shadow", (ev) => {
+  function onShadow(ev) {
     shadowSeen = true;
     if (!active) return;
     const node = ev.composedPath()[0];
@@ -778,16 +779,36 @@
         updateBanner();
       });
     }
-  }, true);
+  }
 
   // a streamed page's parser attaches declarative shadow roots to hosts already inserted
   // (and searched): search the whole page once more when it is parsed
-  document.addEventListener("readystatechange", () => {
+  function onReadyStateChange() {
     parsing = document.readyState === "loading";
-  }, true);
-  document.addEventListener("DOMContentLoaded", () => {
+  }
+
+  function onParsed() {
     if (!active) return;
     detectShadowDom();
     if (shadowSeen) rescanAll();
-  });
+  }
+
+  // Our window and document listeners, added again whenever the document's root element is
+  // replaced: document.open() removes every listener of the window and the document (ours
+  // too, in Chrome and Firefox) while our MutationObservers stay, and onMutations sees the
+  // new root. Adding a listener that is already there changes nothing.
+  function listen() {
+    listenedRoot = document.documentElement;
+    parsing = document.readyState === "loading";
+    window.addEventListener("message", onHello, true);
+    window.addEventListener("click", onClick, true);
+    window.addEventListener("keydown", onKeydown, true);
+    window.addEventListener("input", onInput, true);
+    window.addEventListener("change", onInput, true);
+    window.addEventListener("submit", onSubmit, true);
+    document.addEventListener("pwguard-shadow", onShadow, true);
+    document.addEventListener("readystatechange", onReadyStateChange, true);
+    document.addEventListener("DOMContentLoaded", onParsed);
+  }
+  listen();
 })();

@@ -382,6 +382,38 @@ def test_the_box_is_unticked_at_submit_time_before_the_page_reads_it(
     assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
 
 
+# a page that replaces itself with document.open()/write()/close() (old ad and widget code
+# still does): the new document, then a box made a checkbox there and a late shadow root
+HIDDEN_MOBILE = row("ter_mob", "clear_mobile", MOBILE).replace('type="checkbox"', 'type="hidden"')
+REWRITTEN = page(row("ter_apiToken", "clear_apiToken", API) + HIDDEN_MOBILE
+                 + """<div id="host"></div><button id="go" type="button">Continue</button><script>
+  document.getElementById("go").onclick = () => {
+    window.read = document.getElementById("ter_mob").checked; };
+</script>""")
+
+
+def test_a_page_rewritten_by_document_open_is_still_guarded(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/rewrite", page(row("ter_all", "clear_web", WEB))))
+    bundled.wait('return document.getElementById("ter_all") !== null')
+    # (a first shadow root: the MAIN world's "the page uses shadow DOM" is said already)
+    bundled.js("""document.createElement("div").attachShadow({mode: "open"});
+        setTimeout(() => { document.open(); document.write(arguments[0]); document.close(); });""",
+               REWRITTEN)
+    bundled.wait(IS_BLOCKED, "#ter_apiToken")  # (our MutationObserver outlives document.open)
+    # the listener for shadow roots attached later
+    bundled.js("""const root = document.getElementById("host").attachShadow({mode: "open"});
+        setTimeout(() => { root.innerHTML = arguments[0]; });""",
+               row("m2", "clear_mobile", MOBILE, checked=True))
+    bundled.wait("""const el = document.getElementById("host").shadowRoot.getElementById("m2");
+        return el && el.dataset.pwguard === "blocked" && el.disabled && !el.checked;""")
+    # the click listener that unticks before "Continue" reads the boxes
+    bundled.js("""const el = document.getElementById("ter_mob");
+        el.type = "checkbox"; el.checked = true;""")
+    bundled.click("#go")
+    assert bundled.wait("return 'read' in window && [window.read]") == [False]
+
+
 CUSTOM_WIDGET = page(f"""
 <div id="custom" role="checkbox" aria-checked="false" tabindex="0">{MOBILE}</div>
 <script>
