@@ -163,16 +163,23 @@
   }
 
   // ---- rules ----
+  // The URL the rules are matched against. An about:blank or srcdoc document has the origin
+  // of the document that made it, so it takes that one's URL: a frame its parent's, a blank
+  // top-level window (window.open("") filled in by its opener's script) its opener's. One of
+  // another origin cannot be read (it throws): then our own URL, which no rule names.
   function pageUrl() {
-    let url = location.href;
-    if (!/^https?:/.test(url)) {
+    let w = window;
+    for (let hops = 0; hops < 10; hops += 1) {
       try {
-        url = window.parent.location.href; // about:blank / srcdoc frames inherit their parent's
+        const url = w.location.href;
+        if (/^https?:/.test(url)) return url;
+        w = w.parent !== w ? w.parent : w.opener;
       } catch {
-        /* cross-origin parent: keep our own URL */
+        break;
       }
+      if (!w) break;
     }
-    return url;
+    return location.href;
   }
 
   function selectorsOf(ruleList) {

@@ -526,6 +526,27 @@ def test_controls_in_frames_are_blocked(bundled: Browser, zoho: ZohoMock) -> Non
         "checked": False, "disabled": False, "mark": None}
 
 
+POPUP = page("""<button id="open" type="button">Open</button><script>
+  // a blank popup the page fills in later with DOM calls
+  document.getElementById("open").onclick = () => {
+    const w = window.popup = window.open("", "pw", "width=400,height=300");
+    setTimeout(() => { w.document.body.innerHTML = window.content; }, 500);
+  };
+</script>""")
+
+
+def test_a_blank_popup_the_page_fills_in_is_protected(bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/popup", POPUP))
+    bundled.js("window.content = arguments[0];",
+               row("ter_mob", "clear_mobile", MOBILE, checked=True))
+    bundled.click("#open")
+    try:
+        bundled.wait("""const el = window.popup.document.getElementById("ter_mob");
+            return el && el.dataset.pwguard === "blocked" && el.disabled && !el.checked;""")
+    finally:
+        bundled.js("if (window.popup) window.popup.close();")
+
+
 # ------------------------------------------------------------------------------- banner
 @pytest.mark.parametrize(("lang", "expected"), [
     ("es-MX", "es"),      # region dropped
