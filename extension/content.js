@@ -574,13 +574,19 @@
     return st !== undefined && st.listed;
   }
 
+  // whether a control is in this frame's page (its document or a shadow root in it): a page
+  // may move a row into a same-origin frame, whose own content script judges it there
+  function inPage(el) {
+    return el.isConnected && el.ownerDocument === document;
+  }
+
   function recheckAll() {
     for (const root of roots) if (!root.host.isConnected) roots.delete(root); // (back if re-inserted)
     const kept = [];
     const stale = []; // (those not judged in this batch yet)
     for (const el of controls) {
       const st = states.get(el);
-      if (!el.isConnected) {
+      if (!inPage(el)) {
         st.listed = false; // (evaluated and listed again if it comes back)
       } else if (batch !== 0 && st.batch === batch) {
         kept.push(el); // (judged in this batch already)
@@ -616,8 +622,8 @@
           continue;
         }
         const el = rec.target;
-        if (states.get(el) === undefined) {
-          ancestors = true; // (an ancestor of a watched control)
+        if (states.get(el) === undefined || el.ownerDocument !== document) {
+          ancestors = true; // (an ancestor of a watched control, or one that left the page)
         } else if (isCheckboxLike(el)) {
           evaluate(el); // (listed again if a type or role change had made us forget it)
         } else if (isListed(el)) {
@@ -690,7 +696,7 @@
     let anchor = null;
     for (const el of controls) {
       const rule = states.get(el).rule;
-      if (!rule || !el.isConnected) continue;
+      if (!rule || !inPage(el)) continue;
       const blocked = blocks(rule);
       entries.push({ rule, kind: blocked ? "blocked" : "warned" });
       if (!anchor || (blocked && !isBlocked(anchor))) anchor = el;

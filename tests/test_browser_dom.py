@@ -526,6 +526,22 @@ def test_controls_in_frames_are_blocked(bundled: Browser, zoho: ZohoMock) -> Non
         "checked": False, "disabled": False, "mark": None}
 
 
+def test_a_row_moved_into_a_frame_leaves_each_document_its_own_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    wait_banner(bundled)
+    bundled.js("""const f = document.createElement("iframe");
+        f.id = "fr";
+        document.body.append(f);
+        f.contentDocument.body.append(document.getElementById("terminate_mob_apps"));""")
+    bundled.wait(IS_BLOCKED, "#ter_mob", "#fr")  # judged by the frame's content script
+    # the page keeps its banner (#ter_apiToken is still blocked there), the frame has its own
+    bundled.wait("""const count = d => d.querySelectorAll('[data-pwguard="banner"]').length;
+        const frame = document.getElementById("fr").contentDocument;
+        return count(document) === 1 && count(frame) === 1;""")
+    assert bundled.js(STATE, "#ter_apiToken") == BLOCKED_STATE
+
+
 POPUP = page("""<button id="open" type="button">Open</button><script>
   // a blank popup the page fills in later with DOM calls
   document.getElementById("open").onclick = () => {
