@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import yaml
 
 from pwguard.api import publish
 from pwguard.lint import lint_paths
+from pwguard.rules import loader
 from pwguard.rules.bundle import version_of
 from tests.serve import ROOT, RunningServer, free_port, server_fixture
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
@@ -29,6 +31,21 @@ def run(monkeypatch: pytest.MonkeyPatch, token: str | None, *argv: str) -> int:
 
 def served_version(server: RunningServer) -> str:
     return str(check_bundle(httpx.get(server.url + "/v1/rules"), server.public_key)["version"])
+
+
+def two_files(folder: Path, n: int, first: tuple[str, str] = ("", ""),
+              second: tuple[str, str] = ("", "")) -> tuple[Path, Path]:
+    """variant(n) split into two rule files, each with one (old, new) text replaced."""
+    head, tail = variant(n).split("  - id: keep-connected-apps")
+    paths = folder / "a.yaml", folder / "b.yaml"
+    paths[0].write_text(head.replace(*first), "utf-8")
+    paths[1].write_text(("rules:\n  - id: keep-connected-apps" + tail).replace(*second), "utf-8")
+    return paths
+
+
+def line_of(path: Path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text("utf-8").splitlines(), 1)
+                if text in line)
 
 
 def test_publish_a_folder_makes_its_version_active(publish_server, tmp_path, monkeypatch, capsys):
@@ -75,6 +92,59 @@ def test_publish_sends_the_files_lint_and_serve_read_and_no_others(
     ruleset = lint_paths([tmp_path]).ruleset
     assert ruleset is not None and len(ruleset.rules) == 2
     assert served_version(publish_server) == version_of(ruleset)
+
+
+def test_publish_of_several_files_sends_the_rules_lint_checked(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # merged with yaml.safe_load, `no:` (Norwegian) became False (the server refused: M006)
+    # and an escaped emoji made a UnicodeEncodeError traceback
+    spanish = '      es: "Esta casilla cerraría'
+    two_files(tmp_path, 51,
+              first=(spanish, f'      no: "Denne boksen logger deg ut."\n{spanish}'),
+              second=("Revoke them one by one instead.", "Revoke them one by one \\ud83d\\ude00."))
+    result = lint_paths([tmp_path])
+    assert result.ruleset is not None and not result.errors
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+    payload = check_bundle(httpx.get(publish_server.url + "/v1/rules"), publish_server.public_key)
+    assert payload["version"] == version_of(result.ruleset)
+    first, second = payload["rules"]
+    assert first["message"]["no"] == "Denne boksen logger deg ut."
+    assert second["message"]["en"].endswith("Revoke them one by one \U0001f600.")
+
+
+def test_publish_of_several_files_keeps_their_silencing_comments(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # `pwguard lint` honours `# pwguard: ignore[...]`; a merged body without them was refused
+    two_files(tmp_path, 52, first=(
+        "method: PUT", "method: GET  # pwguard: ignore[R001] this endpoint takes GET here"))
+    assert not lint_paths([tmp_path]).errors
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+    payload = check_bundle(httpx.get(publish_server.url + "/v1/rules"), publish_server.public_key)
+    assert payload["rules"][0]["request"]["method"] == "GET"
+
+
+def test_server_findings_on_several_files_point_at_the_users_file_and_line(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # the server's page legacy/en.html is not the folder's: clean locally, E002 on the server
+    page = tmp_path / "fixtures" / "legacy" / "en.html"
+    page.parent.mkdir(parents=True)
+    shutil.copy(ROOT / "rules" / "fixtures" / "change-password" / "ar.2024.html", page)
+    first, _ = two_files(tmp_path, 53, first=(
+        '    help: "https://{host}/u/h#sessions"\n',
+        '    help: "https://{host}/u/h#sessions"\n    examples:\n      match:\n'
+        "        - legacy/en.html\n"))
+    assert not lint_paths([tmp_path]).errors
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 1
+    err = capsys.readouterr().err
+    line = line_of(first, "- legacy/en.html")
+    assert re.search(rf"^{re.escape(str(first))}:{line}:11: E002 ", err, re.M), err
+    assert "request.json" not in err and "Traceback" not in err
 
 
 def test_publish_with_local_lint_errors_exits_1_and_sends_nothing(
@@ -198,3 +268,16 @@ def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
     assert err == ("pwguard publish: the server refused the request: query parameter note: "
                    "at most 500 characters (got 731); shorten it (nothing changed)\n")
     assert served_version(publish_server) == before
+
+
+def test_several_files_over_what_the_server_lints_at_once_are_refused_before_sending(
+    tmp_path, monkeypatch, capsys
+):
+    long_why = f"why: Ticking it signs out every Zoho app {'x' * 600_000}"
+    two_files(tmp_path, 67, first=("why: Ticking it signs out every Zoho app", long_why),
+              second=("why: Ticking it", long_why))
+    assert not lint_paths([tmp_path]).errors
+    assert run(monkeypatch, "t", str(tmp_path), "--server", "http://127.0.0.1:1") == 2
+    err = capsys.readouterr().err
+    assert "the 2 rule files make one request of " in err
+    assert f"over the {loader.MAX_BYTES} a ruleset may have on the server" in err

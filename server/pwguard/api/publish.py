@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
 from pwguard.api.build import build_dir, format_finding
+from pwguard.api.request_body import BodyError, RequestBody, request_body
 from pwguard.cliargs import parse_args
 from pwguard.rules import loader
 from pwguard.rules.finding import Finding, Severity
@@ -21,18 +20,6 @@ from pwguard.rules.finding import Finding, Severity
 def rule_files(path: Path) -> list[Path]:
     """The files `pwguard lint` and `pwguard serve` read: a folder's *.yaml/*.yml, or the file."""
     return loader.rule_files([path])
-
-
-def request_body(files: list[Path]) -> tuple[bytes, str]:
-    """One file goes as written (server findings keep its lines); several are merged to JSON."""
-    if len(files) == 1:
-        ctype = "application/json" if files[0].suffix == ".json" else "application/yaml"
-        return files[0].read_bytes(), ctype
-    rules: list[Any] = []
-    for f in files:
-        doc = yaml.safe_load(f.read_text("utf-8")) or {}
-        rules += doc.get("rules") or [] if isinstance(doc, dict) else []
-    return json.dumps({"rules": rules}, ensure_ascii=False).encode(), "application/json"
 
 
 def timeout_seconds(value: str) -> float:
@@ -106,9 +93,11 @@ def main(argv: list[str]) -> int:
         print(f"pwguard publish: {args.dir} has lint errors; nothing sent", file=sys.stderr)
         return 1
     try:
-        body, ctype = request_body(files)
-    except (OSError, yaml.YAMLError) as exc:
-        print(f"pwguard publish: cannot read rules: {exc}", file=sys.stderr)
+        body = request_body(files, outcome.built.version)
+    except BodyError as exc:
+        for f in exc.findings:
+            print(format_finding(f), file=sys.stderr)
+        print(f"pwguard publish: {exc.message}", file=sys.stderr)
         return 2
     url = args.server.rstrip("/") + "/v1/admin/rules"
     try:
@@ -116,17 +105,18 @@ def main(argv: list[str]) -> int:
         actor = os.environ.get("USER") or "pwguard publish"
         params = {"actor": actor[:100], **({"note": args.note} if args.note else {})}
         resp = httpx.put(
-            url, content=body, params=params,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": ctype},
+            url, content=body.data, params=params,
+            headers={"Authorization": f"Bearer {token}", "Content-Type": body.content_type},
             timeout=args.timeout,
         )
     except httpx.HTTPError as exc:
         print(f"pwguard publish: cannot reach {url}: {exc}", file=sys.stderr)
         return 2
-    return report(resp, url)
+    return report(resp, url, body)
 
 
-def report(resp: httpx.Response, url: str) -> int:
+def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> int:
+    """Print what the server answered to the PUT; return the exit code."""
     try:
         data: Any = resp.json()
     except ValueError:
@@ -145,7 +135,12 @@ def report(resp: httpx.Response, url: str) -> int:
         for f in detail.get("findings", []):
             severity: Severity = "warning" if f.get("severity") == "warning" else "error"
             finding = Finding(f["code"], f["path"], f["line"], f["col"], f["message"], severity)
-            print(format_finding(finding), file=sys.stderr)
+            print(format_finding(body.locate(finding) if body else finding), file=sys.stderr)
+        if body is not None and body.merged > 1 and any(
+            f.get("path") == "request.yaml" for f in detail.get("findings", [])
+        ):
+            print(f"pwguard publish: request.yaml is the {body.merged} rule files merged into "
+                  "one request", file=sys.stderr)
         print(f"pwguard publish: the server refused the rules: {detail.get('message')}",
               file=sys.stderr)
         return 1
