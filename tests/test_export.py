@@ -221,3 +221,17 @@ def test_export_errors_never_show_the_database_password(tmp_path, monkeypatch, c
     err = capsys.readouterr().err
     assert "cannot read 'postgresql://pwguard:***@127.0.0.1:1/pwguard'" in err
     assert "s3cret" not in err
+
+
+@pytest.mark.parametrize("from_db", [True, False], ids=["from-db", "from-rules"])
+def test_export_with_a_bad_database_url_option_names_the_setting_without_a_traceback(
+    tmp_path, monkeypatch, capsys, from_db
+):
+    url = f"sqlite:///{tmp_path / 'x.db'}?timeout=abc"
+    argv = ["--out", str(tmp_path / "site")]
+    argv += ["--from-db"] if from_db else ["--rules", str(GOOD_DIR)]
+    assert run_export(monkeypatch, argv, PWGUARD_DATABASE_URL=url) == 2
+    assert capsys.readouterr().err == (
+        f"pwguard export: PWGUARD_DATABASE_URL {url!r} cannot be used (could not convert string "
+        "to float: 'abc'): fix or remove the options after `?`\n")
+    assert not (tmp_path / "site").exists()

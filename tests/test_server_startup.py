@@ -118,11 +118,16 @@ def test_production_never_generates_a_signing_key(tmp_path):
       "cannot open the database PWGUARD_DATABASE_URL='postgresql://u:***@127.0.0.1:1/db'"),
      ({"PWGUARD_DATABASE_URL": "sqlite:///:memory:"},
       "PWGUARD_DATABASE_URL 'sqlite:///:memory:': an in-memory database"),
-     ({"PWGUARD_DATABASE_URL": "sqlite://"}, "PWGUARD_DATABASE_URL 'sqlite://': an in-memory")],
+     ({"PWGUARD_DATABASE_URL": "sqlite://"}, "PWGUARD_DATABASE_URL 'sqlite://': an in-memory"),
+     ({"PWGUARD_DATABASE_URL": "sqlite:///{tmp}/x.db?timeout=abc"},
+      "PWGUARD_DATABASE_URL 'sqlite:///{tmp}/x.db?timeout=abc' cannot be used (could not "
+      "convert string to float: 'abc'): fix or remove the options after `?`")],
     ids=["port", "env", "key", "database", "unsupported-database", "password-masked",
-         "sqlite-memory", "sqlite-no-path"],
+         "sqlite-memory", "sqlite-no-path", "database-option"],
 )
 def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
+    env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
+    expected = expected.format(tmp=tmp_path)
     proc = serve(tmp_path, "--rules", str(GOOD_DIR), **env)
     assert proc.returncode == 2
     assert expected in proc.stderr, proc.stderr

@@ -10,6 +10,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from pwguard.api.storage import engine_problem
+
 # Tokens people paste from docs or leave in; refused outside development.
 PLACEHOLDER_TOKENS = {
     "changeme", "change-me", "change_me", "secret", "password", "admin", "token", "test",
@@ -65,6 +67,11 @@ def database_url_problem(url: str) -> str | None:
             f"PWGUARD_DATABASE_URL {shown_url(url)!r}: an in-memory database cannot hold "
             "versions: use sqlite:///path.db"
         )
+    reason = engine_problem(url)
+    if reason:
+        shown = shown_url(url)
+        fix = "fix or remove the options after `?`" if "?" in url else DATABASE_URL_FIX
+        return f"PWGUARD_DATABASE_URL {shown!r} cannot be used ({reason}): {fix}"
     return None
 
 

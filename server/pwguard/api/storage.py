@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 audit_log = logging.getLogger("pwguard.audit")  # kept at info: settings.configure_logging
@@ -109,6 +110,18 @@ def engine_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def engine_problem(url: str) -> str | None:
+    """Why SQLAlchemy refuses to make an engine of `url` (e.g. `?timeout=abc`), or None.
+
+    Nothing is opened: the engine connects only when used.
+    """
+    try:
+        Storage(url).close()
+    except SQLAlchemyError as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return None
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -132,6 +145,12 @@ class Storage:
         self.url = engine_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         self.engine: Engine
+        try:
+            self._create_engine(busy_timeout_ms)
+        except (ValueError, TypeError) as exc:  # a driver refusing a URL option
+            raise ArgumentError(str(exc)) from None
+
+    def _create_engine(self, busy_timeout_ms: int) -> None:
         if self.is_sqlite:
             # NullPool: each worker thread opens its own connection; SQLite connections are cheap.
             self.engine = create_engine(
