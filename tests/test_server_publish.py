@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -267,6 +271,89 @@ def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
     err = capsys.readouterr().err
     assert err == ("pwguard publish: the server refused the request: query parameter note: "
                    "at most 500 characters (got 731); shorten it (nothing changed)\n")
+    assert served_version(publish_server) == before
+
+
+@contextmanager
+def answering(status: int, body: object = None, headers: dict[str, str] | None = None
+              ) -> Iterator[str]:
+    """A real HTTP server on a free loopback port that answers every PUT with `status`, the
+    JSON of `body` and `headers`; yields its base URL."""
+    data = b"" if body is None else json.dumps(body).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+def test_odd_findings_in_a_422_are_shown_as_far_as_they_go_without_a_traceback(
+    tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "r.yaml").write_text(variant(61))
+    findings = [{"code": "X001"}, "not an object", 7, None,
+                {"code": "X002", "path": "request.yaml", "line": "3", "col": 4, "message": "m"}]
+    detail = {"message": "rules rejected", "findings": findings}
+    with answering(422, {"detail": detail}) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 1
+    err = capsys.readouterr().err
+    assert "request:0:0: X001 (no message)" in err
+    assert f"{tmp_path / 'r.yaml'}:0:4: X002 m" in err  # the line was not a number
+    assert "3 finding(s) in the server's answer are not objects" in err
+    assert "the server refused the rules: rules rejected" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"Location": "https://{host}/v1/admin/rules?actor=me"},
+      "answered 301, a redirect to https://{host}/v1/admin/rules; publish does not follow "
+      "redirects (the rules and the token would go to another address): pass "
+      "--server https://{host}"),
+     ({}, "answered 301 (a redirect) without saying where: pass --server with the server's "
+      "final base URL (https:// if it has one)")],
+    ids=["to-https", "no-location"],
+)
+def test_a_redirect_names_where_it_goes_and_the_server_url_to_give(
+    tmp_path, monkeypatch, capsys, headers, expected
+):
+    (tmp_path / "r.yaml").write_text(variant(62))
+    with answering(301, None, {"Location": "https://127.0.0.1:1/v1/admin/rules?actor=me"}
+                   if headers else {}) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    err = capsys.readouterr().err
+    assert expected.format(host="127.0.0.1:1") in err, err
+
+
+@pytest.mark.parametrize("token", ["tok\nSECRET123", "tok\x01SECRET123", "tok\rSECRET123"],
+                         ids=["line-feed", "control", "carriage-return"])
+def test_a_token_with_a_line_break_or_control_character_is_named_never_printed(
+    publish_server, tmp_path, monkeypatch, capsys, token
+):
+    (tmp_path / "r.yaml").write_text(variant(63))
+    before = served_version(publish_server)
+    assert run(monkeypatch, token, str(tmp_path), "--server", publish_server.url) == 2
+    err = capsys.readouterr().err
+    assert "PWGUARD_ADMIN_TOKEN contains a line break or another control character" in err
+    assert "SECRET123" not in err and "cannot reach" not in err
     assert served_version(publish_server) == before
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,10 @@ from pwguard.rules.finding import Finding, Severity
 def rule_files(path: Path) -> list[Path]:
     """The files `pwguard lint` and `pwguard serve` read: a folder's *.yaml/*.yml, or the file."""
     return loader.rule_files([path])
+
+
+# Characters an HTTP header cannot carry (a tab can: a token may hold one).
+HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 
 
 def timeout_seconds(value: str) -> float:
@@ -79,6 +84,11 @@ def main(argv: list[str]) -> int:
         print("pwguard publish: PWGUARD_ADMIN_TOKEN has non-ASCII characters; an HTTP header "
               "cannot carry them: copy the server's token exactly", file=sys.stderr)
         return 2
+    if HEADER_UNSAFE.search(token):  # the token itself is never printed
+        print("pwguard publish: PWGUARD_ADMIN_TOKEN contains a line break or another control "
+              "character, which an HTTP header cannot carry: copy the server's token exactly, "
+              "on one line", file=sys.stderr)
+        return 2
     if not args.dir.exists():
         print(f"pwguard publish: {args.dir} not found", file=sys.stderr)
         return 2
@@ -110,44 +120,96 @@ def main(argv: list[str]) -> int:
             timeout=args.timeout,
         )
     except httpx.HTTPError as exc:
-        print(f"pwguard publish: cannot reach {url}: {exc}", file=sys.stderr)
+        reason = str(exc) or type(exc).__name__
+        if len(token) >= 8:  # httpx's messages do not quote headers; should one ever, hide it
+            reason = reason.replace(token, "***")
+        print(f"pwguard publish: cannot reach {url}: {reason}", file=sys.stderr)
         return 2
     return report(resp, url, body)
+
+
+REDIRECTS = (301, 302, 303, 307, 308)
+
+
+def server_finding(raw: Any, body: RequestBody | None) -> Finding | None:
+    """One entry of a 422's `findings` as a Finding in the user's files; None if unreadable."""
+    if not isinstance(raw, dict):
+        return None
+
+    def number(key: str) -> int:
+        value = raw.get(key)
+        return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+    severity: Severity = "warning" if raw.get("severity") == "warning" else "error"
+    finding = Finding(str(raw.get("code") or "?"), str(raw.get("path") or "request"),
+                      number("line"), number("col"), str(raw.get("message") or "(no message)"),
+                      severity)
+    return body.locate(finding) if body is not None else finding
+
+
+def redirect_problem(resp: httpx.Response, url: str) -> str:
+    """Why a redirect is not followed, and the --server to give instead."""
+    location = resp.headers.get("location", "").strip()
+    if not location:
+        return (f"{url} answered {resp.status_code} (a redirect) without saying where: pass "
+                "--server with the server's final base URL (https:// if it has one)")
+    try:
+        target = resp.request.url.join(location).copy_with(query=None, fragment=None)
+    except (httpx.InvalidURL, ValueError):
+        return (f"{url} answered {resp.status_code}, a redirect to {location[:200]!r}, which is "
+                "not a URL: pass --server with the server's final base URL")
+    suggestion = str(target)
+    if target.path.endswith("/v1/admin/rules"):
+        suggestion = str(target.copy_with(path=target.path[: -len("/v1/admin/rules")] or "/"))
+    return (f"{url} answered {resp.status_code}, a redirect to {target}; publish does not "
+            "follow redirects (the rules and the token would go to another address): pass "
+            f"--server {suggestion.rstrip('/')}")
 
 
 def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> int:
     """Print what the server answered to the PUT; return the exit code."""
     try:
         data: Any = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if resp.status_code in (200, 201) and isinstance(data, dict):
         state = "new version" if data.get("created") else "already stored"
         print(f"published {data.get('version')} ({state}), now active on {url}")
         return 0
     detail = data.get("detail") if isinstance(data, dict) else None
-    if resp.status_code == 422 and isinstance(detail, dict) and not detail.get("findings"):
+    findings = detail.get("findings") if isinstance(detail, dict) else None
+    message = (detail.get("message") if isinstance(detail, dict) else None) or "no reason given"
+    if resp.status_code == 422 and isinstance(detail, dict) and not findings:
         # not the rules but the request (e.g. a note over the server's limit): a usage error
-        print(f"pwguard publish: the server refused the request: {detail.get('message')}",
-              file=sys.stderr)
+        print(f"pwguard publish: the server refused the request: {message}", file=sys.stderr)
         return 2
     if resp.status_code == 422 and isinstance(detail, dict):
-        for f in detail.get("findings", []):
-            severity: Severity = "warning" if f.get("severity") == "warning" else "error"
-            finding = Finding(f["code"], f["path"], f["line"], f["col"], f["message"], severity)
-            print(format_finding(body.locate(finding) if body else finding), file=sys.stderr)
+        entries = findings if isinstance(findings, list) else [findings]
+        unreadable = 0
+        for raw in entries:
+            finding = server_finding(raw, body)
+            if finding is None:
+                unreadable += 1
+            else:
+                print(format_finding(finding), file=sys.stderr)
+        if unreadable:
+            print(f"pwguard publish: {unreadable} finding(s) in the server's answer are not "
+                  "objects with code, path, line, col and message: not shown", file=sys.stderr)
         if body is not None and body.merged > 1 and any(
-            f.get("path") == "request.yaml" for f in detail.get("findings", [])
+            isinstance(raw, dict) and raw.get("path") == "request.yaml" for raw in entries
         ):
             print(f"pwguard publish: request.yaml is the {body.merged} rule files merged into "
                   "one request", file=sys.stderr)
-        print(f"pwguard publish: the server refused the rules: {detail.get('message')}",
-              file=sys.stderr)
+        print(f"pwguard publish: the server refused the rules: {message}", file=sys.stderr)
         return 1
     if resp.status_code == 401:
         print("pwguard publish: the server refused the token: check PWGUARD_ADMIN_TOKEN",
               file=sys.stderr)
         return 2
-    print(f"pwguard publish: {url} answered {resp.status_code}: {detail or resp.text[:300]}",
+    if resp.status_code in REDIRECTS:
+        print(f"pwguard publish: {redirect_problem(resp, url)}", file=sys.stderr)
+        return 2
+    said = detail if detail is not None else resp.text[:300].strip()
+    print(f"pwguard publish: {url} answered {resp.status_code}: {said or '(no explanation)'}",
           file=sys.stderr)
     return 2
