@@ -281,8 +281,24 @@ def test_bodies_over_the_size_limit_get_413_and_change_nothing(admin_server, cli
     resp = client.put("/v1/admin/rules", content=stream() if chunked else big,
                       headers={"Content-Type": "application/yaml"})
     assert resp.status_code == 413
-    assert resp.json() == {"detail": f"body larger than {MAX_BODY} bytes"}
+    assert resp.json() == {"detail": f"body larger than {MAX_BODY} bytes (the server's "
+                           "PWGUARD_MAX_BODY_BYTES); nothing changed"}
     assert httpx.get(admin_server.url + "/v1/rules", timeout=10).content == before
+
+
+def test_publish_over_the_size_limit_names_the_setting_to_raise(
+    admin_server, tmp_path, monkeypatch, capsys
+):
+    from pwguard.api import publish
+
+    (tmp_path / "r.yaml").write_text(variant(73) + "#" * (MAX_BODY + 1) + "\n")
+    monkeypatch.setenv("PWGUARD_ADMIN_TOKEN", admin_server.admin_token)
+    assert publish.main([str(tmp_path), "--server", admin_server.url]) == 2
+    err = capsys.readouterr().err
+    assert err.endswith(
+        f"answered 413: body larger than {MAX_BODY} bytes (the server's PWGUARD_MAX_BODY_BYTES); "
+        f"nothing changed; the rules ({(tmp_path / 'r.yaml').stat().st_size} bytes) are over the "
+        "server's PWGUARD_MAX_BODY_BYTES: raise it on the server\n"), err
 
 
 def test_body_that_is_not_utf8_gets_415(client):

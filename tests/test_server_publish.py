@@ -357,6 +357,34 @@ def test_a_token_with_a_line_break_or_control_character_is_named_never_printed(
     assert served_version(publish_server) == before
 
 
+def test_a_lint_clean_file_at_the_loaders_size_limit_is_accepted_by_a_default_server(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # the loader takes files up to 1 MiB; the server refused bodies over 1,000,000 bytes (413)
+    text = variant(65)
+    pad = "# " + "x" * 98 + "\n"
+    text += pad * ((loader.MAX_BYTES - len(text.encode())) // len(pad))
+    (tmp_path / "r.yaml").write_text(text)
+    assert 1_000_000 < len(text.encode()) <= loader.MAX_BYTES
+    assert not lint_paths([tmp_path]).errors
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+
+
+def test_several_files_over_a_megabyte_of_utf8_are_accepted_by_a_default_server(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    # merged into one request, the files' text may take up to 4 bytes a character
+    why = "why: Ticking it signs out every Zoho app"
+    long_why = f"{why} {'€' * 190_000}"
+    two_files(tmp_path, 66, first=(why, long_why), second=("why: Ticking it", long_why))
+    result = lint_paths([tmp_path])
+    assert result.ruleset is not None and not result.errors, result.errors
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
+               "--server", publish_server.url) == 0, capsys.readouterr().err
+    assert served_version(publish_server) == version_of(result.ruleset)
+
+
 def test_several_files_over_what_the_server_lints_at_once_are_refused_before_sending(
     tmp_path, monkeypatch, capsys
 ):

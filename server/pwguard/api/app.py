@@ -457,14 +457,16 @@ def create_app(
         header_note = bounded_header(request, "x-pwguard-note", NOTE_MAX)
         header_actor = bounded_header(request, "x-pwguard-actor", ACTOR_MAX)
         limit = settings.max_body_bytes
+        too_large = (f"body larger than {limit} bytes (the server's PWGUARD_MAX_BODY_BYTES); "
+                     "nothing changed")
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+            raise HTTPException(status_code=413, detail=too_large)
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise HTTPException(status_code=413, detail=f"body larger than {limit} bytes")
+                raise HTTPException(status_code=413, detail=too_large)
             chunks.append(chunk)
         try:
             text = b"".join(chunks).decode("utf-8")

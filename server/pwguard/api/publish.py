@@ -210,6 +210,9 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
         print(f"pwguard publish: {redirect_problem(resp, url)}", file=sys.stderr)
         return 2
     said = detail if detail is not None else resp.text[:300].strip()
-    print(f"pwguard publish: {url} answered {resp.status_code}: {said or '(no explanation)'}",
-          file=sys.stderr)
+    line = f"pwguard publish: {url} answered {resp.status_code}: {said or '(no explanation)'}"
+    if resp.status_code == 413:
+        line += (f"; the rules ({len(body.data) if body else '?'} bytes) are over the server's "
+                 "PWGUARD_MAX_BODY_BYTES: raise it on the server")
+    print(line, file=sys.stderr)
     return 2

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
 from pwguard.api.storage import engine_problem
+from pwguard.rules.loader import MAX_BYTES as MAX_RULES_TEXT
 
 # Tokens people paste from docs or leave in; refused outside development.
 PLACEHOLDER_TOKENS = {
@@ -24,6 +25,9 @@ MIN_PRODUCTION_TOKEN = 24
 # SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
 SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
 DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
+# The largest body `pwguard publish` sends: a ruleset of at most the loader's limit in
+# characters (several files are merged into one text), each character at most 4 UTF-8 bytes.
+DEFAULT_MAX_BODY_BYTES = 4 * MAX_RULES_TEXT
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -101,7 +105,9 @@ class Settings(BaseSettings):
         "rules", description="rules folder loaded, linted and activated at start; empty: none"
     )
     max_body_bytes: int = Field(
-        1_000_000, ge=1024, description="largest accepted PUT /v1/admin/rules body (413 above)"
+        DEFAULT_MAX_BODY_BYTES, ge=1024,
+        description="largest accepted PUT /v1/admin/rules body (413 above); the default takes "
+        "any ruleset the linter accepts (1 MiB of text, up to 4 bytes a character)",
     )
     host: str = Field("127.0.0.1", description="address to listen on")
     port: int = Field(8080, ge=0, le=65535, description="port to listen on")
