@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pytest
 import yaml
 
 from pwguard.lint import lint_text
-from tests.serve import RunningServer, server_fixture
+from tests.serve import RunningServer, server_fixture, wait_until
 from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
 
 MAX_BODY = 8192
@@ -169,6 +170,26 @@ def test_publish_makes_a_new_active_version_and_identical_rules_make_no_duplicat
     assert again.json()["version"] == created["version"]
     assert again.json()["created_at"] == created["created_at"]
     assert len(versions(client)) == count
+
+
+def test_a_client_that_disconnects_mid_upload_makes_one_log_line_not_a_traceback(
+    admin_server,
+):
+    before = admin_server.log()
+    host, port = "127.0.0.1", int(admin_server.url.rsplit(":", 1)[1])
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(
+            b"PUT /v1/admin/rules HTTP/1.1\r\nHost: t\r\n"
+            + f"Authorization: Bearer {admin_server.admin_token}\r\n".encode()
+            + b"Content-Type: application/yaml\r\nContent-Length: 5000\r\n\r\nrules:\n"
+        )
+    wait_until(lambda: "disconnected" in admin_server.log()[len(before):], 10,
+               "the disconnect in the server log")
+    new = admin_server.log()[len(before):]
+    # after 7 bytes, or 0 when the server saw the disconnect before the first chunk
+    assert re.search(r"WARNING pwguard\.api: PUT /v1/admin/rules from 127\.0\.0\.1: the client "
+                     r"disconnected after \d+ bytes of its body; nothing changed\n", new), new
+    assert "Traceback" not in new and "Exception in ASGI application" not in new
 
 
 def test_note_and_actor_can_come_from_headers(admin_server, client):

@@ -9,6 +9,7 @@ the worker that handled it at once; other workers follow within that interval.
 from __future__ import annotations
 
 import hmac
+import logging
 import re
 import threading
 import time
@@ -26,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pwguard import __version__
@@ -35,6 +37,8 @@ from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings, configure_logging
 from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage
+
+log = logging.getLogger("pwguard.api")
 
 CACHE_CONTROL = "no-cache"
 RULES_CORS = {
@@ -463,11 +467,17 @@ def create_app(
         if declared is not None and declared.isdigit() and int(declared) > limit:
             raise HTTPException(status_code=413, detail=too_large)
         chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise HTTPException(status_code=413, detail=too_large)
-            chunks.append(chunk)
+        try:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(status_code=413, detail=too_large)
+                chunks.append(chunk)
+        except ClientDisconnect:  # nobody is left to answer: one line, not a traceback
+            host = request.client.host if request.client else "unknown"
+            log.warning("PUT /v1/admin/rules from %s: the client disconnected after %d bytes "
+                        "of its body; nothing changed", host, size)
+            return JSONResponse({"detail": "client disconnected"}, status_code=400)
         try:
             text = b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError:
