@@ -121,11 +121,24 @@ def test_production_never_generates_a_signing_key(tmp_path):
      ({"PWGUARD_DATABASE_URL": "sqlite://"}, "PWGUARD_DATABASE_URL 'sqlite://': an in-memory"),
      ({"PWGUARD_DATABASE_URL": "sqlite:///{tmp}/x.db?timeout=abc"},
       "PWGUARD_DATABASE_URL 'sqlite:///{tmp}/x.db?timeout=abc' cannot be used (could not "
-      "convert string to float: 'abc'): fix or remove the options after `?`")],
+      "convert string to float: 'abc'): fix or remove the options after `?`"),
+     ({"PWGUARD_SIGNING_KEY": "{tmp}/binary.key"},
+      "PWGUARD_SIGNING_KEY: {tmp}/binary.key is not a key file (it has binary content); it "
+      "must hold an Ed25519 private key as PEM text (-----BEGIN PRIVATE KEY----- ...) or the "
+      "base64 of a 32-byte seed, as `pwguard keygen --out DIR` writes"),
+     ({"PWGUARD_SIGNING_KEY": "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIA==\\n"
+       "-----END PRIVATE KEY-----"},
+      "PWGUARD_SIGNING_KEY: the PEM key has a literal \\n (backslash and n) where its line "
+      "breaks belong: put real line breaks there"),
+     ({"PWGUARD_SIGNING_KEY": "/dev/zero"},
+      "PWGUARD_SIGNING_KEY: /dev/zero is not a regular file; it must hold an Ed25519 private "
+      "key")],
     ids=["port", "env", "key", "database", "unsupported-database", "password-masked",
-         "sqlite-memory", "sqlite-no-path", "database-option"],
+         "sqlite-memory", "sqlite-no-path", "database-option", "binary-key", "pem-backslash-n",
+         "key-device"],
 )
 def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
+    (tmp_path / "binary.key").write_bytes(bytes(range(256)))
     env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
     expected = expected.format(tmp=tmp_path)
     proc = serve(tmp_path, "--rules", str(GOOD_DIR), **env)

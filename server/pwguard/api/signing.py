@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 BUNDLE_FORMAT = "pwguard-bundle/1"
 PRIVATE_KEY_NAME = "pwguard-signing.key"  # what `pwguard keygen` writes
+MAX_KEY_FILE = 64 * 1024  # a PEM key is ~120 bytes: more is not a key file (/dev/zero...)
+KEY_FILE_CONTENT = (
+    "it must hold an Ed25519 private key as PEM text (-----BEGIN PRIVATE KEY----- ...) or "
+    "the base64 of a 32-byte seed, as `pwguard keygen --out DIR` writes"
+)
 
 
 class SigningKeyError(ValueError):
@@ -71,11 +77,19 @@ def parse_private_key(text: str, where: str) -> Ed25519PrivateKey:
     """Parse a PKCS#8 PEM Ed25519 key or the base64 of its raw 32-byte seed."""
     text = text.strip()
     if text.startswith("-----BEGIN"):
+        if "\\n" in text:
+            raise SigningKeyError(
+                f"{where}: the PEM key has a literal \\n (backslash and n) where its line breaks "
+                "belong: put real line breaks there (e.g. PWGUARD_SIGNING_KEY=\"$(cat "
+                f"{PRIVATE_KEY_NAME})\"), or set PWGUARD_SIGNING_KEY to the key file's path"
+            )
         try:
             key = serialization.load_pem_private_key(text.encode("ascii"), password=None)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnicodeEncodeError) as exc:
+            reason = str(exc).split(" See https://", 1)[0].strip()
             raise SigningKeyError(
-                f"{where}: not a readable unencrypted PEM private key ({exc})"
+                f"{where}: not a readable unencrypted PEM private key ({reason}); "
+                f"{KEY_FILE_CONTENT}"
             ) from None
         if not isinstance(key, Ed25519PrivateKey):
             raise SigningKeyError(
@@ -91,27 +105,57 @@ def parse_private_key(text: str, where: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+def key_file_path(value: str) -> Path | None:
+    """The file PWGUARD_SIGNING_KEY names, or None when it holds the key itself."""
+    if "-----BEGIN" in value or _looks_like_base64_seed(value):
+        return None
+    return Path(value.strip()).expanduser()
+
+
+def read_key_file(path: Path, where: str) -> str:
+    """A key file's text: a regular file, small, ASCII; else SigningKeyError saying what it
+    must hold (never blocks: FIFOs and devices are refused before they are opened)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise SigningKeyError(
+            f"{where}: no key file at {path}; create one with `pwguard keygen --out DIR`"
+        ) from None
+    except OSError as exc:
+        raise SigningKeyError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISREG(mode):
+        raise SigningKeyError(f"{where}: {path} is not a regular file; {KEY_FILE_CONTENT}")
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_KEY_FILE + 1)
+    except OSError as exc:
+        raise SigningKeyError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_KEY_FILE:
+        raise SigningKeyError(
+            f"{where}: {path} is over {MAX_KEY_FILE} bytes, not a key file; {KEY_FILE_CONTENT}"
+        )
+    try:
+        return data.decode("ascii")
+    except UnicodeDecodeError:
+        raise SigningKeyError(
+            f"{where}: {path} is not a key file (it has binary content); {KEY_FILE_CONTENT}"
+        ) from None
+
+
 def load_private_key(value: str, where: str = "PWGUARD_SIGNING_KEY") -> Ed25519PrivateKey:
     """Load a key from a file path, or from the value itself (PEM or base64 seed)."""
-    if "-----BEGIN" not in value and not _looks_like_base64_seed(value):
-        path = Path(value).expanduser()
-        try:
-            text = path.read_text("ascii")
-        except FileNotFoundError:
-            raise SigningKeyError(
-                f"{where}: no key file at {path}; create one with `pwguard keygen --out DIR`"
-            ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SigningKeyError(f"{where}: cannot read {path}: {exc}") from None
-        key = parse_private_key(text, f"{where} ({path})")
-        if "-----BEGIN" not in text and _is_a_public_key_file(path, text):
-            # any 32 bytes make a seed: without this the server signs with a key nobody trusts
-            raise SigningKeyError(
-                f"{where}: {path} is the public key (the extension's `publicKey` policy), not "
-                f"the private one; set PWGUARD_SIGNING_KEY to {path.parent / PRIVATE_KEY_NAME}"
-            )
-        return key
-    return parse_private_key(value, where)
+    path = key_file_path(value)
+    if path is None:
+        return parse_private_key(value, where)
+    text = read_key_file(path, where)
+    key = parse_private_key(text, f"{where} ({path})")
+    if "-----BEGIN" not in text and _is_a_public_key_file(path, text):
+        # any 32 bytes make a seed: without this the server signs with a key nobody trusts
+        raise SigningKeyError(
+            f"{where}: {path} is the public key (the extension's `publicKey` policy), not "
+            f"the private one; set PWGUARD_SIGNING_KEY to {path.parent / PRIVATE_KEY_NAME}"
+        )
+    return key
 
 
 def _is_a_public_key_file(path: Path, text: str) -> bool:
