@@ -16,7 +16,7 @@ import pytest
 
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings
-from pwguard.api.signing import load_private_key, public_key_b64
+from pwguard.api.signing import SigningKeyError, load_private_key, public_key_b64
 from tests.serve import ROOT, free_port, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, etag_for, variant
 
@@ -122,6 +122,11 @@ def test_production_never_generates_a_signing_key(tmp_path):
      ({"PWGUARD_DATABASE_URL": "sqlite:///{tmp}/x.db?timeout=abc"},
       "PWGUARD_DATABASE_URL 'sqlite:///{tmp}/x.db?timeout=abc' cannot be used (could not "
       "convert string to float: 'abc'): fix or remove the options after `?`"),
+     ({"PWGUARD_DATABASE_URL": "sqlite:///{tmp}/not-a-db"},
+      "PWGUARD_DATABASE_URL 'sqlite:///{tmp}/not-a-db': '{tmp}/not-a-db' is not an SQLite "
+      "database: point it at the database of a pwguard server, or at a new file"),
+     ({"PWGUARD_DATABASE_URL": "sqlite:///{tmp}/a-folder"},
+      "PWGUARD_DATABASE_URL 'sqlite:///{tmp}/a-folder': '{tmp}/a-folder' is not a regular file"),
      ({"PWGUARD_SIGNING_KEY": "{tmp}/binary.key"},
       "PWGUARD_SIGNING_KEY: {tmp}/binary.key is not a key file (it has binary content); it "
       "must hold an Ed25519 private key as PEM text (-----BEGIN PRIVATE KEY----- ...) or the "
@@ -134,10 +139,12 @@ def test_production_never_generates_a_signing_key(tmp_path):
       "PWGUARD_SIGNING_KEY: /dev/zero is not a regular file; it must hold an Ed25519 private "
       "key")],
     ids=["port", "env", "key", "database", "unsupported-database", "password-masked",
-         "sqlite-memory", "sqlite-no-path", "database-option", "binary-key", "pem-backslash-n",
-         "key-device"],
+         "sqlite-memory", "sqlite-no-path", "database-option", "not-sqlite", "database-folder",
+         "binary-key", "pem-backslash-n", "key-device"],
 )
 def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, expected):
+    (tmp_path / "not-a-db").write_bytes(b"\x7fELF" + bytes(200))
+    (tmp_path / "a-folder").mkdir()
     (tmp_path / "binary.key").write_bytes(bytes(range(256)))
     env = {k: v.format(tmp=tmp_path) for k, v in env.items()}
     expected = expected.format(tmp=tmp_path)
@@ -200,6 +207,23 @@ def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert public_key_b64(resolve_signing_key(settings)) == public_key_b64(first)
     assert public_key_b64(load_private_key(str(path))) == public_key_b64(first)
+
+
+def test_dev_never_creates_the_folder_of_the_database(tmp_path):
+    # it created the missing folders (as root: /nonexistent/dir/) for the dev signing key
+    missing = tmp_path / "nonexistent" / "dir"
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR),
+                 PWGUARD_DATABASE_URL=f"sqlite:///{missing / 'pwguard.db'}")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"pwguard serve: PWGUARD_DATABASE_URL 'sqlite:///{missing / 'pwguard.db'}': the folder "
+        f"'{missing}' must exist (it is not created): create it, or point PWGUARD_DATABASE_URL "
+        "at a file in an existing folder\n")
+    assert not (tmp_path / "nonexistent").exists()
+    settings = Settings(database_url=f"sqlite:///{missing / 'pwguard.db'}", signing_key="")
+    with pytest.raises(SigningKeyError, match=r"the folder .* must exist \(it is not created"):
+        resolve_signing_key(settings)  # `pwguard export` takes the key this way
+    assert not (tmp_path / "nonexistent").exists()
 
 
 def test_restart_keeps_a_published_version_active_and_new_folder_rules_take_over(tmp_path):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from pwguard.api.settings import Settings
+from pwguard.api.settings import Settings, shown_url
 from pwguard.api.signing import (
     PRIVATE_KEY_NAME,
     SigningKeyError,
@@ -27,6 +27,7 @@ EXTENSION_POLICY_NAME = "pwguard-managed-policy.json"
 CHROME_EXTENSION_ID = "<chrome-extension-id>"
 
 log = logging.getLogger("pwguard.keys")
+DEV_KEY_DIR = Path(".pwguard")  # where dev keeps its key when the database is not SQLite
 
 
 def resolve_signing_key(settings: Settings) -> Ed25519PrivateKey:
@@ -39,6 +40,13 @@ def resolve_signing_key(settings: Settings) -> Ed25519PrivateKey:
             "`pwguard keygen --out DIR` and set PWGUARD_SIGNING_KEY=DIR/" + PRIVATE_NAME
         )
     path = settings.default_key_path()
+    if not path.parent.is_dir() and path.parent != DEV_KEY_DIR:
+        raise SigningKeyError(
+            f"PWGUARD_DATABASE_URL {shown_url(settings.database_url)!r}: the folder "
+            f"{str(path.parent)!r} must exist (it is not created; dev mode keeps its signing key "
+            "beside the database): create it, or point PWGUARD_DATABASE_URL at a file in an "
+            "existing folder"
+        )
     if path.exists():
         return load_private_key(str(path), where=f"dev signing key {path}")
     try:

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings, configure_logging, shown_url
+from pwguard.api.settings import Settings, configure_logging, shown_url, sqlite_file_problem
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
 from pwguard.cliargs import parse_args
@@ -69,6 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def storage_is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
+
+
+def database_hint(url: str, reason: str) -> str:
+    """What to do about a database that would not open, after its driver's reason."""
+    if not storage_is_sqlite(url):
+        return ""
+    if "not a database" in reason:
+        return ("; it is not an SQLite database: point PWGUARD_DATABASE_URL at the database of "
+                "a pwguard server, or at a new file (created at start)")
+    return "; the folder must exist and be writable (or set PWGUARD_DATABASE_URL)"
 
 
 def fail(message: str) -> int:
@@ -134,6 +144,10 @@ def prepare(settings: Settings) -> int:
     problem = listen_problem(settings.host, settings.port)
     if problem:
         return fail(problem)
+    # before the key: in dev it is generated beside the SQLite file
+    problem = sqlite_file_problem(settings.database_url)
+    if problem:
+        return fail(problem)
     try:
         key = resolve_signing_key(settings)
     except SigningKeyError as exc:
@@ -142,13 +156,10 @@ def prepare(settings: Settings) -> int:
         storage = Storage(settings.database_url)
         storage.create_schema()
     except SQLAlchemyError as exc:
-        hint = (
-            "; the folder must exist and be writable (or set PWGUARD_DATABASE_URL)"
-            if storage_is_sqlite(settings.database_url) else ""
-        )
+        reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
         return fail(
             f"cannot open the database PWGUARD_DATABASE_URL={shown_url(settings.database_url)!r}: "
-            f"{str(exc.orig if hasattr(exc, 'orig') and exc.orig else exc).strip()}{hint}"
+            f"{reason}{database_hint(settings.database_url, reason)}"
         )
     try:
         if settings.rules_dir:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,7 @@ MIN_PRODUCTION_TOKEN = 24
 # SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
 SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
 DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
+SQLITE_HEADER = b"SQLite format 3\x00"
 # The largest body `pwguard publish` sends: a ruleset of at most the loader's limit in
 # characters (several files are merged into one text), each character at most 4 UTF-8 bytes.
 DEFAULT_MAX_BODY_BYTES = 4 * MAX_RULES_TEXT
@@ -76,6 +78,40 @@ def database_url_problem(url: str) -> str | None:
         shown = shown_url(url)
         fix = "fix or remove the options after `?`" if "?" in url else DATABASE_URL_FIX
         return f"PWGUARD_DATABASE_URL {shown!r} cannot be used ({reason}): {fix}"
+    return None
+
+
+def sqlite_file_problem(url: str) -> str | None:
+    """Why the SQLite file of PWGUARD_DATABASE_URL cannot hold the server's database, or None.
+
+    Checked before anything is written: the dev signing key is created beside the file, and
+    neither it nor the database may create folders or land beside a file that is not ours.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or \
+            parsed.query.get("uri") or parsed.database == ":memory:":
+        return None
+    path = Path(parsed.database)
+    where = f"PWGUARD_DATABASE_URL {shown_url(url)!r}"
+    if not path.parent.is_dir():
+        return (f"{where}: the folder {str(path.parent)!r} must exist (it is not created): "
+                "create it, or point PWGUARD_DATABASE_URL at a file in an existing folder")
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return None  # a new database: created at start
+    except OSError:
+        return None  # reported by the database's own open, with the reason
+    if not stat.S_ISREG(mode):
+        return f"{where}: {str(path)!r} is not a regular file: point it at an SQLite file"
+    try:
+        with path.open("rb") as fh:
+            header = fh.read(len(SQLITE_HEADER))
+    except OSError:
+        return None
+    if header and header != SQLITE_HEADER:
+        return (f"{where}: {str(path)!r} is not an SQLite database: point it at the database "
+                "of a pwguard server, or at a new file (created at start)")
     return None
 
 

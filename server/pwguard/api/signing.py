@@ -206,7 +206,7 @@ def parse_public_keys(value: str) -> list[bytes]:
 def generate_key_file(path: Path) -> Ed25519PrivateKey:
     """Create a new private key at `path`, readable by its owner only (0600)."""
     key = Ed25519PrivateKey.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(exist_ok=True)  # one level (./.pwguard/): a missing folder above is an error
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(private_key_pem(key))
