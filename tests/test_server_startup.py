@@ -226,6 +226,17 @@ def test_dev_never_creates_the_folder_of_the_database(tmp_path):
     assert not (tmp_path / "nonexistent").exists()
 
 
+def test_a_signing_key_file_others_can_read_is_warned_about_at_start(tmp_path):
+    with start_server(tmp_path, rules_dir=GOOD_DIR) as srv:
+        assert "chmod 600" not in srv.log()  # 0600, as keygen writes it
+        key = Path(srv.env["PWGUARD_SIGNING_KEY"])
+        key.chmod(0o644)
+        srv.restart()
+        assert f"WARNING pwguard.serve: signing key {key} has mode 0644, open to other users " \
+            "(whoever reads it can sign rules every browser accepts); it should be 0600: " \
+            f"chmod 600 {key}" in srv.log()
+
+
 def test_restart_keeps_a_published_version_active_and_new_folder_rules_take_over(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()

@@ -15,6 +15,7 @@ from pwguard.api.signing import (
     PRIVATE_KEY_NAME,
     SigningKeyError,
     generate_key_file,
+    key_file_path,
     key_id,
     load_private_key,
     public_key_b64,
@@ -63,6 +64,23 @@ def resolve_signing_key(settings: Settings) -> Ed25519PrivateKey:
         path, public_key_b64(key),
     )
     return key
+
+
+def key_file_warning(settings: Settings) -> str | None:
+    """A warning when the private key file can be read by others than its owner (as ssh
+    warns), or None. Anyone who reads it can sign rules every browser accepts."""
+    value = settings.signing_key.strip()
+    path = key_file_path(value) if value else settings.default_key_path()
+    if path is None:
+        return None
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    return (f"signing key {path} has mode {mode:04o}, open to other users (whoever reads it can "
+            f"sign rules every browser accepts); it should be 0600: chmod 600 {path}")
 
 
 def policy_snippet(public_key: str, server_url: str) -> dict[str, object]:

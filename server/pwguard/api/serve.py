@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
-from pwguard.api.keys import resolve_signing_key
+from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import Settings, configure_logging, shown_url, sqlite_file_problem
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage
@@ -152,6 +152,9 @@ def prepare(settings: Settings) -> int:
         key = resolve_signing_key(settings)
     except SigningKeyError as exc:
         return fail(str(exc))
+    warning = key_file_warning(settings)
+    if warning:
+        log.warning("%s", warning)
     try:
         storage = Storage(settings.database_url)
         storage.create_schema()
