@@ -10,7 +10,7 @@ import pytest
 from pwguard.api.signing import verify_bundle
 from pwguard.lint import lint_paths
 from pwguard.rules.bundle import payload_bytes, version_of
-from tests.serve import RunningServer, server_fixture
+from tests.serve import RunningServer, server_fixture, start_server, wait_until
 from tests.server_cases import GOOD_DIR, check_bundle, etag_for
 
 api_server = server_fixture("module", rules_dir=GOOD_DIR)
@@ -156,3 +156,36 @@ def test_openapi_documents_every_endpoint_with_examples(api_server):
     assert "example" in paths["/v1/rules"]["get"]["responses"]["200"]["content"]["application/json"]
     docs = get(api_server, "/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_when_the_database_disappears_the_last_bundle_is_still_served_and_healthz_says_so(
+    tmp_path,
+):
+    with start_server(tmp_path, rules_dir=GOOD_DIR) as srv:
+        before = get(srv, "/v1/rules")
+        version = check_bundle(before, srv.public_key)["version"]
+        for db in tmp_path.glob("pwguard.db*"):
+            db.unlink()
+        answers: list[httpx.Response] = []
+
+        def noticed() -> bool:  # the cache re-checks the database once a second
+            answers.append(get(srv, "/v1/rules"))
+            return "database unavailable (" in srv.log()
+
+        wait_until(noticed, 15, "the server to notice the database is gone")
+        answers.append(get(srv, "/v1/rules"))
+        assert {(a.status_code, a.content) for a in answers} == {(200, before.content)}
+        assert get(srv, "/v1/rules", **{"If-None-Match": before.headers["etag"]}) \
+            .status_code == 304
+        health = get(srv, "/healthz")
+        assert health.status_code == 503
+        body = health.json()
+        assert body["status"] == "error" and body["database"].startswith("unreachable: ")
+        assert (body["active_version"], body["serving"]) == (None, version)
+        # an admin call on the lost database: 503 naming it, not a 500
+        resp = httpx.get(srv.url + "/v1/admin/versions", headers=srv.admin_headers, timeout=10)
+        assert resp.status_code == 503
+        assert resp.json() == {"detail": "database unavailable; nothing changed (see /healthz)"}
+        log = srv.log()
+        assert log.count("database unavailable (") == 2  # once for the cache, once for the call
+        assert "Traceback" not in log

@@ -135,6 +135,20 @@ def test_503_before_any_publish_carries_cors_so_the_extension_can_report_it(two_
     assert "access-control-allow-credentials" not in resp.headers
 
 
+def test_with_no_bundle_in_memory_and_the_database_gone_rules_answer_503_saying_so(tmp_path):
+    url = f"sqlite:///{tmp_path / 'gone.db'}"
+    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
+    c = Client(create_app(settings, key=Ed25519PrivateKey.generate()))
+    for db in tmp_path.glob("gone.db*"):
+        db.unlink()
+    resp = c.get("/v1/rules")
+    assert resp.status_code == 503
+    assert resp.json() == {"detail": "rules unavailable: the database does not answer "
+                                     "(see /healthz)"}
+    assert resp.headers["access-control-allow-origin"] == "*"
+    c.app.state.storage.close()
+
+
 def test_a_publish_on_one_worker_is_served_by_the_other(two_workers):
     a, b, public = two_workers
     auth = {"Authorization": f"Bearer {TOKEN}"}

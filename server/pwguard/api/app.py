@@ -27,6 +27,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -127,7 +128,12 @@ class RulesFastPath:
 
 
 class RulesCache:
-    """The active bundle's bytes, prepared once per version."""
+    """The active bundle's bytes, prepared once per version.
+
+    When the database stops answering, the last bundle read keeps being served (protection
+    never lapses: it is signed, and was active when last seen); `error` says why, for /healthz,
+    and the database is asked again once per interval.
+    """
 
     def __init__(self, storage: Storage, interval: float, key: Ed25519PrivateKey) -> None:
         self.storage = storage
@@ -135,6 +141,7 @@ class RulesCache:
         self.key = key
         self.current: Cached | None = None
         self.checked_at = float("-inf")
+        self.error: str | None = None  # why the database did not answer the last check
         self._lock = threading.Lock()
 
     def fresh(self) -> Cached | None:
@@ -148,14 +155,31 @@ class RulesCache:
         with self._lock:
             if self.fresh() is not None:
                 return self.current
-            version = self.storage.active_version()
-            if version is None:
-                self.current = None
-            elif self.current is None or self.current.version != version:
-                body = self.storage.bundle_of(version)
-                self.current = None if body is None else self._cached(version, body)
+            try:
+                version = self.storage.active_version()
+                if version is None:
+                    self.current = None
+                elif self.current is None or self.current.version != version:
+                    body = self.storage.bundle_of(version)
+                    self.current = None if body is None else self._cached(version, body)
+            except Exception as exc:  # any driver error: keep serving what we have
+                self.failed(exc)
+            else:
+                if self.error is not None:
+                    log.warning("database answers again; serving version %s",
+                                self.current.version if self.current else None)
+                self.error = None
             self.checked_at = time.monotonic()
             return self.current
+
+    def failed(self, exc: Exception) -> None:
+        """Note a database error: one log line when it starts, not one per request."""
+        reason = database_error(exc)
+        if self.error is None:
+            serving = self.current.version if self.current else None
+            log.warning("database unavailable (%s); GET /v1/rules %s until it answers", reason,
+                        f"serves version {serving} from memory" if serving else "answers 503")
+        self.error = reason
 
     def set(self, version: str, body: bytes) -> None:
         """Install a version this worker just activated."""
@@ -166,6 +190,13 @@ class RulesCache:
     def _cached(self, version: str, body: bytes) -> Cached:
         # stored under an earlier key (rotation): served signed by the current one
         return Cached(version, bundle_etag(version, key_id(self.key)), signed_by(body, self.key))
+
+
+def database_error(exc: BaseException) -> str:
+    """A database error as one line: its type and the driver's first line (no traceback)."""
+    orig = getattr(exc, "orig", None) or exc
+    first = (str(orig).strip().splitlines() or [""])[0][:200]
+    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -207,7 +238,13 @@ class AuditOut(BaseModel):
 class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     database: str = Field(examples=["ok"])
-    active_version: str | None = Field(examples=["3f2a9c0d1e4b5a67"])
+    active_version: str | None = Field(
+        examples=["3f2a9c0d1e4b5a67"], description="the active version in the database "
+        "(null when nothing is active or the database does not answer)")
+    serving: str | None = Field(
+        default=None, examples=["3f2a9c0d1e4b5a67"], description="the version this process's "
+        "GET /v1/rules serves from memory; while the database does not answer it keeps "
+        "serving the last one it read")
     server_version: str = Field(examples=[__version__])
 
 
@@ -262,6 +299,15 @@ async def refuse_bad_request(request: Request, exc: Exception) -> JSONResponse:
     errors = exc.errors() if isinstance(exc, RequestValidationError) else []
     problems = [request_problem(e) for e in errors] or ["invalid request"]
     return JSONResponse({"detail": refusal("; ".join(problems))}, status_code=422)
+
+
+async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """503 with one log line when the database fails a request (not a 500 and a traceback)."""
+    reason = database_error(exc)
+    log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, reason)
+    return JSONResponse(
+        {"detail": "database unavailable; nothing changed (see /healthz)"}, status_code=503
+    )
 
 
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
@@ -325,6 +371,7 @@ def create_app(
     app.state.cache = cache
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, refuse_bad_request)
+    app.add_exception_handler(SQLAlchemyError, database_unavailable)
 
     def require_admin_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -367,7 +414,9 @@ def create_app(
         current = cache.fresh() or await run_in_threadpool(cache.refresh)
         if current is None:
             # CORS here too: else a browser reports a network error instead of the 503
-            raise HTTPException(status_code=503, detail="no active rules version",
+            detail = "no active rules version" if cache.error is None else \
+                "rules unavailable: the database does not answer (see /healthz)"
+            raise HTTPException(status_code=503, detail=detail,
                                 headers={"Cache-Control": CACHE_CONTROL, **RULES_CORS})
         inm = request.headers.get("if-none-match")
         if inm is not None and etag_matches(inm, current.etag):
@@ -398,15 +447,16 @@ def create_app(
     )
     def healthz() -> JSONResponse:
         """Report whether the database answers and which version is active."""
+        serving = cache.current.version if cache.current is not None else None
         try:
             version = store.active_version()
         except Exception as exc:  # any driver error means the same thing to a load balancer
             out = HealthOut(status="error", database=f"unreachable: {type(exc).__name__}",
-                            active_version=None, server_version=__version__)
+                            active_version=None, serving=serving, server_version=__version__)
             return JSONResponse(out.model_dump(), status_code=503)
         ok = version is not None
         out = HealthOut(status="ok" if ok else "no active version", database="ok",
-                        active_version=version, server_version=__version__)
+                        active_version=version, serving=serving, server_version=__version__)
         return JSONResponse(out.model_dump(), status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
