@@ -172,6 +172,27 @@ def test_publish_makes_a_new_active_version_and_identical_rules_make_no_duplicat
     assert len(versions(client)) == count
 
 
+def test_publishing_the_active_version_again_changes_and_audits_nothing(admin_server, client):
+    yaml_body = {"Content-Type": "application/yaml"}
+    first = client.put("/v1/admin/rules", content=variant(71).encode(), headers=yaml_body)
+    assert first.status_code == 201 and first.json()["changed"] is True
+    audit = client.get("/v1/admin/audit").json()
+    again = client.put("/v1/admin/rules", params={"note": "dropped"},
+                       content=variant(71).encode(), headers=yaml_body)
+    assert again.status_code == 200
+    assert (again.json()["created"], again.json()["changed"]) == (False, False)
+    assert client.get("/v1/admin/audit").json() == audit
+    # stored but not active: activated again, and that is a change (audited with its note)
+    assert client.put("/v1/admin/rules", content=variant(72).encode(),
+                      headers=yaml_body).status_code == 201
+    back = client.put("/v1/admin/rules", params={"note": "back to 71"},
+                      content=variant(71).encode(), headers=yaml_body)
+    assert (back.json()["created"], back.json()["changed"]) == (False, True)
+    last = client.get("/v1/admin/audit").json()[-1]
+    assert (last["action"], last["version"], last["note"]) == (
+        "activate", first.json()["version"], "back to 71")
+
+
 def test_a_client_that_disconnects_mid_upload_makes_one_log_line_not_a_traceback(
     admin_server,
 ):

@@ -357,6 +357,24 @@ def test_a_token_with_a_line_break_or_control_character_is_named_never_printed(
     assert served_version(publish_server) == before
 
 
+def test_publishing_the_active_version_again_says_nothing_changed(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "r.yaml").write_text(variant(64))
+    token, url = publish_server.admin_token, publish_server.url
+    assert run(monkeypatch, token, str(tmp_path), "--server", url, "--note", "first") == 0
+    version = served_version(publish_server)
+    assert capsys.readouterr().out == (
+        f"published {version} (new version): now active, served at {url}/v1/rules\n")
+    audit = httpx.get(url + "/v1/admin/audit", headers=publish_server.admin_headers).json()
+    assert run(monkeypatch, token, str(tmp_path), "--server", url, "--note", "again") == 0
+    assert capsys.readouterr().out == (
+        f"already active: {version} is what {url}/v1/rules serves; nothing changed (nothing "
+        "recorded, the note included)\n")
+    assert httpx.get(url + "/v1/admin/audit", headers=publish_server.admin_headers).json() \
+        == audit
+
+
 def test_a_lint_clean_file_at_the_loaders_size_limit_is_accepted_by_a_default_server(
     publish_server, tmp_path, monkeypatch, capsys
 ):

@@ -222,6 +222,9 @@ class VersionOut(BaseModel):
 
 class PublishOut(VersionOut):
     created: bool = Field(description="false when the same rules were already stored")
+    changed: bool = Field(
+        default=True, description="false when these rules were the active version already: "
+        "nothing was stored, activated or audited (the note is not recorded)")
     warnings: list[dict[str, Any]] = Field(
         default=[], description="linter findings of warning severity (they do not block)")
 
@@ -483,7 +486,8 @@ def create_app(
         status_code=201,
         response_model=PublishOut,
         responses={
-            200: {"model": PublishOut, "description": "same rules already stored; now active"},
+            200: {"model": PublishOut, "description": "same rules already stored; now active "
+                  "(`changed` false: they were active already, nothing changed)"},
             201: {"model": PublishOut, "description": "new version stored and active"},
             413: {"model": ErrorOut, "description": "body larger than PWGUARD_MAX_BODY_BYTES"},
             415: {"model": ErrorOut, "description": "body is not UTF-8 text"},
@@ -549,14 +553,15 @@ def create_app(
         bundle = sign_bundle(built.payload, signing_key)
         note_text = without_nul(note or header_note)
         who = actor_of(request, actor or header_actor)
-        stored, created = await run_in_threadpool(
-            lambda: store.add_version(built.version, built.payload, bundle,
-                                      note=note_text, actor=who)
+        done = await run_in_threadpool(
+            lambda: store.publish(built.version, built.payload, bundle,
+                                  note=note_text, actor=who)
         )
+        stored, created = done.version, done.created
         # an identical ruleset keeps its first signature: serve the stored bytes, not ours
         served = bundle if created else await run_in_threadpool(store.bundle_of, stored.version)
         cache.set(stored.version, served if served is not None else bundle)
-        out = PublishOut(**asdict(stored), active=True, created=created,
+        out = PublishOut(**asdict(stored), active=True, created=created, changed=done.changed,
                          warnings=[finding_json(f) for f in outcome.findings
                                    if f.severity == "warning"])
         return JSONResponse(out.model_dump(mode="json"), status_code=201 if created else 200)

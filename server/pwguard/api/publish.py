@@ -172,9 +172,16 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
         data: Any = resp.json()
     except (ValueError, RecursionError):
         data = None
+    rules_url = url.removesuffix("/v1/admin/rules") + "/v1/rules"
     if resp.status_code in (200, 201) and isinstance(data, dict):
-        state = "new version" if data.get("created") else "already stored"
-        print(f"published {data.get('version')} ({state}), now active on {url}")
+        version = data.get("version")
+        if data.get("changed") is False:
+            print(f"already active: {version} is what {rules_url} serves; nothing changed "
+                  "(nothing recorded, the note included)")
+        elif data.get("created"):
+            print(f"published {version} (new version): now active, served at {rules_url}")
+        else:
+            print(f"published {version} (stored before): now active, served at {rules_url}")
         return 0
     detail = data.get("detail") if isinstance(data, dict) else None
     findings = detail.get("findings") if isinstance(detail, dict) else None

@@ -85,6 +85,20 @@ class Version:
 
 
 @dataclass(frozen=True)
+class Published:
+    """What a publish did: the stored version, whether it is new, and the version it replaced
+    as the active one (`previous == version.version`: it was active already, nothing changed)."""
+
+    version: Version
+    created: bool
+    previous: str | None
+
+    @property
+    def changed(self) -> bool:
+        return self.created or self.previous != self.version.version
+
+
+@dataclass(frozen=True)
 class ActiveBundle:
     """The active version with the exact bytes GET /v1/rules serves."""
 
@@ -239,6 +253,14 @@ class Storage:
         Returns the stored version and whether it is new. Content-addressed: the
         same rules twice never make two versions.
         """
+        done = self.publish(version, payload, bundle, note=note, actor=actor, activate=activate)
+        return done.version, done.created
+
+    def publish(
+        self, version: str, payload: bytes, bundle: bytes, *, note: str = "", actor: str = "",
+        activate: bool = True,
+    ) -> Published:
+        """`add_version`, also telling which version was active before."""
         with self._write() as conn:
             previous = self._lock_active(conn)
             found = self._version(conn, version)
@@ -264,7 +286,7 @@ class Storage:
                 "audit action=%s version=%s previous=%s actor=%r note=%r",
                 "publish" if created else "activate", version, previous, actor, note,
             )
-        return stored, created
+        return Published(stored, created, previous)
 
     def activate(self, version: str, *, actor: str = "", note: str = "") -> Version | None:
         """Make a stored version active (rollback); None if no such version."""
