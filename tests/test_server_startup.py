@@ -41,6 +41,16 @@ def test_serve_help_documents_every_setting_and_its_environment_variable():
         assert env in out
 
 
+def test_serve_help_says_what_dev_mode_does_with_admin_tokens():
+    # it said dev "accepts any admin token": with none set, every admin call gets 401
+    out = subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", "--help"],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    text = " ".join(out.split())
+    assert "accepts any admin token" not in text
+    assert "dev generates a signing key if absent and allows a weak PWGUARD_ADMIN_TOKEN (with " \
+        "none set, every admin request gets 401)" in text
+
+
 def test_serve_refuses_to_start_on_lint_errors_and_prints_the_findings(tmp_path):
     rules = tmp_path / "rules"
     rules.mkdir()

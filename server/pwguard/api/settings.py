@@ -122,8 +122,9 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "production"] = Field(
         "dev",
-        description="dev generates a signing key if absent and accepts any admin token; "
-        "production refuses both",
+        description="dev generates a signing key if absent and allows a weak PWGUARD_ADMIN_TOKEN "
+        "(with none set, every admin request gets 401); production refuses to start without a "
+        "signing key or with an empty, short or placeholder admin token",
     )
     database_url: str = Field(
         "sqlite:///./pwguard.db",
