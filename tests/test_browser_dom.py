@@ -563,6 +563,16 @@ def test_a_blank_popup_the_page_fills_in_is_protected(bundled: Browser, zoho: Zo
         bundled.js("if (window.popup) window.popup.close();")
 
 
+def test_a_blob_frame_the_page_makes_is_protected(bundled: Browser, zoho: ZohoMock) -> None:
+    # a blob: document has the origin of the page that made it, which can script it
+    bundled.open(serve(zoho, "/u/blob-frame", page('<div id="x"></div>')))
+    bundled.wait('return document.getElementById("x") !== null')
+    bundled.js("""const f = document.createElement("iframe"); f.id = "late";
+        f.src = URL.createObjectURL(new Blob([arguments[0]], {type: "text/html"}));
+        document.body.append(f);""", page(row("ter_mob", "clear_mobile", MOBILE, checked=True)))
+    bundled.wait(IS_BLOCKED, "#ter_mob", "#late")
+
+
 # ------------------------------------------------------------------------------- banner
 @pytest.mark.parametrize(("lang", "expected"), [
     ("es-MX", "es"),      # region dropped
