@@ -227,10 +227,25 @@
     return selectorsOf(ruleList).some((sel) => /[+~]/.test(blanked(sel)));
   }
 
+  // the page's URL the rules were chosen for, without its fragment (no match pattern sees it)
+  let rulesUrl = null;
+  function withoutFragment(url) {
+    const hash = url.indexOf("#");
+    return hash < 0 ? url : url.slice(0, hash);
+  }
+
+  // a single-page app moved to another URL (guard-main.js reports history.pushState and
+  // replaceState; popstate, hashchange): the rules are chosen again if it changed
+  function onNavigated() {
+    if (payload && withoutFragment(pageUrl()) !== rulesUrl) applyPayload(payload);
+  }
+
   function applyPayload(next) {
     if (!next || !Array.isArray(next.rules)) return;
     payload = next;
-    rules = E.rules_for_url(payload, pageUrl());
+    const url = pageUrl();
+    rulesUrl = withoutFragment(url);
+    rules = E.rules_for_url(payload, url);
     const attributes = attributesOf(rules);
     const everywhere = usesSiblings(rules);
     if (attributes.join() !== watchedAttributes.join() || everywhere !== watchEverywhere) {
@@ -820,6 +835,9 @@
     window.addEventListener("change", onInput, true);
     window.addEventListener("submit", onSubmit, true);
     document.addEventListener("pwguard-shadow", onShadow, true);
+    document.addEventListener("pwguard-navigated", onNavigated, true);
+    window.addEventListener("popstate", onNavigated, true);
+    window.addEventListener("hashchange", onNavigated, true);
     document.addEventListener("readystatechange", onReadyStateChange, true);
     document.addEventListener("DOMContentLoaded", onParsed);
   }

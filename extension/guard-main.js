@@ -40,6 +40,7 @@
   const DOMException_ = DOMException;
   const String_ = String;
   const Promise_ = Promise;
+  const reflectApply = Reflect.apply;
   const regexpTest = RegExp.prototype.test;
   const xhrAbort = XHR.prototype.abort;
   const Request_ = Request;
@@ -459,6 +460,23 @@
       disabledDesc.set.call(this, value);
     },
   });
+
+  // ---- navigation within the page ----
+  // A single-page app that moves to another path (history.pushState / replaceState) may enter
+  // or leave the pages a rule names: tell content.js at once (a DOM event reaches the isolated
+  // world synchronously, before the app renders the new view), which chooses its rules again.
+  // (popstate and hashchange it sees itself.)
+  for (const name of ["pushState", "replaceState"]) {
+    const original = History.prototype[name];
+    if (typeof original !== "function") continue;
+    History.prototype[name] = {
+      [name](...args) {
+        const out = reflectApply(original, this, args);
+        dispatch.call(document, new CustomEvent("pwguard-navigated"));
+        return out;
+      },
+    }[name];
+  }
 
   // ---- shadow roots ----
   // content.js only searches inserted subtrees for shadow hosts once the page has used shadow

@@ -10,6 +10,7 @@ guard in test_browser_request_guard.py, sync and faults in the rig's sync tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -766,11 +767,11 @@ WARN_RULES = """rules:
 """
 
 
-@pytest.fixture
-def warn_rules(browser: Browser, rules_server: Any) -> Iterator[Browser]:
-    """The browser synced to a real server whose rules include a warn rule; back to the
-    bundled rules afterwards."""
-    res = rules_server.publish(WARN_RULES)
+@contextlib.contextmanager
+def synced_to(browser: Browser, rules_server: Any, ruleset: str) -> Iterator[Browser]:
+    """The browser synced to a real server publishing `ruleset`; back to the bundled rules
+    afterwards."""
+    res = rules_server.publish(ruleset)
     assert res.status_code < 300, res.text
     try:
         browser.configure(server_url=rules_server.url, public_key=rules_server.public_key)
@@ -780,6 +781,13 @@ def warn_rules(browser: Browser, rules_server: Any) -> Iterator[Browser]:
     finally:
         browser.configure()
         assert browser.extension_status()["source"] == "bundled"
+
+
+@pytest.fixture
+def warn_rules(browser: Browser, rules_server: Any) -> Iterator[Browser]:
+    """The browser synced to rules that include a warn rule."""
+    with synced_to(browser, rules_server, WARN_RULES) as synced:
+        yield synced
 
 
 def test_a_warn_rule_marks_the_box_and_shows_the_banner_only(
@@ -799,3 +807,35 @@ def test_a_warn_rule_marks_the_box_and_shows_the_banner_only(
     browser.click("#ter_apiToken")
     assert browser.js(STATE, "#ter_apiToken") == {"checked": True, "disabled": False, "mark": None}
     assert banners(browser) == []
+
+
+# a rule an administrator scoped to the account pages (/u/...) of one data centre
+PATH_RULES = """rules:
+  - id: test-path-block
+    title: Mobile sessions box, on the account pages only
+    why: An administrator scoped the rule to the account pages.
+    action: block
+    sites: ["https://accounts.zoho.eu/u/*"]
+    controls:
+      - selector: "#ter_mob"
+    message:
+      en: "Blocked by the path-scoped rule."
+    help: "https://{host}/u/h#sessions"
+"""
+
+
+def test_a_single_page_app_moving_into_and_out_of_a_ruled_path_is_judged_by_each(
+        browser: Browser, rules_server: Any, zoho: ZohoMock) -> None:
+    with synced_to(browser, rules_server, PATH_RULES):
+        browser.open(serve(zoho, "/signin-spa", page('<div id="app"></div>')))
+        browser.wait('return document.getElementById("app") !== null')
+        # the app moves to the account pages with pushState and renders the dialog there
+        browser.js("""history.pushState({}, "", "/u/h#security/security_pwd");
+            document.getElementById("app").innerHTML = arguments[0];""",
+                   row("ter_mob", "clear_mobile", MOBILE, checked=True))
+        browser.wait(IS_BLOCKED, "#ter_mob")
+        # and back (popstate) to a page the rule does not name: the box is the page's again
+        browser.js("history.back();")
+        browser.wait("""return location.pathname === "/signin-spa"
+            && !document.getElementById("ter_mob").disabled
+            && !document.getElementById("ter_mob").hasAttribute("data-pwguard");""")
