@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 
-from pwguard.api.app import create_app, etag_matches
+from pwguard.api.app import RulesCache, create_app, etag_matches
 from pwguard.api.settings import Settings
 from pwguard.api.signing import bundle_etag, key_id, public_key_b64
 from pwguard.api.storage import Storage, engine_url
@@ -280,3 +281,49 @@ def test_fast_path_and_fastapi_route_give_identical_answers(tmp_path, method, he
     status = via_route.status_code
     assert f'route="/v1/rules",method="{method}",status="{status}"}} 2' in metrics
     a.app.state.storage.close()
+
+
+class _DeadStorage:
+    """A database that fails every call at once."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def active_version(self) -> str:
+        self.calls += 1
+        raise RuntimeError("database is down")
+
+
+def test_an_outage_with_nothing_in_memory_asks_the_database_once_per_interval() -> None:
+    storage = _DeadStorage()
+    cache = RulesCache(storage, 60.0, Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+    for _ in range(20):
+        assert (cache.fresh() or cache.refresh()) is None
+    assert storage.calls == 1 and cache.error
+
+
+def test_a_hanging_database_holds_one_request_not_all_while_a_bundle_is_in_memory() -> None:
+    entered, release = threading.Event(), threading.Event()
+
+    class Hanging:  # a locked SQLite file (busy timeout), a black-holed PostgreSQL host
+        def active_version(self) -> str:
+            entered.set()
+            release.wait(30)
+            raise RuntimeError("database is locked")
+
+    cache = RulesCache(Hanging(), 0.05, Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+    cache.current = cache._cached("0123456789abcdef", b'{"payload": "x"}')
+    cache.checked_at = float("-inf")
+    first = threading.Thread(target=cache.refresh, daemon=True)
+    first.start()
+    try:
+        assert entered.wait(5)
+        got: list[object] = []
+        second = threading.Thread(target=lambda: got.append(cache.fresh() or cache.refresh()),
+                                  daemon=True)
+        second.start()
+        second.join(timeout=5)
+        assert got and got[0] is cache.current, "the request waited for the hanging database"
+    finally:
+        release.set()
+        first.join(timeout=5)

@@ -151,10 +151,22 @@ class RulesCache:
         return None
 
     def refresh(self) -> Cached | None:
-        """Re-read the active version id; load the bytes only when it changed (blocking)."""
-        with self._lock:
+        """Re-read the active version id; load the bytes only when it changed. With a bundle in
+        memory, a request that finds another one asking the database is answered with it at
+        once (a database that hangs, say a locked SQLite file or an unreachable host, holds one
+        request, not all); with none, requests wait for that answer, and after a failed one the
+        database is asked again only once the interval has passed."""
+        if self.current is not None:
+            if not self._lock.acquire(blocking=False):
+                return self.current
+        else:
+            self._lock.acquire()
+        try:
             if self.fresh() is not None:
                 return self.current
+            if (self.current is None and self.error is not None
+                    and time.monotonic() - self.checked_at < self.interval):
+                return None  # (the database failed to answer a moment ago)
             try:
                 version = self.storage.active_version()
                 if version is None:
@@ -171,6 +183,8 @@ class RulesCache:
                 self.error = None
             self.checked_at = time.monotonic()
             return self.current
+        finally:
+            self._lock.release()
 
     def failed(self, exc: Exception) -> None:
         """Note a database error: one log line when it starts, not one per request."""
