@@ -197,10 +197,14 @@
 
   // At most MOVES_PER_SECOND insertions of the banner in any second: a page that takes the
   // banner out again each time it is put back (or moves what it stands before) is not fought
-  // forever; the banner comes back at a later change of the page.
+  // forever. A move refused is tried again once that second is over (through the function
+  // given to onRetry, which knows where the banner belongs by then): the limit delays the
+  // banner, it never drops it (a page that re-renders its dialog many times as it loads).
   const MOVES_PER_SECOND = 10;
   let movesSince = -Infinity; // when the current second of moves began (performance.now)
   let moves = 0;
+  let retry = null; // onRetry's function
+  let retryTimer = null;
   function mayMove() {
     const now = performance.now();
     if (now - movesSince >= 1000) {
@@ -208,7 +212,19 @@
       moves = 0;
     }
     moves += 1;
-    return moves <= MOVES_PER_SECOND;
+    if (moves <= MOVES_PER_SECOND) return true;
+    if (retryTimer === null) {
+      retryTimer = setTimeout(() => {
+        retryTimer = null;
+        if (retry) retry();
+      }, movesSince + 1000 - now);
+    }
+    return false;
+  }
+
+  /** What to call when a move of the banner refused by the rate limit may be made. */
+  function onRetry(fn) {
+    retry = fn;
   }
 
   function place(doc, host, anchor) {
@@ -318,6 +334,7 @@
   }
 
   globalThis.pwguardBanner = Object.freeze({
-    show, replace, remove, shown, isBanner, isPlaced, normalizeLang, messageKey, pickLang, helpUrl,
+    show, replace, remove, shown, isBanner, isPlaced, onRetry, normalizeLang, messageKey, pickLang,
+    helpUrl,
   });
 })();

@@ -705,6 +705,11 @@
     B.remove(document);
   }
 
+  // a move of the banner the rate limit refused (banner.js): made now if still needed
+  B.onRetry(() => {
+    if (active) updateBanner();
+  });
+
   function updateBanner() {
     if (!active) return;
     const entries = [];

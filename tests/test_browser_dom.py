@@ -740,6 +740,29 @@ def test_a_page_that_answers_the_banner_with_its_own_changes_is_not_fought_forev
     assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
 
 
+# a page that renders its dialog from markup 15 times as it loads, one every 30 ms, then
+# rests: more moves of the banner than the rate limit allows in a second
+RERENDERED = page(f"""<div id="dialog"></div><script>
+  const html = {json.dumps('<form id="f">' + row("ter_mob", "clear_mobile", MOBILE) + "</form>")};
+  window.renders = 0;
+  function render() {{
+    document.getElementById("dialog").innerHTML = html;
+    window.renders += 1;
+    if (window.renders < 15) setTimeout(render, 30);
+  }}
+  setTimeout(render, 200);
+</script>""")
+
+
+def test_a_dialog_rendered_many_times_as_the_page_loads_ends_with_its_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    bundled.open(serve(zoho, "/u/rendered-many-times", RERENDERED))
+    bundled.wait("return window.renders === 15")
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    assert wait_banner(bundled)["text"]  # (a move the rate limit refused is made later)
+    assert len(banners(bundled)) == 1
+
+
 # ------------------------------------------------------------------------- warn rules
 WARN_RULES = """rules:
   - id: test-mobile-warn
