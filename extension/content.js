@@ -163,23 +163,35 @@
   }
 
   // ---- rules ----
-  // The URL the rules are matched against. An about:blank or srcdoc document has the origin
-  // of the document that made it, so it takes that one's URL: a frame its parent's, a blank
-  // top-level window (window.open("") filled in by its opener's script) its opener's. One of
-  // another origin cannot be read (it throws): then our own URL, which no rule names.
+  // The URL the rules are matched against: the page's own when it is http(s). An about:blank,
+  // srcdoc or blob: document has the origin of the document that made it (the browser puts
+  // us in one only when that origin is one the rules name), and takes that document's URL: a
+  // frame its parent's, a blank popup (window.open("") filled in by its opener's script) its
+  // opener's; found once, as the document's origin never changes while the opener may
+  // navigate away or be disowned later. When none can be read (a popup disowned with
+  // `opener = null`), its origin's root; an opaque origin (a sandboxed frame): its own URL,
+  // which no rule names.
+  let inheritedUrl = null;
   function pageUrl() {
+    const own = location.href;
+    if (/^https?:/.test(own)) return own;
+    if (inheritedUrl === null) inheritedUrl = inheritedFrom();
+    return inheritedUrl;
+  }
+
+  function inheritedFrom() {
     let w = window;
     for (let hops = 0; hops < 10; hops += 1) {
       try {
+        w = w.parent !== w ? w.parent : w.opener;
+        if (!w) break;
         const url = w.location.href;
         if (/^https?:/.test(url)) return url;
-        w = w.parent !== w ? w.parent : w.opener;
       } catch {
-        break;
+        break; // (another origin)
       }
-      if (!w) break;
     }
-    return location.href;
+    return /^https?:/.test(self.origin) ? `${self.origin}/` : location.href;
   }
 
   function selectorsOf(ruleList) {

@@ -544,16 +544,21 @@ def test_a_row_moved_into_a_frame_leaves_each_document_its_own_banner(
 
 
 POPUP = page("""<button id="open" type="button">Open</button><script>
-  // a blank popup the page fills in later with DOM calls
+  // a blank popup the page fills in later with DOM calls (disowned first, if asked)
   document.getElementById("open").onclick = () => {
     const w = window.popup = window.open("", "pw", "width=400,height=300");
+    if (document.title === "disowned") w.opener = null;
     setTimeout(() => { w.document.body.innerHTML = window.content; }, 500);
   };
 </script>""")
 
 
-def test_a_blank_popup_the_page_fills_in_is_protected(bundled: Browser, zoho: ZohoMock) -> None:
-    bundled.open(serve(zoho, "/u/popup", POPUP))
+@pytest.mark.parametrize("opener", ["kept", "disowned"])
+def test_a_blank_popup_the_page_fills_in_is_protected(
+        bundled: Browser, zoho: ZohoMock, opener: str) -> None:
+    html = POPUP.replace("<title>Zoho Accounts</title>", f"<title>{opener}</title>")
+    assert opener in html
+    bundled.open(serve(zoho, f"/u/popup-{opener}", html))
     bundled.js("window.content = arguments[0];",
                row("ter_mob", "clear_mobile", MOBILE, checked=True))
     bundled.click("#open")
