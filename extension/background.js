@@ -26,8 +26,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     try {
       const items = (await ext.storage.managed.get()) || {};
       const out = {};
+      // a key the policy holds is the administrator's, even "" (serverUrl "": the bundled
+      // rules only, which the person must not be able to replace by a server of their own)
       for (const key of Object.keys(DEFAULTS)) {
-        if (items[key] !== undefined && items[key] !== null && items[key] !== "") out[key] = items[key];
+        if (items[key] !== undefined && items[key] !== null) out[key] = items[key];
       }
       return out;
     } catch {

@@ -38,6 +38,7 @@ behind that request, without a person to click its prompt:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -107,6 +108,33 @@ def policy_server(rules_server: Any) -> Any:
     return rules_server
 
 
+def launch(engine: str, extension_dir: Path, workdir: Path, settings: dict[str, Any],
+           hosts: tuple[str, ...] = ALL_HOSTS) -> Browser:
+    """An instance of ``engine`` of its own whose enterprise policy sets ``settings``."""
+    if engine == "chromium":
+        extension_id = chromium_extension_id(read_manifest(extension_dir))
+        if extension_id is None:
+            raise ValueError(f"{extension_dir}/manifest.json has no key: a Chromium policy must "
+                             "name the extension's id, which the key fixes")
+        return ChromiumBrowser(extension_dir, workdir, hosts,
+                               policies={"3rdparty": {"extensions": {extension_id: settings}}})
+    return FirefoxBrowser(
+        extension_dir, workdir, hosts,
+        prefs={"extensions.webextOptionalPermissionPrompts": False},
+        policies={"3rdparty": {"Extensions": {"pwguard@pwguard.dev": settings}}})
+
+
+@contextlib.contextmanager
+def launched(engine: str, extension_dir: Path, workdir: Path,
+             settings: dict[str, Any]) -> Iterator[Browser]:
+    """``launch`` for one test: the instance is closed afterwards."""
+    instance = launch(engine, extension_dir, workdir, settings)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
 @pytest.fixture(scope="module", params=["chromium", "firefox"])
 def browser(request: pytest.FixtureRequest, policy_server: Any, extension_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
@@ -114,22 +142,8 @@ def browser(request: pytest.FixtureRequest, policy_server: Any, extension_dir: P
     extension (not the session's shared browsers); one engine's tests run, then the other's."""
     settings = {"serverUrl": policy_server.url, "publicKey": policy_server.public_key,
                 "pollMinutes": POLL_MINUTES}
-    hosts = (*ALL_HOSTS, PORTAL)
     workdir = tmp_path_factory.mktemp(f"{request.param}-policy")
-    engine: Browser
-    if request.param == "chromium":
-        extension_id = chromium_extension_id(read_manifest(extension_dir))
-        if extension_id is None:
-            raise ValueError(f"{extension_dir}/manifest.json has no key: a Chromium policy must "
-                             "name the extension's id, which the key fixes")
-        engine = ChromiumBrowser(
-            extension_dir, workdir, hosts,
-            policies={"3rdparty": {"extensions": {extension_id: settings}}})
-    else:
-        engine = FirefoxBrowser(
-            extension_dir, workdir, hosts,
-            prefs={"extensions.webextOptionalPermissionPrompts": False},
-            policies={"3rdparty": {"Extensions": {"pwguard@pwguard.dev": settings}}})
+    engine = launch(request.param, extension_dir, workdir, settings, (*ALL_HOSTS, PORTAL))
     try:
         yield engine
     finally:
@@ -156,6 +170,16 @@ def status_when(browser: Browser, condition: Callable[[dict[str, Any]], bool],
             return status
         if time.monotonic() > deadline:
             raise TimeoutError(f"{browser.name}: status still {status} after {timeout}s")
+
+
+def save_past_the_fields(browser: Browser, server_url: str, public_key: str) -> dict[str, Any]:
+    """Send the message the options page's Save would send, with values its disabled fields
+    would not let a person type; the background's answer (the status after its sync)."""
+    browser.open_options()
+    answer: dict[str, Any] = browser.js("""const ext = globalThis.browser ?? globalThis.chrome;
+        return ext.runtime.sendMessage({type: "pwguard/save-settings", settings: arguments[0]});
+        """, {"serverUrl": server_url, "publicKey": public_key, "pollMinutes": 5})
+    return answer
 
 
 FIELDS = """return ["serverUrl", "publicKey", "pollMinutes"].map(id => {
@@ -193,11 +217,7 @@ def test_the_extension_syncs_from_the_server_the_policy_names(
 def test_a_person_cannot_override_the_policy(
         managed: Browser, policy_server: Any, zoho: ZohoMock) -> None:
     closed = f"http://127.0.0.1:{free_port()}/"
-    managed.open_options()
-    # past the disabled fields: the message the options page would send, with other values
-    answer = managed.js("""const ext = globalThis.browser ?? globalThis.chrome;
-        return ext.runtime.sendMessage({type: "pwguard/save-settings",
-        settings: {serverUrl: arguments[0], publicKey: "", pollMinutes: 5}});""", closed)
+    answer = save_past_the_fields(managed, closed, "")
     assert answer.get("saveErrors") in (None, []), answer
     assert (answer["serverUrl"], answer["publicKey"], answer["pollMinutes"]) == (
         policy_server.url, policy_server.public_key, POLL_MINUTES), answer
@@ -209,6 +229,26 @@ def test_a_person_cannot_override_the_policy(
     zoho.add_page(MARKER_PAGE, MARKER_HTML)
     managed.open(zoho.url("accounts.zoho.jp", MARKER_PAGE))
     assert_blocked(managed, "#pwguard-policy-marker")
+
+
+def test_a_policy_server_url_left_empty_pins_the_bundled_rules(
+        browser: Browser, extension_dir: Path, tmp_path: Path, policy_server: Any,
+        zoho: ZohoMock) -> None:
+    """serverUrl "" means "the bundled rules only" (managed_schema.json): the field is the
+    administrator's like any other, and a server the person names is not used."""
+    zoho.add_page(MARKER_PAGE, MARKER_HTML)
+    with launched(browser.name, extension_dir, tmp_path, {"serverUrl": ""}) as pinned:
+        pinned.open_options()
+        assert pinned.js(FIELDS)[0] == {"value": "", "disabled": True, "noteShown": True,
+                                        "note": MESSAGES_EN["managedNote"]["message"]}
+        answer = save_past_the_fields(pinned, policy_server.url, policy_server.public_key)
+        assert (answer["serverUrl"], answer["source"], answer["managed"]) == (
+            "", "bundled", ["serverUrl"]), answer
+        pinned.open(zoho.url("accounts.zoho.eu", MARKER_PAGE))
+        assert pinned.js(CONTROL, "#pwguard-policy-marker") == {
+            "checked": False, "disabled": False, "mark": None}
+        pinned.open(zoho.url("accounts.zoho.eu", STEP2))
+        assert_blocked(pinned, "#ter_mob")
 
 
 def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
