@@ -360,6 +360,17 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
   }
 
+  /** At every start of the background: the periodic sync's alarm, created if it is missing
+   * (Firefox forgets an add-on's alarms when it is disabled, and enabling it again fires
+   * neither onStartup nor onInstalled). An existing alarm is left alone: creating it again
+   * at each start (a service worker starts often) would keep pushing its next run back. */
+  async function ensureAlarm() {
+    const s = await settings();
+    if (s.serverUrl && !(await ext.alarms.get(M.ALARM))) {
+      ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
+    }
+  }
+
   // ---- white-label hosts an administrator granted ----
   function isStaticPattern(pattern) {
     return STATIC_HOSTS.includes(pattern) ||
@@ -515,4 +526,5 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   ext.runtime.onStartup.addListener(() => start());
   // a service worker woken for an alarm or a message also makes sure the state exists
   ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
+  ensureAlarm().catch((err) => console.error("pwguard: could not schedule the sync:", err));
 })();

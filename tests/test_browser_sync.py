@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.signing import public_key_b64, sign_bundle
-from tests.browsers import REPO, Browser
+from tests.browsers import REPO, Browser, ChromiumBrowser, FirefoxBrowser
 from tests.dom import BLOCKED, CONTROL, assert_blocked
 from tests.serve import default_rules_plus
 from tests.zoho_mock import ZOHO_HOSTS, ZohoMock, free_port
@@ -298,6 +298,32 @@ def assert_server_rules_in_force(browser: Browser, zoho: ZohoMock) -> None:
     assert_blocked(browser, "#ter_apiToken")
 
 
+# read from an extension page: the extension's alarms, null when it has none
+ALARMS = """const ext = globalThis.browser ?? globalThis.chrome;
+return ext.alarms.getAll().then(a => a.length ? a.map(x => [x.name, x.periodInMinutes]) : null);"""
+
+
+def disable_and_enable(browser: Browser) -> None:
+    """Turn the extension off and on again, as a person can in the browser's add-ons page."""
+    if isinstance(browser, FirefoxBrowser):
+        browser.open("about:blank")  # the options page goes away with the add-on
+        with browser.m.using_context("chrome"):
+            error = browser.m.execute_async_script("""const [id, done] = arguments;
+                const {AddonManager} = ChromeUtils.importESModule(
+                    "resource://gre/modules/AddonManager.sys.mjs");
+                AddonManager.getAddonByID(id)
+                  .then(async a => { await a.disable(); await a.enable(); done(null); })
+                  .catch(e => done(String(e)));""", script_args=[browser.gecko_id])
+    else:
+        assert isinstance(browser, ChromiumBrowser)
+        browser.open(f"chrome://extensions/?id={browser.extension_id}")
+        error = browser.js("""const id = arguments[0];
+            return chrome.management.setEnabled(id, false)
+              .then(() => chrome.management.setEnabled(id, true))
+              .then(() => null, e => String(e));""", browser.extension_id)
+    assert error is None, error
+
+
 def start_good(browser: Browser, fault: FaultServer, zoho: ZohoMock) -> dict[str, str]:
     fault.mode = "good"
     # A long poll interval: in these tests only "sync now" and saving trigger a sync.
@@ -412,3 +438,15 @@ def test_a_rule_published_on_pwguard_serve_reaches_an_open_page_after_one_poll(
     browser.wait(BLOCKED, "#pwguard-sync-marker", timeout=75)
     assert browser.js("return location.pathname") == MARKER_PAGE
     assert browser.extension_status()["version"] == published
+
+
+def test_the_periodic_sync_survives_disabling_and_enabling_the_extension(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """Firefox forgets the alarms of an add-on that is disabled, and enabling it again fires
+    neither runtime.onStartup nor onInstalled: the background's start itself must see to it."""
+    start_good(synced, fault, zoho)
+    synced.open_options()
+    assert synced.js(ALARMS) == [["pwguard-sync", 1440]]
+    disable_and_enable(synced)
+    synced.open_options()
+    assert synced.wait(ALARMS) == [["pwguard-sync", 1440]]
