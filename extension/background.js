@@ -37,12 +37,17 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
   }
 
+  /** The settings in force, `managed`: the keys the policy sets, and `problems`: sentences
+   * about values that are wrong (a policy's are not checked by anyone else; stored ones may
+   * predate a check), each naming where the value comes from and how to put it right. */
   async function settings() {
     const managed = await managedSettings();
     const local = (await ext.storage.local.get({ [M.STORE_SETTINGS]: {} }))[M.STORE_SETTINGS];
+    const own = Object.fromEntries(Object.entries(local).filter(([key]) => !(key in managed)));
+    const problems = [...settingsProblems(managed, POLICY_NAMES), ...settingsProblems(own)];
     const merged = { ...DEFAULTS, ...local, ...managed };
     merged.pollMinutes = clampPoll(merged.pollMinutes);
-    return { ...merged, managed: Object.keys(managed) };
+    return { ...merged, managed: Object.keys(managed), problems };
   }
 
   function clampPoll(value) {
@@ -60,8 +65,23 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return Uint8Array.from(bin, (c) => c.charCodeAt(0));
   }
 
-  /** Problems with settings typed on the options page, as sentences naming field and fix. */
-  function settingsProblems(s) {
+  /** A public key as `pwguard keygen` writes it: base64 of 32 bytes. */
+  function wellFormedKey(text) {
+    try {
+      return b64decode(text).length === 32;
+    } catch {
+      return false;
+    }
+  }
+
+  // how a problem names the setting: the options page's field, or the policy's key
+  const FIELD_NAMES = Object.freeze({ serverUrl: "Server URL", publicKey: "Public key", pollMinutes: "Poll minutes" });
+  const POLICY_NAMES = Object.freeze(Object.fromEntries(
+    Object.keys(DEFAULTS).map((key) => [key, `Enterprise policy "${key}" (ask your administrator)`])));
+
+  /** Problems with the settings `s` holds (checked the same whether typed on the options page
+   * or set by policy), as sentences naming the setting and the fix. */
+  function settingsProblems(s, names = FIELD_NAMES) {
     const problems = [];
     if (s.serverUrl) {
       let url = null;
@@ -71,23 +91,20 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         /* reported below */
       }
       if (!url || !["https:", "http:"].includes(url.protocol)) {
-        problems.push("Server URL: give a full http(s) address such as https://rules.example.com/");
+        problems.push(`${names.serverUrl}: give a full http(s) address such as https://rules.example.com/`);
       }
     }
-    for (const key of splitKeys(s.publicKey)) {
-      let ok = false;
-      try {
-        ok = b64decode(key).length === 32;
-      } catch {
-        ok = false;
-      }
-      if (!ok) {
-        problems.push(`Public key: "${key.slice(0, 12)}…" is not base64 of 32 bytes; paste the output of \`pwguard keygen\``);
-      }
+    const malformed = splitKeys(s.publicKey).filter((key) => !wellFormedKey(key));
+    if (malformed.length) {
+      const which = malformed.map((key) => `"${key.slice(0, 12)}${key.length > 12 ? "…" : ""}"`).join(", ");
+      problems.push(`${names.publicKey}: ${which} ${malformed.length > 1 ? "are" : "is"} not base64 of 32 bytes; ` +
+        "give the output of `pwguard keygen`");
     }
-    const poll = Number(s.pollMinutes);
-    if (!Number.isFinite(poll) || poll < MIN_POLL || poll > MAX_POLL) {
-      problems.push(`Poll minutes: give a number from ${MIN_POLL} to ${MAX_POLL}`);
+    if ("pollMinutes" in s) {
+      const poll = Number(s.pollMinutes);
+      if (!Number.isFinite(poll) || poll < MIN_POLL || poll > MAX_POLL) {
+        problems.push(`${names.pollMinutes}: give a number from ${MIN_POLL} to ${MAX_POLL}`);
+      }
     }
     return problems;
   }
@@ -248,15 +265,23 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       throw new SyncError("bad signature: the signature is not base64");
     }
     const data = new TextEncoder().encode(bundle.payload);
+    const unusable = []; // keys the browser refuses as Ed25519 keys: said, not skipped silently
     for (const key of publicKeys) {
+      let cryptoKey;
       try {
-        const cryptoKey = await crypto.subtle.importKey("raw", b64decode(key), { name: "Ed25519" }, false, ["verify"]);
+        cryptoKey = await crypto.subtle.importKey("raw", b64decode(key), { name: "Ed25519" }, false, ["verify"]);
+      } catch (err) {
+        unusable.push(`"${key.slice(0, 12)}…" (${(err && err.message) || err})`);
+        continue;
+      }
+      try {
         if (await crypto.subtle.verify({ name: "Ed25519" }, cryptoKey, signature, data)) return;
       } catch {
-        /* a malformed key verifies nothing; try the next one */
+        /* a signature of the wrong size verifies nothing */
       }
     }
-    throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key`);
+    const refused = unusable.length ? `; the public key ${unusable.join(", ")} is not a usable Ed25519 key` : "";
+    throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key${refused}`);
   }
 
   /** Fetch, verify and validate the server's bundle; returns the payload or throws SyncError. */
@@ -267,8 +292,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     } catch {
       throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
     }
-    const keys = splitKeys(s.publicKey);
-    if (keys.length === 0) throw new SyncError("no public key is configured, so no rules from the server can be trusted");
+    // a malformed key is one of the settings' problems, told with them; the others may verify
+    const keys = splitKeys(s.publicKey).filter(wellFormedKey);
+    if (keys.length === 0) throw new SyncError("no valid public key is configured, so no rules from the server can be trusted");
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
     let text;
@@ -325,23 +351,27 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const stored = await storedState();
     const state = stored && usablePayload(stored.payload) ? stored : await bundledState();
     const now = new Date().toISOString();
+    // wrong settings (a policy's above all: nobody else checks them) are told at every sync,
+    // ahead of its own error; the sync still uses what is usable of them
+    const told = (...errors) => errors.filter(Boolean).join("; ") || null;
     if (!s.serverUrl) {
       // no server: the bundled rules are the rules, with nothing left over from a server
       // (its error, its sync times); stored again if storage has none
-      const clean = state === stored && state.source === "bundled" && !state.lastError &&
+      const lastError = told(...s.problems);
+      const clean = state === stored && state.source === "bundled" && state.lastError === lastError &&
         !state.lastAttempt && state.version === (await bundledPayload()).version;
-      return clean ? state : putState(await bundledState());
+      return clean ? state : putState({ ...(await bundledState()), lastError });
     }
     try {
       const payload = await fetchPayload(s);
       return putState({
         payload, source: "server", version: payload.version,
-        lastSync: now, lastAttempt: now, lastError: null, serverUrl: s.serverUrl,
+        lastSync: now, lastAttempt: now, lastError: told(...s.problems), serverUrl: s.serverUrl,
       });
     } catch (err) {
       const message = err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`;
       // keep the last good rules, whatever they are
-      return putState({ ...state, lastAttempt: now, lastError: message });
+      return putState({ ...state, lastAttempt: now, lastError: told(...s.problems, message) });
     }
   }
 
