@@ -92,6 +92,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       }
       if (!url || !["https:", "http:"].includes(url.protocol)) {
         problems.push(`${names.serverUrl}: give a full http(s) address such as https://rules.example.com/`);
+      } else if (url.username || url.password) {
+        problems.push(`${names.serverUrl}: leave the user name and password out of the address ` +
+          "(browsers refuse to fetch such an address, and the rules server needs none)");
       }
     }
     const malformed = splitKeys(s.publicKey).filter((key) => !wellFormedKey(key));
@@ -292,6 +295,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     } catch {
       throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
     }
+    // (settingsProblems says why; browsers refuse to fetch it, naming it, password and all)
+    if (url.username || url.password) throw new SyncError("the server URL holds a user name or password, so it was not fetched");
     // a malformed key is one of the settings' problems, told with them; the others may verify
     const keys = splitKeys(s.publicKey).filter(wellFormedKey);
     if (keys.length === 0) throw new SyncError("no valid public key is configured, so no rules from the server can be trusted");
@@ -369,10 +374,16 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         lastSync: now, lastAttempt: now, lastError: told(...s.problems), serverUrl: s.serverUrl,
       });
     } catch (err) {
-      const message = err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`;
+      // an error never shows a password (one may lurk in any message that quotes an address)
+      const message = withoutCredentials(err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`);
       // keep the last good rules, whatever they are
       return putState({ ...state, lastAttempt: now, lastError: told(...s.problems, message) });
     }
+  }
+
+  /** `text` with the user name and password of any address in it left out. */
+  function withoutCredentials(text) {
+    return String(text).replace(/\/\/[^/\s"]*@/g, "//");
   }
 
   let syncChain = Promise.resolve();

@@ -254,13 +254,15 @@ def test_a_policy_server_url_left_empty_pins_the_bundled_rules(
 def test_wrong_policy_values_are_told_naming_the_policy_key_and_the_fix(
         browser: Browser, extension_dir: Path, tmp_path: Path, policy_server: Any) -> None:
     """Nothing checks a policy's values but the extension: a garbled key must not read as a
-    bad signature from the server, nor a poll interval out of range be changed unsaid."""
-    wrong = {"serverUrl": policy_server.url, "publicKey": "this is not a key!",
-             "pollMinutes": 0.01}
+    bad signature from the server, nor a poll interval out of range be changed unsaid, nor
+    an address with a password (which browsers refuse to fetch) put the password on show."""
+    wrong = {"serverUrl": policy_server.url.replace("http://", "http://rules:S3cretPassw0rd@"),
+             "publicKey": "this is not a key!", "pollMinutes": 0.01}
     with launched(browser.name, extension_dir, tmp_path, wrong) as instance:
         status = status_when(instance, lambda s: bool(s["lastError"]))
         error = status["lastError"]
         assert status["source"] == "bundled", status
+        assert 'policy "serverUrl"' in error and "S3cretPassw0rd" not in error, error
         assert 'policy "publicKey"' in error and "`pwguard keygen`" in error, error
         assert 'policy "pollMinutes"' in error and "0.5 to 1440" in error, error
         assert "signature" not in error, error

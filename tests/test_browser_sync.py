@@ -450,3 +450,18 @@ def test_the_periodic_sync_survives_disabling_and_enabling_the_extension(
     disable_and_enable(synced)
     synced.open_options()
     assert synced.wait(ALARMS) == [["pwguard-sync", 1440]]
+
+
+def test_a_server_url_with_a_password_is_refused_and_the_password_never_shown(
+        synced: Browser, fault: FaultServer) -> None:
+    """Both browsers' fetch refuse an address with a user name and password in it (and their
+    error quotes it whole): the options page refuses it, and no error shown or stored has it."""
+    url = fault.url.replace("http://", "http://rules:S3cretPassw0rd@")
+    with pytest.raises(ValueError, match="leave the user name and password out"):
+        synced.configure(server_url=url, public_key=fault.bundles.public_key, poll_minutes=1440)
+    assert fault.rules_requests() == []
+    synced.open_options()
+    shown = synced.js("""const ext = globalThis.browser ?? globalThis.chrome;
+        return ext.storage.local.get("state").then(({state}) =>
+          [state.lastError, document.getElementById("status-lastError").textContent]);""")
+    assert "S3cretPassw0rd" not in str(shown), shown
