@@ -33,33 +33,51 @@
     return iso ? new Date(iso).toLocaleString() : t("never", "never");
   }
 
-  function show(status, { fillFields } = { fillFields: false }) {
+  let busyNow = false; // a save or "sync now" is under way: the page is not ready
+  let saveErrors = []; // the last save's complaints, kept while the status is redrawn
+  let asked = 0; // statuses are drawn in the order they were asked for, never an older one
+  let drawn = 0; // over a newer one
+
+  function showStatus(status) {
     $("status-version").textContent = status.version || "";
     $("status-source").textContent = status.source || "";
     $("status-source").dataset.value = status.source || "";
     $("status-from").textContent = status.source === "server"
       ? status.from || ""
       : t("statusFromBundled", "the rules bundled with the extension");
-    $("status-lastSync").textContent = when(status.lastSync);
-    $("status-lastSync").dataset.value = status.lastSync || "";
+    for (const key of ["lastSync", "lastAttempt"]) {
+      $(`status-${key}`).textContent = when(status[key]);
+      $(`status-${key}`).dataset.value = status[key] || "";
+    }
     $("status-lastError").textContent = status.lastError || "";
     for (const key of FIELDS) {
       const managed = (status.managed || []).includes(key);
-      const input = $(key);
-      if (fillFields || managed) input.value = status[key] ?? "";
-      input.disabled = managed;
+      if (managed) $(key).value = status[key] ?? "";
+      $(key).disabled = managed;
       document.querySelector(`.managed[data-for="${key}"]`).hidden = !managed;
     }
-    const errors = $("saveErrors");
-    errors.replaceChildren(...listItems(status.saveErrors || []));
-    const { version, source, lastSync, lastAttempt, lastError, saveErrors } = status;
+    $("saveErrors").replaceChildren(...listItems(saveErrors));
+    const { version, source, lastSync, lastAttempt, lastError } = status;
     document.documentElement.dataset.status = JSON.stringify(
-      { version, source, from: status.from || "", lastSync, lastAttempt, lastError,
-        saveErrors: saveErrors || [] });
-    document.documentElement.dataset.ready = "true";
+      { version, source, from: status.from || "", lastSync, lastAttempt, lastError, saveErrors });
+    if (!busyNow) document.documentElement.dataset.ready = "true";
+  }
+
+  /** Show the status `answer` brings unless one asked for later is shown already; `fillFields`:
+   * put the settings in force in the fields (at load: later the person's typing stays). */
+  function draw(answer, { fillFields } = { fillFields: false }) {
+    const turn = ++asked;
+    return answer.then((status) => {
+      if (fillFields) for (const key of FIELDS) $(key).value = status[key] ?? "";
+      if (turn > drawn) {
+        drawn = turn;
+        showStatus(status);
+      }
+    });
   }
 
   function busy(flag) {
+    busyNow = flag;
     document.documentElement.dataset.ready = flag ? "false" : "true";
     $("save").disabled = flag;
     $("syncNow").disabled = flag;
@@ -73,10 +91,12 @@
   // save and "sync now" alike: busy until the background answers with the status
   function act(type, extra) {
     busy(true);
-    send(type, extra).then((s) => {
+    draw(send(type, extra).then((status) => {
       busy(false);
-      show(s);
-    }, fail);
+      saveErrors = status.saveErrors || [];
+      $("saveErrors").replaceChildren(...listItems(saveErrors));
+      return status;
+    })).catch(fail);
   }
 
   $("settings").addEventListener("submit", (ev) => {
@@ -140,6 +160,13 @@
       .then(showGranted);
   });
 
+  // a sync the page did not ask for (the alarm's, a policy change's) is drawn as it is stored
+  ext.storage.onChanged.addListener((changes, area) => {
+    if (area === "managed" || (area === "local" && (M.STORE_STATE in changes || M.STORE_SETTINGS in changes))) {
+      draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
+    }
+  });
+
   showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
-  send(M.GET_STATUS).then((s) => show(s, { fillFields: true }), fail);
+  draw(send(M.GET_STATUS), { fillFields: true }).catch(fail);
 })();

@@ -159,17 +159,19 @@ def managed(browser: Browser, zoho: ZohoMock) -> Browser:
 
 def status_when(browser: Browser, condition: Callable[[dict[str, Any]], bool],
                 timeout: float = 30) -> dict[str, Any]:
-    """The options page's data-status once ``condition`` holds: the page shows the status as
-    of its load, so it is loaded again (each load is the poll interval) until then."""
+    """The options page's data-status once ``condition`` holds: the page draws the status
+    again whenever the background stores one, so this waits for each change of it."""
     deadline = time.monotonic() + timeout
-    while True:
-        browser.open_options()
-        status: dict[str, Any] = json.loads(
-            browser.js("return document.documentElement.dataset.status"))
-        if condition(status):
-            return status
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{browser.name}: status still {status} after {timeout}s")
+    browser.open_options()
+    shown = browser.js("return document.documentElement.dataset.status")
+    while not condition(status := json.loads(shown)):
+        try:
+            shown = browser.wait("""const shown = document.documentElement.dataset.status;
+                return shown !== arguments[0] && shown;""", shown,
+                                 timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise TimeoutError(f"{browser.name}: status still {status} after {timeout}s") from None
+    return status
 
 
 def save_past_the_fields(browser: Browser, server_url: str, public_key: str) -> dict[str, Any]:

@@ -465,3 +465,23 @@ def test_a_server_url_with_a_password_is_refused_and_the_password_never_shown(
         return ext.storage.local.get("state").then(({state}) =>
           [state.lastError, document.getElementById("status-lastError").textContent]);""")
     assert "S3cretPassw0rd" not in str(shown), shown
+
+
+def test_the_options_page_shows_every_sync_as_it_happens(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """A sync the open page did not ask for (the alarm's, a policy change's) is shown at once,
+    and so is the time of each attempt, even one that fails the same way as the one before."""
+    start_good(synced, fault, zoho)
+    synced.open_options()
+    fault.mode = "500"
+    shown = """const error = document.getElementById("status-lastError").textContent;
+        const attempt = document.getElementById("status-lastAttempt");
+        return error.includes("500") && attempt.dataset.value !== arguments[0]
+          && attempt.textContent && attempt.dataset.value;"""
+    # from the page, as another page or the alarm would: no button of its own is pressed
+    ask_for_a_sync = """const ext = globalThis.browser ?? globalThis.chrome;
+        return ext.runtime.sendMessage({type: "pwguard/sync-now"}).then(() => true);"""
+    assert synced.js(ask_for_a_sync)
+    first = synced.wait(shown, "")
+    assert synced.js(ask_for_a_sync)
+    synced.wait(shown, first)
