@@ -287,7 +287,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key${refused}`);
   }
 
-  /** Fetch, verify and validate the server's bundle; returns the payload or throws SyncError. */
+  /** Fetch, verify and validate the server's bundle; returns the payload and `signed`, what
+   * it takes to verify it again (the payload's text, the signature, the key id), or throws
+   * SyncError. */
   async function fetchPayload(s) {
     let url;
     try {
@@ -348,7 +350,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
     const problems = payloadProblems(payload);
     if (problems.length) throw new SyncError(`invalid rules: ${problems.slice(0, 5).join("; ")}`);
-    return payload;
+    return { payload, signed: { payload: bundle.payload, signature: bundle.signature, key_id: bundle.key_id } };
   }
 
   async function doSync() {
@@ -368,16 +370,37 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       return clean ? state : putState({ ...(await bundledState()), lastError });
     }
     try {
-      const payload = await fetchPayload(s);
+      const { payload, signed } = await fetchPayload(s);
       return putState({
-        payload, source: "server", version: payload.version,
+        payload, signed, source: "server", version: payload.version,
         lastSync: now, lastAttempt: now, lastError: told(...s.problems), serverUrl: s.serverUrl,
       });
     } catch (err) {
       // an error never shows a password (one may lurk in any message that quotes an address)
       const message = withoutCredentials(err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`);
-      // keep the last good rules, whatever they are
+      // keep the last good rules, unless no configured key vouches for them any more
+      const distrust = await distrusted(state, s);
+      if (distrust) {
+        return putState({ ...(await bundledState()), lastAttempt: now, lastError: told(...s.problems, message, distrust) });
+      }
       return putState({ ...state, lastAttempt: now, lastError: told(...s.problems, message) });
+    }
+  }
+
+  /** Why the server's rules in `state` must go: none of the keys in the settings `s` verifies
+   * them (a key taken out of the settings, after a leak say, takes its rules with it), or
+   * null. Every sync that fails checks this, and every change of the settings syncs. Rules
+   * stored before their signature was (by an older version) are kept, as they were. */
+  async function distrusted(state, s) {
+    if (state.source !== "server" || !state.signed) return null;
+    try {
+      await verifySignature(state.signed, splitKeys(s.publicKey).filter(wellFormedKey));
+      return null;
+    } catch {
+      const from = withoutCredentials(state.serverUrl || "the server");
+      const keyId = String(state.signed.key_id).slice(0, 16);
+      return `the rules from ${from} (version ${state.version}, key_id ${keyId}) are not signed by a ` +
+        "configured public key any more, so the rules bundled with the extension are in force";
     }
   }
 

@@ -11,7 +11,8 @@
     REFRESH_HOSTS: "pwguard/refresh-hosts", // -> {active: [patterns]} once the content scripts
     //                                            for granted white-label hosts are registered
     // storage.local keys, written only by the background
-    STORE_STATE: "state", // {payload, source, version, lastSync, lastError, serverUrl}
+    STORE_STATE: "state", // {payload, signed, source, version, lastSync, lastAttempt, lastError,
+    //                       serverUrl}; signed: {payload, signature, key_id} of a server's rules
     STORE_SETTINGS: "settings", // {serverUrl, publicKey, pollMinutes} from the options page
     ALARM: "pwguard-sync",
   });

@@ -485,3 +485,25 @@ def test_the_options_page_shows_every_sync_as_it_happens(
     first = synced.wait(shown, "")
     assert synced.js(ask_for_a_sync)
     synced.wait(shown, first)
+
+
+def test_rules_no_configured_key_verifies_any_more_give_way_to_the_bundled_rules(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """A key rotation after a leak, while the server fails (or is kept from answering): rules
+    that only the key taken out of the settings verifies must not stay in force; the bundled
+    rules, which still protect, do, and the error says why. Rules a remaining key verifies
+    stay (as when the server's URL changes to one that fails)."""
+    start_good(synced, fault, zoho)
+    fault.mode = "500"
+    new_key = public_key_b64(Ed25519PrivateKey.generate())
+    synced.configure(server_url=fault.url, public_key=f"{new_key} {fault.bundles.public_key}",
+                     poll_minutes=1440)
+    assert synced.extension_status()["source"] == "server"
+    synced.configure(server_url=fault.url, public_key=new_key, poll_minutes=1440)
+    status = synced.extension_status()
+    assert status["source"] == "bundled", status
+    assert "HTTP 500" in status["lastError"], status
+    assert "not signed by a configured public key any more" in status["lastError"], status
+    synced.open(marker_url(zoho))
+    assert_blocked(synced, "#ter_apiToken")
+    assert synced.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
