@@ -458,19 +458,19 @@
       st.watched = generation;
       watcher.observe(el, { attributes: true });
     }
-    for (let node = el.parentElement; node; node = node.parentElement) {
-      if (attrWatched.has(node)) continue; // (a moved subtree gets new ancestors: go on up)
-      attrWatched.add(node);
-      watcher.observe(node, { attributes: true });
-    }
+    // its ancestors, all of them (a moved subtree gets new ancestors above watched ones)
+    for (let node = el.parentElement; node; node = node.parentElement) watchAttributes(node);
     // the labels it reads: a label[for] pointed at another box, an aria-labelledby target
     // given another id, takes its text away
-    for (const node of labelNodes) {
-      if (attrWatched.has(node)) continue;
-      attrWatched.add(node);
-      watcher.observe(node, { attributes: true });
-    }
+    for (const node of labelNodes) watchAttributes(node);
     watchText(labelNodes);
+  }
+
+  // have `watcher` observe a node's attributes, once
+  function watchAttributes(node) {
+    if (attrWatched.has(node)) return;
+    attrWatched.add(node);
+    watcher.observe(node, { attributes: true });
   }
 
   function watchText(labelNodes) {
