@@ -353,9 +353,13 @@
     shown.add(xhr);
     Object.defineProperty(xhr, "readyState", { configurable: true, get: () => readyState });
   }
-  function fire(xhr, info, types) {
-    for (const type of types) {
+  // the end of a request that failed (`outcome` "error") or was aborted ("abort"), as the
+  // browser gives it: loadstart (which send fired), readyState DONE with readystatechange,
+  // the outcome, loadend; whether the request is still this one at the end
+  function end(xhr, info, outcome) {
+    for (const type of ["loadstart", "readystatechange", outcome, "loadend"]) {
       if (xhrInfo.get(xhr) !== info) return false;
+      if (type === "readystatechange") showState(xhr, 4);
       dispatch.call(xhr, type === "readystatechange" ? new Event(type) : new ProgressEvent(type));
     }
     return xhrInfo.get(xhr) === info;
@@ -366,36 +370,28 @@
     const held = info !== undefined && info.sending !== null && info.held === info.sending;
     if (info) info.sending = null; // a send still held for the rules is dropped
     const out = xhrAbort.call(this);
-    // (nothing was sent, so the browser fires nothing) as an abort of a sent request:
-    // loadstart (which send fired), readyState DONE with readystatechange, abort, loadend,
-    // then UNSENT
-    if (held && fire(this, info, ["loadstart"])) {
-      showState(this, 4);
-      if (fire(this, info, ["readystatechange", "abort", "loadend"])) showState(this, 0);
-    }
+    // (nothing was sent, so the browser fires nothing) as an abort of a sent request, then
+    // UNSENT
+    if (held && end(this, info, "abort")) showState(this, 0);
     return out;
   };
 
   // a network error, as the page would see one, and nothing sent: a synchronous send throws
-  // (readyState DONE, no events); an asynchronous one fires, later, loadstart, readystatechange
-  // with readyState DONE, error, loadend (status 0), unless the page has opened the request
-  // anew or aborted it meanwhile (then it sees an abort, see abort)
+  // (readyState DONE, no events); an asynchronous one ends later as a failed request (see
+  // end; status 0), unless the page has opened the request anew or aborted it meanwhile
+  // (then it sees an abort, see abort)
   function refuseXhr(xhr, hit, info) {
     report(hit, info ? info.method : "", info ? info.url : "");
-    const what = `pwguard refused ${info ? info.method : ""} ${info ? pathOf(info.url) : ""}`;
     if (info && !info.async) {
       showState(xhr, 4);
-      throw new DOMException_(`${what}: it would revoke sessions or tokens`, "NetworkError");
+      throw new DOMException_(`pwguard refused ${info.method} ${pathOf(info.url)}: it would revoke sessions or tokens`, "NetworkError");
     }
     const sending = info ? info.sending : null;
     if (info) info.held = sending;
     origSetTimeout(() => {
       if (xhrInfo.get(xhr) !== info || (info && info.sending !== sending)) return;
       if (info) info.held = null;
-      if (fire(xhr, info, ["loadstart"])) {
-        showState(xhr, 4);
-        fire(xhr, info, ["readystatechange", "error", "loadend"]);
-      }
+      end(xhr, info, "error");
     }, 0);
   }
 
