@@ -416,21 +416,16 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return run;
   }
 
-  async function schedule() {
+  /** The periodic sync's alarm (none without a server URL), created anew (`replace`: the
+   * settings changed, so may its period), or only if it is missing: at every start of the
+   * background (Firefox forgets an add-on's alarms when it is disabled, and enabling it again
+   * fires neither onStartup nor onInstalled), where creating an existing alarm again (a
+   * service worker starts often) would keep pushing its next run back. */
+  async function schedule({ replace = true } = {}) {
     const s = await settings();
-    await ext.alarms.clear(M.ALARM);
+    if (replace) await ext.alarms.clear(M.ALARM);
+    else if (!s.serverUrl || (await ext.alarms.get(M.ALARM))) return;
     if (s.serverUrl) {
-      ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
-    }
-  }
-
-  /** At every start of the background: the periodic sync's alarm, created if it is missing
-   * (Firefox forgets an add-on's alarms when it is disabled, and enabling it again fires
-   * neither onStartup nor onInstalled). An existing alarm is left alone: creating it again
-   * at each start (a service worker starts often) would keep pushing its next run back. */
-  async function ensureAlarm() {
-    const s = await settings();
-    if (s.serverUrl && !(await ext.alarms.get(M.ALARM))) {
       ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
     }
   }
@@ -590,5 +585,5 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   ext.runtime.onStartup.addListener(() => start());
   // a service worker woken for an alarm or a message also makes sure the state exists
   ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
-  ensureAlarm().catch((err) => console.error("pwguard: could not schedule the sync:", err));
+  schedule({ replace: false }).catch((err) => console.error("pwguard: could not schedule the sync:", err));
 })();

@@ -37,6 +37,7 @@
   let saveErrors = []; // the last save's complaints, kept while the status is redrawn
   let asked = 0; // statuses are drawn in the order they were asked for, never an older one
   let drawn = 0; // over a newer one
+  let newest = null; // the status asked for last of those answered
 
   function showStatus(status) {
     $("status-version").textContent = status.version || "";
@@ -63,16 +64,16 @@
     if (!busyNow) document.documentElement.dataset.ready = "true";
   }
 
-  /** Show the status `answer` brings unless one asked for later is shown already; `fillFields`:
-   * put the settings in force in the fields (at load: later the person's typing stays). */
-  function draw(answer, { fillFields } = { fillFields: false }) {
+  /** Draw the status `answer` brings, unless one asked for later is shown already: then that
+   * one again (with what changed meanwhile on the page, the last save's complaints). */
+  function draw(answer) {
     const turn = ++asked;
     return answer.then((status) => {
-      if (fillFields) for (const key of FIELDS) $(key).value = status[key] ?? "";
       if (turn > drawn) {
         drawn = turn;
-        showStatus(status);
+        newest = status;
       }
+      showStatus(newest);
     });
   }
 
@@ -94,7 +95,6 @@
     draw(send(type, extra).then((status) => {
       busy(false);
       saveErrors = status.saveErrors || [];
-      $("saveErrors").replaceChildren(...listItems(saveErrors));
       return status;
     })).catch(fail);
   }
@@ -161,12 +161,17 @@
   });
 
   // a sync the page did not ask for (the alarm's, a policy change's) is drawn as it is stored
+  // (the settings saved here are not: what the page shows of them is the policy's)
   ext.storage.onChanged.addListener((changes, area) => {
-    if (area === "managed" || (area === "local" && (M.STORE_STATE in changes || M.STORE_SETTINGS in changes))) {
+    if (area === "managed" || (area === "local" && M.STORE_STATE in changes)) {
       draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
     }
   });
 
   showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
-  draw(send(M.GET_STATUS), { fillFields: true }).catch(fail);
+  // at load, the fields show the settings in force (later, the person's typing stays)
+  draw(send(M.GET_STATUS).then((status) => {
+    for (const key of FIELDS) $(key).value = status[key] ?? "";
+    return status;
+  })).catch(fail);
 })();
