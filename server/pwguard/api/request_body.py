@@ -22,6 +22,7 @@ from pwguard.lint import lint_text
 from pwguard.lint.silence import Silence, silences
 from pwguard.rules import loader
 from pwguard.rules.bundle import version_of
+from pwguard.rules.files import FileProblem, read_limited
 from pwguard.rules.finding import Finding
 
 # Characters a YAML reader refuses (or reads as a line break) in a quoted value, and `#`, so
@@ -61,10 +62,11 @@ def _changed(what: str) -> BodyError:
 
 def _one_file(path: Path, version: str) -> RequestBody:
     try:
-        with path.open("rb") as fh:  # at most one byte past the loader's limit, as lint reads
-            data = fh.read(loader.MAX_BYTES + 1)
-    except OSError as exc:
-        raise BodyError(f"cannot read {path}: {exc.strerror or exc}") from None
+        data = read_limited(path, loader.MAX_BYTES)  # as lint reads it
+    except FileProblem as exc:
+        if exc.too_large:
+            raise _changed(str(path)) from None
+        raise BodyError(f"cannot read {path}: {exc.reason}") from None
     is_json = path.suffix == ".json"
     name = "request.json" if is_json else "request.yaml"  # what the server calls the body
     ruleset = loader.load_text(data, name).ruleset

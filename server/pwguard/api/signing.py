@@ -17,13 +17,14 @@ import hashlib
 import json
 import os
 import re
-import stat
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from pwguard.rules.files import FileProblem, read_limited
 
 BUNDLE_FORMAT = "pwguard-bundle/1"
 PRIVATE_KEY_NAME = "pwguard-signing.key"  # what `pwguard keygen` writes
@@ -114,26 +115,19 @@ def key_file_path(value: str) -> Path | None:
 
 def read_key_file(path: Path, where: str) -> str:
     """A key file's text: a regular file, small, ASCII; else SigningKeyError saying what it
-    must hold (never blocks: FIFOs and devices are refused before they are opened)."""
+    must hold (never blocks: FIFOs and devices are refused, see files.read_limited)."""
     try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        raise SigningKeyError(
-            f"{where}: no key file at {path}; create one with `pwguard keygen --out DIR`"
-        ) from None
-    except OSError as exc:
-        raise SigningKeyError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise SigningKeyError(f"{where}: {path} is not a regular file; {KEY_FILE_CONTENT}")
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_KEY_FILE + 1)
-    except OSError as exc:
-        raise SigningKeyError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_KEY_FILE:
-        raise SigningKeyError(
-            f"{where}: {path} is over {MAX_KEY_FILE} bytes, not a key file; {KEY_FILE_CONTENT}"
-        )
+        data = read_limited(path, MAX_KEY_FILE)
+    except FileProblem as exc:
+        if exc.missing:
+            message = f"no key file at {path}; create one with `pwguard keygen --out DIR`"
+        elif exc.not_regular:
+            message = f"{path} is not a regular file; {KEY_FILE_CONTENT}"
+        elif exc.too_large:
+            message = f"{path} is over {MAX_KEY_FILE} bytes, not a key file; {KEY_FILE_CONTENT}"
+        else:
+            message = f"cannot read {path}: {exc.reason}"
+        raise SigningKeyError(f"{where}: {message}") from None
     try:
         return data.decode("ascii")
     except UnicodeDecodeError:

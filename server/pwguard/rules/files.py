@@ -18,12 +18,17 @@ MAX_PAGE = 20 * 1024 * 1024  # a saved page (`pwguard scan`, fixture pages)
 
 
 class FileProblem(Exception):
-    """Why a file cannot be read, as `reason; fix` text; `too_large` when it is over the
-    limit (the caller knows the limit and words it)."""
+    """Why a file cannot be read, as `reason; fix` text; for callers that word some cases
+    themselves: `too_large` (over the limit, which they know), `missing` (no such file, or a
+    broken link), `not_regular` (a directory, a pipe, a device...)."""
 
-    def __init__(self, reason: str, too_large: bool = False) -> None:
+    def __init__(
+        self, reason: str, too_large: bool = False, missing: bool = False,
+        not_regular: bool = False,
+    ) -> None:
         super().__init__(reason)
         self.reason, self.too_large = reason, too_large
+        self.missing, self.not_regular = missing, not_regular
 
 
 _KINDS = (
@@ -72,11 +77,11 @@ def read_limited(path: Path, limit: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
-        raise FileProblem(describe_error(path, exc)) from None
+        raise FileProblem(describe_error(path, exc), missing=exc.errno == errno.ENOENT) from None
     try:
         problem = kind_problem(os.fstat(fd).st_mode)
         if problem:
-            raise FileProblem(problem)
+            raise FileProblem(problem, not_regular=True)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
