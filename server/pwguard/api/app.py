@@ -37,7 +37,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings, configure_logging
 from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
-from pwguard.api.storage import Storage
+from pwguard.api.storage import Storage, driver_message
 
 log = logging.getLogger("pwguard.api")
 
@@ -208,9 +208,9 @@ class RulesCache:
 
 def database_error(exc: BaseException) -> str:
     """A database error as one line: its type and the driver's first line (no traceback)."""
-    orig = getattr(exc, "orig", None) or exc
-    first = (str(orig).strip().splitlines() or [""])[0][:200]
-    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
+    kind = type(getattr(exc, "orig", None) or exc).__name__
+    first = driver_message(exc)[:200]
+    return f"{kind}: {first}" if first else kind
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

@@ -21,7 +21,7 @@ from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, database_url_problem, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
-from pwguard.api.storage import Storage
+from pwguard.api.storage import Storage, driver_message
 from pwguard.cliargs import parse_args
 
 NGINX_SNIPPET = """\
@@ -102,7 +102,7 @@ def main(argv: list[str]) -> int:
             active = storage.active_bundle()
             storage.close()
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            reason = driver_message(exc)
             print(f"pwguard export: cannot read {shown!r} ({reason}); is it the "
                   "database a `pwguard serve` ran on?", file=sys.stderr)
             return 2

@@ -124,6 +124,13 @@ def engine_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def driver_message(exc: BaseException) -> str:
+    """The first line of what the database said: the driver's error SQLAlchemy wraps (`orig`),
+    else the error's own text ("" if it has none)."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [""])[0]
+
+
 def engine_problem(url: str) -> str | None:
     """Why SQLAlchemy refuses to make an engine of `url` (e.g. `?timeout=abc`), or None.
 
@@ -132,7 +139,7 @@ def engine_problem(url: str) -> str | None:
     try:
         Storage(url).close()
     except SQLAlchemyError as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return driver_message(exc) or type(exc).__name__
     return None
 
 
