@@ -325,7 +325,13 @@ class Page:
     def element_by_id(self, ident: str) -> Element | None:
         """The first element in document order with this id (getElementById)."""
         if ident not in self._by_id:
-            found = _BY_ID(self.root, ident=ident)
+            try:
+                found = _BY_ID(self.root, ident=ident)
+            except ValueError:  # lxml takes no XPath string with a control character (U+000B)
+                first = next(
+                    (el for el in self.root.iter(etree.Element) if el.get("id") == ident), None
+                )
+                found = [] if first is None else [first]
             self._by_id[ident] = found[0] if found else None
         return self._by_id[ident]
 
