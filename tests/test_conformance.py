@@ -144,6 +144,39 @@ def test_js_and_python_engines_agree(fixture: str, engine_page: EnginePage,
                 ", ".join(f"{f}: JS {a!r} vs Python {b!r}" for f, (a, b) in diff.items())
 
 
+# Selectors whose matching depends on how attribute values are compared: the browser's
+# own matching is the reference (Python compared ASCII case-insensitively only `type`,
+# lowercased beyond ASCII, split classes on every Unicode space and accepted the `s` flag).
+SELECTOR_EDGE_PAGE = (
+    '<!DOCTYPE html><html><body><input type="checkbox" id="c1" class="k\u00a0m" lang="EN">'
+    '<input type="checkbox" id="c2" class="k\u2003m n\x0bo" dir="RTL" title="\u00c9T\u00c9">'
+    '<input type="checkbox" id="c3" lang="\u212a" class="p\tq" checked="Checked"></body></html>'
+)
+SELECTOR_EDGES = [
+    ".k", ".m", ".n", ".p", ".q", "[class~=k]", '[class~="k\u00a0m"]', "[lang=en]",
+    "[dir=rtl]", "[lang|=en]", "[checked=checked]", '[title="\u00e9t\u00e9" i]',
+    '[title="\u00c9T\u00c9" i]', "[title=\u00e9t\u00e9]", "[lang=k i]", "[lang=k]",
+    "[type=checkbox s]", "[type=CHECKBOX]",
+]
+
+
+def test_selectors_compare_attribute_values_as_the_browser_does(engine_page: EnginePage) -> None:
+    rulesets = [
+        RuleSet(rules=[Rule(id="r", title="r", why="r", sites=ZOHO_SITES, message={"en": "r"},
+                            help="https://{host}/h", controls=[Control(selector=sel)])])
+        for sel in SELECTOR_EDGES
+    ]
+    js_all = engine_page.verdicts(SELECTOR_EDGE_PAGE, [payload(rs) for rs in rulesets], [None])
+    diff = []
+    for sel, rs, js in zip(SELECTOR_EDGES, rulesets, js_all, strict=True):
+        py = [v.to_dict() for v in py_engine.verdicts(SELECTOR_EDGE_PAGE, rs)]
+        js_ids, py_ids = ([v["id"] for v in vs if v["rule_id"]] for vs in (js, py))
+        if js_ids != py_ids:
+            diff.append(f"{sel}: JS matches {js_ids}, Python {py_ids}")
+    assert not diff, "\n".join(diff)
+    assert any(v["rule_id"] for js in js_all for v in js)
+
+
 def test_the_stress_ruleset_exercises_every_outcome(engine_page: EnginePage) -> None:
     """Guard against a comparison that passes because nothing ever matches."""
     rs = stress_ruleset()

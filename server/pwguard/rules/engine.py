@@ -57,6 +57,7 @@ from pwguard.rules.selectors import (
     SelectorError,
     compile_alternatives,
     compile_selector,
+    split_ascii_whitespace,
 )
 from pwguard.rules.sites import url_matches
 
@@ -646,7 +647,7 @@ class CompiledRules:
         if name is not None:
             candidates += self.by_name.get(name, ())
         if classes:
-            for c in classes.split():
+            for c in split_ascii_whitespace(classes):
                 candidates += self.by_class.get(c, ())
         exact = 0
         plain = []

@@ -5,16 +5,21 @@ Browsers and soupsieve agree on this subset (a test holds soupsieve to it on the
     selector list   complex ("," complex)*
     complex         compound (combinator compound)*   combinators: " " ">" "+" "~"
     compound        [type | "*"] simple*  (at least one part)
-    simple          "#" ident | "." ident | "[" ident [op value [" i" | " s"]] "]"
+    simple          "#" ident | "." ident | "[" ident [op value [" i"]] "]"
                     | ":not(" compound ")"
     op              =  ~=  |=  ^=  $=  *=
     value           ident | "double-quoted" | 'single-quoted' (no backslash escapes)
     ident           [A-Za-z_-][A-Za-z0-9_-]*  (not "-" + digit, not "--" custom-property style)
 
 Type and attribute names are ASCII case-insensitive (HTML); ids, classes and attribute
-values are case-sensitive (standards mode), except the value of `type`, which is ASCII
-case-insensitive as in browsers and soupsieve. Everything else (pseudo-classes such as
-`:checked` or `:has()`, pseudo-elements, namespaces `|`, escapes, `:nth-*`) is refused with a
+values are case-sensitive (standards mode), except the values of the attributes HTML lists
+in "case-sensitivity of selectors" (`type`, `lang`, `dir`, `checked`, `align`, ...:
+CASE_INSENSITIVE_ATTRIBUTES), which Chromium and Firefox compare ASCII case-insensitively
+(soupsieve only `type`). The `i` flag, too, is ASCII case-insensitive: `[title="été" i]` does
+not match "ÉTÉ". The `s` flag is refused (Chromium does not parse it). `.class` and `~=` split
+the attribute value on ASCII white space only (space, tab, LF, FF, CR), as browsers do: a
+no-break space is part of a class name. Everything else (pseudo-classes such as `:checked` or
+`:has()`, pseudo-elements, namespaces `|`, escapes, `:nth-*`) is refused with a
 `SelectorError` whose `hint` says what to write instead.
 """
 
@@ -30,7 +35,7 @@ Element = Any  # an lxml.html element
 Matcher = Callable[[Element], bool]
 # A condition every element a selector alternative matches must meet, cheap to index on:
 # ("id", v): its id attribute is v; ("name", v): its name attribute is v; ("class", c): c is
-# one of `(el.get("class") or "").split()`. None: no such condition is known.
+# one of `split_ascii_whitespace(el.get("class") or "")`. None: no such condition is known.
 Key = tuple[str, str] | None
 
 
@@ -49,6 +54,35 @@ class Alternative(NamedTuple):
     exact: bool = False
 
 
+# attribute values that browsers compare ASCII case-insensitively in a selector (HTML,
+# "case-sensitivity of selectors"; the same list in Chromium and Firefox)
+CASE_INSENSITIVE_ATTRIBUTES = frozenset({
+    "accept", "accept-charset", "align", "alink", "axis", "bgcolor", "charset", "checked",
+    "clear", "codetype", "color", "compact", "declare", "defer", "dir", "direction",
+    "disabled", "enctype", "face", "frame", "hreflang", "http-equiv", "lang", "language",
+    "link", "media", "method", "multiple", "nohref", "noresize", "noshade", "nowrap",
+    "readonly", "rel", "rev", "rules", "scope", "scrolling", "selected", "shape", "target",
+    "text", "type", "valign", "valuetype", "vlink",
+})
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+# white space of str.split() that is not ASCII white space (U+000B, U+00A0, U+2003, ...)
+_NOT_ASCII_WS = re.compile(r"[^\S \t\n\r\f]")
+_ASCII_WS_RUN = re.compile("[ \t\n\r\f]+")
+
+
+def ascii_lower(text: str) -> str:
+    """Only A-Z lowercased (CSS's ASCII case-insensitivity: "É" and "\u212a" stay)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+def split_ascii_whitespace(text: str) -> list[str]:
+    """The tokens of a class (or `~=`) attribute: split on ASCII white space only, as
+    browsers do (str.split() would also split on U+000B, U+00A0, U+2003...)."""
+    if _NOT_ASCII_WS.search(text) is None:
+        return text.split()
+    return [token for token in _ASCII_WS_RUN.split(text) if token]
+
+
 _IDENT = r"-?[A-Za-z_][A-Za-z0-9_-]*"
 _TOKEN = re.compile(
     rf"""
@@ -60,7 +94,7 @@ _TOKEN = re.compile(
   | (?P<cls>\.{_IDENT})
   | (?P<attr>\[[ \t]*(?P<aname>{_IDENT})[ \t]*
         (?:(?P<op>[~|^$*]?=)[ \t]*
-            (?P<val>{_IDENT}|"[^"\\\n]*"|'[^'\\\n]*')[ \t]*(?P<flag>[iIsS])?[ \t]*)?\])
+            (?P<val>{_IDENT}|"[^"\\\n]*"|'[^'\\\n]*')[ \t]*(?P<flag>[iI])?[ \t]*)?\])
   | (?P<not>:not\()
   | (?P<close>\))
     """,
@@ -87,6 +121,11 @@ def _unsupported(text: str, pos: int) -> SelectorError:
         )
     if rest.startswith("|") or ("|" in rest.split("]")[0] and rest.startswith("[")):
         return SelectorError("namespaces are not portable", "drop the `ns|` prefix")
+    if re.match(r"\[[^\]]*[ \t][sS][ \t]*\]", rest):
+        return SelectorError(
+            "the `s` flag of an attribute selector is not portable (Chromium refuses it)",
+            "drop it: values are compared case-sensitively without a flag",
+        )
     if "\\" in rest[:1]:
         return SelectorError("CSS escapes are not portable", 'quote the value: [id="a.b"]')
     return SelectorError(
@@ -124,7 +163,7 @@ def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
         return lambda el: el.get("id") == ident
     if kind == "cls":
         cls = m.group(0)[1:]
-        return lambda el: cls in (el.get("class") or "").split()
+        return lambda el: cls in split_ascii_whitespace(el.get("class") or "")
     # attribute
     aname = m.group("aname").lower()
     op = m.group("op")
@@ -132,19 +171,18 @@ def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
         return lambda el: el.get(aname) is not None
     raw = m.group("val")
     value = raw[1:-1] if raw[0] in "\"'" else raw
-    flag = (m.group("flag") or "").lower()
-    insensitive = flag == "i" or (aname == "type" and flag != "s")
+    insensitive = bool(m.group("flag")) or aname in CASE_INSENSITIVE_ATTRIBUTES
     if insensitive:
-        value = value.lower()
+        value = ascii_lower(value)
 
     def get(el: Element) -> str | None:
         v: str | None = el.get(aname)
-        return v.lower() if insensitive and v is not None else v
+        return ascii_lower(v) if insensitive and v is not None else v
 
     if op == "=":
         return lambda el: get(el) == value
     if op == "~=":
-        return lambda el: bool(value) and value in (get(el) or "").split()
+        return lambda el: bool(value) and value in split_ascii_whitespace(get(el) or "")
     if op == "|=":
         return lambda el: (v := get(el)) is not None and (v == value or v.startswith(value + "-"))
     if op == "^=":
