@@ -333,6 +333,7 @@ def test_descendant_chains_take_linear_time_on_a_deep_page() -> None:
         "input:is(#a)",
         "input[type=checkbox s]",  # Chromium refuses the `s` flag
         "[title=A S]",
+        "\u00a0input",  # a no-break space is not CSS white space: it starts an identifier
     ],
 )
 def test_non_portable_selectors_are_refused_with_a_hint(selector: str) -> None:

@@ -457,6 +457,7 @@ def compile_alternatives(text: str) -> tuple[Alternative, ...]:
     """The comma-separated alternatives of a selector, each a predicate (an element matches
     the selector when one of them is true) with the index `Key` its rightmost compound
     implies; SelectorError (with `.hint`) outside the subset."""
-    if not text.strip():
+    text = text.strip(_WS)  # CSS white space only: a no-break space is an ident character
+    if not text:
         raise SelectorError("empty selector", "write a selector such as input#ter_mob")
-    return tuple(_Parser(text.strip()).selector_list())
+    return tuple(_Parser(text).selector_list())
