@@ -124,6 +124,98 @@
     return collapse(label_source(el).text);
   }
 
+  // ---- the portable selector subset (server/pwguard/rules/selectors.py, its grammar) ----
+  // A selector outside it never matches (engine.py, step 7), even when this browser parses
+  // it (:checked, :nth-child(), :is(), escapes, a newline inside brackets...): the checker
+  // below accepts exactly what selectors.py's parser accepts. The browser then matches it.
+
+  const IDENT = "-?[A-Za-z_][A-Za-z0-9_-]*";
+  // one token at a position, as selectors.py's _TOKEN: [kind, text] (null: no token)
+  const TOKEN_KINDS = ["ws", "comb", "comma", "type", "id", "cls", "attr", "not", "close"];
+  const TOKEN = new RegExp([
+    "([ \\t\\n\\r\\f]+)", "([>+~])", "(,)", `(${IDENT}|\\*)`, `(#${IDENT})`, `(\\.${IDENT})`,
+    `(\\[[ \\t]*${IDENT}[ \\t]*(?:[~|^$*]?=[ \\t]*(?:${IDENT}|"[^"\\\\\\n]*"|'[^'\\\\\\n]*')` +
+      "[ \\t]*[iI]?[ \\t]*)?\\])",
+    "(:not\\()", "(\\))",
+  ].join("|"), "y");
+  const CSS_WS = " \t\n\r\f";
+
+  /** Whether a selector is in the portable subset (selectors.py's compile_alternatives
+   * accepts it). */
+  function portable(selector) {
+    const text = String(selector).replace(/^[ \t\n\r\f]+|[ \t\n\r\f]+$/g, "");
+    let pos = 0;
+    const next = () => {
+      if (pos >= text.length) return null;
+      TOKEN.lastIndex = pos;
+      const m = TOKEN.exec(text);
+      if (!m) throw new Error("not portable");
+      const i = m.slice(1).findIndex((g) => g !== undefined);
+      return [TOKEN_KINDS[i], m[0]];
+    };
+    const skipWs = () => {
+      while (pos < text.length && CSS_WS.includes(text[pos])) pos += 1;
+    };
+    // a compound: false if it is empty (the parser's None)
+    const compound = (insideNot) => {
+      let parts = 0;
+      let tok;
+      while ((tok = next()) !== null) {
+        const [kind, t] = tok;
+        if (kind === "type") {
+          if (parts) throw new Error("type must come first");
+        } else if (kind === "not") {
+          if (insideNot) throw new Error("nested :not()");
+          pos += t.length;
+          skipWs();
+          const inner = compound(true);
+          skipWs();
+          const close = next();
+          if (!inner || close === null || close[0] !== "close") throw new Error(":not()");
+          pos += close[1].length;
+          parts += 1;
+          continue;
+        } else if (!["id", "cls", "attr"].includes(kind)) {
+          break;
+        }
+        parts += 1;
+        pos += t.length;
+      }
+      return parts > 0;
+    };
+    const complex = () => {
+      skipWs();
+      if (!compound(false)) throw new Error("empty compound");
+      for (;;) {
+        const start = pos;
+        skipWs();
+        let comb = pos > start;
+        const tok = next();
+        if (tok === null || tok[0] === "comma" || tok[0] === "close") break;
+        if (tok[0] === "comb") {
+          pos += tok[1].length;
+          skipWs();
+          comb = true;
+        }
+        if (!comb) throw new Error("unexpected token");
+        if (!compound(false)) throw new Error("a combinator needs a selector after it");
+      }
+    };
+    try {
+      if (!text) return false;
+      complex();
+      let tok;
+      while ((tok = next()) !== null) {
+        if (tok[0] !== "comma") return false;
+        pos += tok[1].length;
+        complex();
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   function safeMatches(el, selector) {
     try {
       return el.matches(selector);
@@ -146,7 +238,7 @@
   /** Whether one `controls` entry matches the control `el` (label text folded if given);
    * phrases that fold to "" never match. */
   function control_matches(el, control, folded_label = null) {
-    if (control.selector != null) return safeMatches(el, control.selector);
+    if (control.selector != null) return portable(control.selector) && safeMatches(el, control.selector);
     const label = folded_label ?? fold(label_text(el));
     return phrasesOf(control).some((p) => label.includes(p));
   }
@@ -227,7 +319,9 @@
   function compile(rule) {
     let c = compiled.get(rule);
     if (!c) {
-      const selectors = (rule.controls || []).filter((x) => x.selector != null).map((x) => x.selector);
+      // (a selector outside the portable subset never matches: left out)
+      const selectors = (rule.controls || []).filter((x) => x.selector != null && portable(x.selector))
+        .map((x) => x.selector);
       let list = selectors.join(", ");
       try {
         if (!globalThis.document) throw new Error("no DOM here"); // the service worker
@@ -353,6 +447,7 @@
   globalThis.pwguardEngine = Object.freeze({
     CHECKBOX_SELECTOR,
     fold,
+    portable,
     label_source,
     label_source_text,
     label_text,
