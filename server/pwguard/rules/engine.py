@@ -23,7 +23,10 @@ compares both control by control on every fixture page. Keep both simple and ide
    great-grandparent whose collapsed, stripped textContent is not empty (else "").
 5. fold(text) = NFKD; drop nonspacing marks (Unicode category Mn); casefold (Python
    `str.casefold`; in JS `toLowerCase()` then `ß`->`ss` and `ς`->`σ`, which is the same on
-   NFKD text except Cherokee and U+1C80-U+1C88); curly quotes to straight (U+2018 U+2019
+   NFKD text except Cherokee and U+1C80-U+1C88, and characters the two Unicode databases
+   disagree on: Python's `unicodedata` may be older than the browser's ICU, e.g. Unicode 14
+   in Python 3.11 against 17 in Chromium 156, which folds U+A7CB or U+10D50 and keeps
+   U+1171E, now a spacing mark); curly quotes to straight (U+2018 U+2019
    U+201A U+201B U+2032 -> `'`, U+201C U+201D U+201E U+201F U+2033 -> `"`); collapse runs
    of WHITESPACE to one space; strip.
 6. WHITESPACE is exactly: space, \\t \\n \\v \\f \\r, U+00A0, U+1680, U+2000-U+200A, U+2028,
@@ -31,7 +34,11 @@ compares both control by control on every fixture page. Keep both simple and ide
 7. A control entry matches a control when the control itself matches its `selector`
    (the portable subset of `pwguard.rules.selectors`), or when fold(label text) contains
    fold(phrase) for one of its `label` phrases (phrases that fold to "" never match; a
-   selector outside the portable subset never matches).
+   selector outside the portable subset never matches: engine.js checks the subset itself,
+   with `portable()`, rather than hand the browser a selector it would match). Attribute
+   values compare as in browsers: ASCII case-insensitively for the HTML list of such
+   attributes (type, lang, dir, checked, ...) and with the `i` flag, and classes split on
+   ASCII white space only (see selectors.py).
    A rule covers a control when one of its `controls` entries matches.
 8. When a page URL is given, only rules with a `sites` pattern matching it apply.
 9. The verdict of a control names the first covering `block` rule in ruleset order, else
