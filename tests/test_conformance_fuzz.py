@@ -26,7 +26,7 @@ from pwguard.rules.selectors import SelectorError, compile_alternatives
 from tests import fuzz_pages
 from tests.test_conformance import FIELDS, EnginePage
 
-SEEDS = range(1, 41)
+SEEDS = [*range(1, 41), 1903]  # 1903: "#z:not(*)" taken for "#z" (selectors.py, fixed)
 PAGES_PER_SEED = 8
 
 

@@ -188,6 +188,18 @@ def test_verdicts_block_beats_warn_and_order_is_document_order() -> None:
     assert verdicts(PAGE, rs)[1].label == "Terminate all the DESKTOP and mobile app sessions."
 
 
+@pytest.mark.parametrize(
+    ("selector", "covered"),
+    [("#z:not(.k)", False), ("*#z:not(*)", False), ("#z:not([id=z])", False),
+     ("#z:not(.m)", True), ("*#z:not(div)", True)],
+)
+def test_an_id_with_a_not_is_more_than_the_id(selector: str, covered: bool) -> None:
+    """The index of rules by id took `#z:not(...)` for plain `#z` (found by the fuzz)."""
+    html = "<input type=checkbox id=z class=k>"
+    rs = ruleset({"id": "r", "controls": [{"selector": selector}]})
+    assert [v.rule_id for v in verdicts(html, rs)] == ["r" if covered else None]
+
+
 def test_verdicts_for_a_url_use_only_rules_of_that_site() -> None:
     rs = ruleset(
         {"id": "eu", "sites": ["https://accounts.zoho.eu/*"], "controls": [{"selector": "#mob"}]}

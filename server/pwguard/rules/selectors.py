@@ -252,6 +252,7 @@ class _Parser:
                     )
                 self.pos = close[1].end()
                 parts.append(_negate(inner))
+                kinds.append("not")  # (the compound is then more than its #id)
                 continue
             elif kind not in {"id", "cls", "attr"}:
                 break
