@@ -4,7 +4,9 @@ A JavaScript twin (extension/engine.js) implements the same steps; a conformance
 compares both control by control on every fixture page. Keep both simple and identical:
 
 1. Parse the page with lxml's HTML parser (libxml2, as lxml.html). Contents of `<template>`
-   elements are dropped (they are not part of the DOM tree in a browser). Pages are assumed
+   elements are dropped (they are not part of the DOM tree in a browser). What libxml2 nests
+   in the void elements it does not know (`wbr`, `embed`, `source`, `track`, `keygen`) is
+   moved out after them, where a browser's parser puts it. Pages are assumed
    to be in standards mode.
 2. Controls are the elements matching `CHECKBOX_SELECTOR`
    (`input[type=checkbox], [role=checkbox], [role=switch]`; `type` compared ASCII
@@ -245,6 +247,27 @@ def _may_have_role_controls(data: bytes) -> bool:
     return b"\0" in data or _ANY_ROLE_VALUE.search(data.lower()) is not None
 
 
+# Void elements of HTML that libxml2's HTML parser does not know as void: it nests what
+# follows `<wbr>` (or embed, source, track, keygen) inside it, up to the parent's end, where a
+# browser leaves the element empty. Their content is moved out after them, as a browser has it.
+_NESTING_VOIDS = ("wbr", "embed", "source", "track", "keygen")
+
+
+def _unnest(void: Element) -> None:
+    """Move a void element's text and children out, right after it (their order kept)."""
+    if void.text is None and len(void) == 0:
+        return
+    parent = void.getparent()
+    tail, void.tail, void.text = void.tail, void.text, None
+    at = parent.index(void)
+    children = list(void)
+    for offset, child in enumerate(children, 1):
+        parent.insert(at + offset, child)  # (an lxml element moves with its tail)
+    last = children[-1] if children else void
+    if tail:
+        last.tail = (last.tail or "") + tail
+
+
 _BY_ID = etree.XPath("(//*[@id = $ident])[1]")
 _ROLES = ("checkbox", "switch")
 
@@ -291,11 +314,12 @@ class Page:
             return
         # Usually: one pass over the inputs and labels only (walking every element costs more
         # than the parse). A page with a template (lxml lowercases the tag, however it is
-        # spelt) is indexed again by the general pass, which empties templates first.
+        # spelt) or a void element libxml2 nests content in is indexed again by the general
+        # pass, which mends those first.
         # No element has role=checkbox or role=switch (the pre-check): the controls are the
         # checkbox inputs.
         controls, labels_for = self.controls, self.labels_for
-        for el in root.iter("input", "label", "template"):
+        for el in root.iter("input", "label", "template", *_NESTING_VOIDS):
             tag = el.tag
             if tag == "input":
                 kind = el.get("type")
@@ -308,6 +332,8 @@ class Page:
                         labels_for[label_for].append(el)
                     else:
                         labels_for[label_for] = [el]
+            elif tag != "template" and el.text is None and len(el) == 0:
+                continue  # (a void element with nothing nested in it)
             else:
                 controls.clear()
                 labels_for.clear()
@@ -315,12 +341,15 @@ class Page:
                 return
 
     def _index(self, every_element: bool) -> None:
-        """Index controls and labels (templates emptied first), visiting every element if a
-        role=checkbox/switch element may exist, else inputs and labels only."""
+        """Index controls and labels (templates emptied first, void elements emptied into
+        their parent), visiting every element if a role=checkbox/switch element may exist,
+        else inputs and labels only."""
         for template in list(self.root.iter("template")):
             template.text = None
             for child in list(template):
                 template.remove(child)
+        for void in list(self.root.iter(*_NESTING_VOIDS)):  # (in document order: outer first)
+            _unnest(void)
         walk = self.root.iter(etree.Element) if every_element else self.root.iter("input", "label")
         for el in walk:
             tag = el.tag
