@@ -14,6 +14,7 @@ from pwguard.lint.cli import main
 from pwguard.lint.codes import CODES
 from pwguard.rules import sites
 
+ROOT = Path(__file__).resolve().parent.parent
 CASES = Path(__file__).parent / "lint_cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z0-9 ]+)$")
@@ -600,3 +601,30 @@ def test_bad_line_in_harmless_controls_is_E006(tmp_path: Path) -> None:
         ("harmless-controls.txt", "E006", 3)
     ]
     assert "input:checked" in result.findings[0].message
+
+
+# Phrases an administrator might add that touch a harmless box of the repo's own fixtures:
+# Zoho's web-sessions box (any language), the "Include OneAuth" toggle, ordinary "Remember me"
+# and "Keep me signed in" boxes of a sign-in page. Each is an error on its own line: L003 when
+# every word is one the vocabulary counts as common (all words of those harmless sentences
+# are), else L004 naming the harmless control.
+HARMLESS_PHRASES = [
+    ("all the browsers sessions", "L003"),  # en web box, #ter_all
+    ("alle Browsersitzungen", "L003"),  # de web box
+    ("include oneauth", "L003"),  # the OneAuth toggle, #include_oneauth
+    ("Remember me", "L003"),  # harmless/signin/en.html
+    ("angemeldet bleiben", "L004"),  # harmless/signin/de.html, "Keep me signed in"
+    ("trust this browser and don't ask", "L004"),  # harmless/signin/en.html
+]
+
+
+def test_phrases_matching_harmless_boxes_of_the_repo_fixtures_are_errors_on_their_lines() -> None:
+    text = (ROOT / "rules" / "zoho.yaml").read_text(encoding="utf-8")
+    anchor = "      - label:\n"
+    at = text.index(anchor, text.index("id: zoho-mobile-app-sessions-box")) + len(anchor)
+    first = text[:at].count("\n") + 1
+    added = "".join(f"          - {json.dumps(p)}\n" for p, _ in HARMLESS_PHRASES)
+    result = lint_text(text[:at] + added + text[at:], "zoho.yaml")  # the repo's rules/fixtures
+    got = [(f.code, f.line) for f in result.findings if f.code[0] == "L"]
+    assert got == [(code, first + n) for n, (_, code) in enumerate(HARMLESS_PHRASES)]
+    assert all(f.severity == "error" for f in result.findings if f.code[0] == "L")
