@@ -91,6 +91,33 @@ def test_renamed_and_reworded_box_is_reported_uncovered(
     )
 
 
+@pytest.mark.parametrize("fmt", ["sarif", "github"])
+def test_scan_speaks_the_machine_formats_of_lint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    page = tmp_path / "redesign.html"
+    page.write_text(REWORDED)
+    assert main([str(page), "--rules", str(RULES), "--format", fmt]) == 1
+    out = capsys.readouterr().out
+    if fmt == "sarif":
+        run = json.loads(out)["runs"][0]
+        assert [r["id"] for r in run["tool"]["driver"]["rules"]] == ["P001"]
+        found = [(r["ruleId"], r["level"], r["locations"][0]["physicalLocation"])
+                 for r in run["results"]]
+        assert [(code, level, loc["artifactLocation"]["uri"], loc["region"])
+                for code, level, loc in found] == [
+            ("P001", "error", str(page), {"startLine": 5, "startColumn": 1}),
+            ("P001", "error", str(page), {"startLine": 7, "startColumn": 1}),
+        ]
+    else:
+        lines = out.splitlines()
+        assert [line.split("::")[1] for line in lines] == [
+            f"error file={page},line=5,col=1,title=P001",
+            f"error file={page},line=7,col=1,title=P001",
+        ]
+        assert lines[0].split("::", 2)[2].startswith("P001 #opt_2 ")
+
+
 @pytest.mark.parametrize("label", [
     "Terminate all desktop and mobile application sessions.",
     "Terminate all the desktop and phone app sessions.",
