@@ -628,3 +628,36 @@ def test_phrases_matching_harmless_boxes_of_the_repo_fixtures_are_errors_on_thei
     got = [(f.code, f.line) for f in result.findings if f.code[0] == "L"]
     assert got == [(code, first + n) for n, (_, code) in enumerate(HARMLESS_PHRASES)]
     assert all(f.severity == "error" for f in result.findings if f.code[0] == "L")
+
+
+def test_pre_commit_hook_runs_pwguard_lint_on_the_rules(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """.pre-commit-hooks.yaml: what pre-commit would run (entry + args, from the repo root,
+    for changes of the files it names) is `pwguard lint rules`, clean here, failing on a bad
+    rule file."""
+    import tomllib
+
+    import yaml
+
+    from pwguard import cli
+
+    hooks = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    hook = next(h for h in hooks if h["id"] == "pwguard-lint")
+    assert hook["language"] == "python" and hook["pass_filenames"] is False
+    script, *entry = hook["entry"].split()
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts[script] == "pwguard.cli:main"
+    files = re.compile(hook["files"])
+    for changed in ("rules/zoho.yaml", "rules/fixtures/legacy/en.html",
+                    "rules/fixtures/harmless-controls.txt"):
+        assert files.search(changed), changed
+    assert not files.search("server/pwguard/cli.py")
+    assert cli.main([*entry, *hook["args"]]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "rules"
+    bad.mkdir()
+    shutil.copy(CASES / "H001_not_https.yaml", bad / "zoho.yaml")
+    args = [str(bad) if a == "rules" else a for a in hook["args"]]
+    assert cli.main([*entry, *args]) == 1
+    assert "H001" in capsys.readouterr().out
