@@ -167,6 +167,35 @@ def test_bad_arguments_get_a_clear_error(call: Callable[[], object], fragment: s
         call()
 
 
+# ------------------------------------------------------------------ PAGE.md itself
+
+PAGE_MD = zp.LABELS_TSV.parent / "PAGE.md"
+
+
+def page_md_section(title: str) -> str:
+    text = PAGE_MD.read_text(encoding="utf-8")
+    start = text.index(f"## {title}")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end >= 0 else None]
+
+
+def test_the_mock_answers_on_every_data_centre_host_page_md_names() -> None:
+    """zp.HOSTS is what the mock serves, and what the rules' sites and the manifest are
+    checked against (test_ruleset, test_extension_static): it must be PAGE.md's list."""
+    named = re.findall(r"\baccounts\.zoho[a-z]*(?:\.[a-z]+)+", page_md_section("Hosts"))
+    assert len(named) == len(set(named)) == 9
+    assert sorted(zp.HOSTS) == sorted(named)
+
+
+def test_the_rows_of_page_md_are_the_rows_of_the_mock_dialog() -> None:
+    table = re.findall(r"^\| `#(\w+)` \| `#(\w+)` \| `(\w+)` \|", page_md_section(
+        "Change-password dialog"), re.M)
+    assert table == [(row, box, name) for row, (box, name, _) in ALL_ROWS.items()]
+    doc = parse(zp.change_password_page(live=False, step=2))
+    for row, box, name in table:
+        one(doc, f"div#{row} input.checkbox_check#{box}[type=checkbox][name={name}]")
+
+
 # ------------------------------------------------------------------ faithful markup
 
 
