@@ -109,11 +109,13 @@ def test_a_closesession_with_only_rmwebses_goes_through(
     assert banners(browser) == []
 
 
+@pytest.mark.parametrize("field", ["rmapitok", "rmappses", "removedevicesessions"])
 def test_the_field_is_found_at_any_depth_and_in_any_prefix(
-        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+        bundled: Browser, zoho: ZohoMock, plain_page: str, field: str) -> None:
     browser = bundled
     browser.open(plain_page)
-    deep = {"data": [{"closesession": {"options": {"rmapitok": True}}}]}
+    rule_guarding(field)  # the bundled rules guard it
+    deep = {"data": [{"closesession": {"options": {field: True}}}]}
     portal = "/accounts/p/10012345" + CLOSESESSION_API  # a white-label portal path
     for url in (URL, portal):
         assert browser.js(SEND["xhr"], url, deep) == {"outcome": "error"}, url
