@@ -676,6 +676,35 @@ def test_banner_text_is_set_as_text_never_as_html(browser: Browser, zoho: ZohoMo
     assert browser.js("return window.pwned === undefined")
 
 
+HOSTILE_CSS = """<style>
+  [data-pwguard="banner"], [role="alert"] { display: none !important;
+    visibility: hidden !important; opacity: 0 !important; height: 0 !important;
+    overflow: hidden !important; position: absolute !important; left: -9999px !important;
+    transform: scale(0) !important; color: transparent !important; font-size: 0 !important; }
+  * { color: transparent !important; font-size: 0 !important; line-height: 0 !important; }
+</style>"""
+SEEN = """const b = document.querySelector('[data-pwguard="banner"]');
+const line = b && b.shadowRoot && b.shadowRoot.querySelector("a, div, p, span");
+if (!line) return null;
+const r = b.getBoundingClientRect(), s = getComputedStyle(b), t = getComputedStyle(line);
+const hit = document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2);
+return {display: s.display, visibility: s.visibility, opacity: s.opacity,
+        onScreen: r.left >= 0 && r.top >= 0 && r.width > 100 && r.height > 20,
+        hitsItself: hit === b, fontPx: parseFloat(t.fontSize) >= 10,
+        textColour: t.color !== "rgba(0, 0, 0, 0)" && t.color !== "transparent"};"""
+
+
+def test_the_page_css_can_neither_hide_nor_restyle_the_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    html = page(row("ter_mob", "clear_mobile", MOBILE), head=HOSTILE_CSS)
+    bundled.open(serve(zoho, "/u/hostile-css", html))
+    bundled.wait(IS_BLOCKED, "#ter_mob")
+    assert bundled.wait(f"const b = (() => {{ {BANNERS} }})(); return b.length === 1;")
+    assert bundled.wait(SEEN) == {
+        "display": "block", "visibility": "visible", "opacity": "1", "onScreen": True,
+        "hitsItself": True, "fontPx": True, "textColour": True}
+
+
 def test_a_dialog_re_rendered_from_its_own_markup_keeps_one_banner(
         bundled: Browser, zoho: ZohoMock) -> None:
     bundled.open(zoho.url("accounts.zoho.eu", STEP2))
