@@ -152,6 +152,8 @@ def test_labels_fall_back_to_english_of_the_same_snapshot() -> None:
     assert zp.labels("es", "2025")[zp.MOBILE_DESC] == zp.labels("en", "2025")[zp.MOBILE_DESC]
     assert zp.labels("es", "legacy")[zp.COMBINED].startswith("Termine las sesiones de apps")
     assert zp.labels("br")[zp.MOBILE] == zp.labels("br", "v2early")[zp.MOBILE]
+    # a line the snapshot's UI did not have is not borrowed from a newer one
+    assert not {zp.MOBILE_DESC, zp.API_DESC, zp.ONEAUTH} & set(zp.labels("es", "v2early"))
 
 
 @pytest.mark.parametrize(("call", "fragment"), [
@@ -234,13 +236,36 @@ def test_change_password_step2_is_faithful(page: Path) -> None:
         row = one(form, f"div#{row_id}")
         assert row.get("style") is None
         assert_styled_row(row, input_id, name, lab[key])
-    assert text_of(one(doc, "label[for=ter_mob] span.session_terminate_desc")) \
-        == collapse(lab[zp.MOBILE_DESC])
-    toggle = one(doc, "#terminate_mob_apps .oneAuthLable")
-    assert one(toggle, "input#include_oneauth").get("type") == "checkbox"
-    assert text_of(toggle) == collapse(lab[zp.ONEAUTH])
+    if zp.MOBILE_DESC in lab:
+        assert text_of(one(doc, "label[for=ter_mob] span.session_terminate_desc")) \
+            == collapse(lab[zp.MOBILE_DESC])
+    if zp.ONEAUTH in lab:
+        toggle = one(doc, "#terminate_mob_apps .oneAuthLable")
+        assert one(toggle, "input#include_oneauth").get("type") == "checkbox"
+        assert text_of(toggle) == collapse(lab[zp.ONEAUTH])
+    else:
+        assert not doc.select(".oneAuthLable, #include_oneauth")
     assert text_of(one(form, "button.primary_btn_check")) == collapse(lab[zp.CONTINUE])
     assert not doc.select("script")
+
+
+ZOHO_TEXTS = ".popuphead_text, .checkbox_label, .session_terminate_desc, .oneauth_text, " \
+    "#pass_esc_devices button.primary_btn_check"
+
+
+@pytest.mark.parametrize("page", sorted(FIXTURES.glob("change-password/*.*.html")),
+                         ids=lambda p: p.name)
+def test_a_snapshot_page_shows_only_the_lines_of_that_snapshot(page: Path) -> None:
+    """Zoho's strings on a page of snapshot S are S's, in the page's language or S's English:
+    never a line of a newer UI (v2early has no row descriptions and no OneAuth toggle), which
+    would also let a rule's English phrase for that newer line match the box in any language."""
+    lang, snap, _ = page.name.split(".")
+    full = zp.SNAPSHOTS[snap]
+    own = {collapse(r["value"]) for r in tsv_rows()
+           if r["snapshot"] == full and r["lang"] in (lang, "en")}
+    texts = [text_of(el) for el in parse(page.read_text(encoding="utf-8")).select(ZOHO_TEXTS)]
+    assert len(texts) >= 5  # title, three rows, Continue
+    assert [t for t in texts if t not in own] == []
 
 
 def test_rows_the_server_does_not_allow_are_display_none() -> None:

@@ -156,20 +156,17 @@ def _resolve(lang: str, snapshot: str | None, allowed: Iterable[str]) -> str:
 def labels(lang: str, snapshot: str | None = None) -> dict[str, str]:
     """Key -> text for ``lang`` in ``snapshot`` (short or full name; default: the
     newest current-UI snapshot having the language). A key missing in that
-    language falls back to English, like Zoho's resource bundles: the same
-    snapshot's English first, else the newest English that has it."""
+    language falls back to the snapshot's English, like Zoho's resource bundles; a
+    key that no language of the snapshot has is absent: that UI did not have the
+    line (v2early has no row descriptions and no "Include OneAuth" toggle)."""
     snap = _resolve(lang, snapshot, SNAPSHOTS)
     table = _table()
     out: dict[str, str] = {}
-    english = [snap, *(s for s in SNAPSHOTS if s != snap)]
-    keys = {k for (_, _), texts in table.items() for k in texts}
+    keys = {k for (s, _), texts in table.items() if s == snap for k in texts}
     for key in sorted(keys):
         text = table[(snap, lang)].get(key)
         if text is None:
-            text = next(
-                (table[(s, "en")][key] for s in english if key in table.get((s, "en"), {})),
-                None,
-            )
+            text = table.get((snap, "en"), {}).get(key)
         if text is not None:
             out[key] = text
     return out
@@ -366,7 +363,7 @@ def _session_rows(lab: dict[str, str], rows: frozenset[str], oneauth: bool,
     if want("mobile"):
         out += _row("terminate_mob_apps", "ter_mob", "clear_mobile", lab[MOBILE],
                     lab.get(MOBILE_DESC), shown="mobile" in rows,
-                    after=_oneauth(lab[ONEAUTH], oneauth))
+                    after=_oneauth(lab[ONEAUTH], oneauth) if ONEAUTH in lab else "")
     if want("api"):
         out += _row("terminate_api_tok", "ter_apiToken", "clear_apiToken", lab[API],
                     lab.get(API_DESC), shown="api" in rows)
