@@ -569,14 +569,15 @@ def _policy_setup(workdir: Path, policies: Mapping[str, Any]
 class FirefoxBrowser(Browser):
     name = "firefox"
 
-    def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...], *,
-                 prefs: Mapping[str, Any] | None = None,
+    def __init__(self, ext_dir: Path | None, workdir: Path, hosts: list[str] | tuple[str, ...],
+                 *, prefs: Mapping[str, Any] | None = None,
                  env: Mapping[str, str] | None = None,
                  policies: Mapping[str, Any] | None = None) -> None:
         """``prefs`` are added to (or override) the test profile's user.js and ``env`` to the
         browser's environment. ``policies``: enterprise policies (the ``"policies"`` object of
         a policies.json) for this instance only, e.g. ``{"3rdparty": {"Extensions": {id:
-        {...}}}}`` for the extension's managed storage; see ``_policy_setup``."""
+        {...}}}}`` for the extension's managed storage; see ``_policy_setup``. ``ext_dir``
+        None: a plain Firefox, no extension installed (no options page)."""
         with warnings.catch_warnings():
             # mozinfo (via mozrunner) calls distro.linux_distribution(), deprecated upstream.
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -584,12 +585,12 @@ class FirefoxBrowser(Browser):
             from marionette_driver.marionette import Marionette
 
         self.ext_dir = ext_dir
-        self.manifest = read_manifest(ext_dir)
+        self.manifest = read_manifest(ext_dir) if ext_dir is not None else {}
         gecko_id = ((self.manifest.get("browser_specific_settings") or {}).get("gecko")
                     or {}).get("id")
-        if not gecko_id:
+        if ext_dir is not None and not gecko_id:
             raise ValueError("extension/manifest.json lacks browser_specific_settings.gecko.id")
-        self.gecko_id = str(gecko_id)
+        self.gecko_id = str(gecko_id or "")
         self.uuid = str(uuid.uuid4())
         self.profile = workdir / "firefox-profile"
         shutil.rmtree(self.profile, ignore_errors=True)
@@ -625,7 +626,8 @@ class FirefoxBrowser(Browser):
             "extensions.autoDisableScopes": 0,
             "extensions.enabledScopes": 5,
             "extensions.originControls.grantByDefault": True,
-            "extensions.webextensions.uuids": json.dumps({self.gecko_id: self.uuid}),
+            "extensions.webextensions.uuids": json.dumps(
+                {self.gecko_id: self.uuid} if self.gecko_id else {}),
             "xpinstall.signatures.required": False,
             "network.captive-portal-service.enabled": False,
             "network.connectivity-service.enabled": False,
@@ -652,8 +654,10 @@ class FirefoxBrowser(Browser):
             self.m.start_session({"acceptInsecureCerts": True})
             self.m.timeout.page_load = 30
             self.m.timeout.script = 30
-            self.addon_id = Addons(self.m).install(str(ext_dir), temp=True)
-            self.options_url = f"moz-extension://{self.uuid}/{options_path(self.manifest)}"
+            if ext_dir is not None:
+                self.addon_id = Addons(self.m).install(str(ext_dir), temp=True)
+                self.options_url = (f"moz-extension://{self.uuid}/"
+                                    f"{options_path(self.manifest)}")
             self.tab = self.m.current_window_handle
             if policies is not None:
                 self._check_policies()

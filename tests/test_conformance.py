@@ -1,5 +1,6 @@
-"""The JavaScript engine (extension/engine.js, run in a real Chromium page) and the Python
-engine (pwguard.rules.engine) give the same verdict on every fixture page, control by control.
+"""The JavaScript engine (extension/engine.js, run in a real page of each browser the extension
+supports: Chromium through Playwright, Firefox ESR through Marionette) and the Python engine
+(pwguard.rules.engine) give the same verdict on every fixture page, control by control.
 
 Two rulesets: the shipped one (rules/) and a stress ruleset built from every wording in
 labels.tsv (label phrases in every language, selectors of every portable kind, a warn rule
@@ -71,6 +72,8 @@ def stress_ruleset() -> RuleSet:
 class EnginePage:
     """A plain Chromium page (no extension) with engine.js loaded."""
 
+    name = "chromium"
+
     def __init__(self) -> None:
         from playwright.sync_api import sync_playwright
 
@@ -93,6 +96,11 @@ class EnginePage:
                 u => pwguardEngine.verdicts(document, p, u)))""", [payloads, urls])
         return result
 
+    def fixture_verdicts(self, fixture: str, payloads: list[dict[str, Any]],
+                         urls: list[str | None]) -> list[list[dict[str, Any]]]:
+        """`verdicts` of the fixture page `fixture` (a path under FIXTURES)."""
+        return self.verdicts((FIXTURES / fixture).read_text(encoding="utf-8"), payloads, urls)
+
     def call(self, expression: str, arg: Any) -> Any:
         if not self.page.evaluate("() => Boolean(globalThis.pwguardEngine)"):
             self.page.add_script_tag(path=str(ENGINE_JS))
@@ -105,9 +113,99 @@ class EnginePage:
             self.pw.stop()
 
 
-@pytest.fixture(scope="module")
-def engine_page() -> Iterator[EnginePage]:
-    page = EnginePage()
+# Firefox: engine.js added to the page as a <script> (it attaches itself to the page's
+# window, as Playwright's add_script_tag does in Chromium), and Playwright-style functions
+# `(arg) => ...` called with the page's own globals in scope.
+_FF_ADD_ENGINE = """
+if (!window.pwguardEngine) {
+  const s = document.createElement("script");
+  s.textContent = arguments[0];
+  document.documentElement.appendChild(s);
+  s.remove();
+}
+"""
+# Each page loaded as Playwright's set_content loads it in Chromium: document.open(),
+# write(), close() on the live page (the HTML parser with scripting on; the window and
+# with it pwguardEngine survive), all pages of one call in a row.
+_FF_VERDICTS = """
+const [pages, payloads, urls] = arguments;
+const engine = window.pwguardEngine;
+return pages.map((html) => {
+  document.open();
+  document.write(html);
+  document.close();
+  return payloads.flatMap((p) => urls.map((u) => engine.verdicts(document, p, u)));
+});
+"""
+
+
+class FirefoxEnginePage:
+    """EnginePage's twin in a plain Firefox ESR (no extension), driven through Marionette."""
+
+    name = "firefox"
+
+    def __init__(self, workdir: Path) -> None:
+        from tests.browsers import FirefoxBrowser
+
+        self.browser = FirefoxBrowser(None, workdir, [])
+        self.source = ENGINE_JS.read_text(encoding="utf-8")
+        self._fixtures: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
+        self.browser.open("about:blank")
+
+    def _script(self, body: str, *args: Any) -> Any:
+        return self.browser.m.execute_script(_FF_ADD_ENGINE + body,
+                                             script_args=[self.source, *args], sandbox=None,
+                                             new_sandbox=True)
+
+    def verdicts_of_pages(self, pages: list[str], payloads: list[dict[str, Any]],
+                          urls: list[str | None]) -> list[list[list[dict[str, Any]]]]:
+        """EnginePage.verdicts of every page in `pages`, in one call."""
+        result: list[list[list[dict[str, Any]]]] = self._script(
+            "return (function () {" + _FF_VERDICTS + "}).apply(null, [...arguments].slice(1));",
+            pages, payloads, urls)
+        return result
+
+    def verdicts(self, html: str, payloads: list[dict[str, Any]],
+                 urls: list[str | None]) -> list[list[dict[str, Any]]]:
+        return self.verdicts_of_pages([html], payloads, urls)[0]
+
+    def fixture_verdicts(self, fixture: str, payloads: list[dict[str, Any]],
+                         urls: list[str | None]) -> list[list[dict[str, Any]]]:
+        """`verdicts` of the fixture page `fixture`: those of every fixture page are taken in
+        one call the first time (one Marionette round trip per page would be slower)."""
+        key = json.dumps([payloads, urls])
+        if key not in self._fixtures:
+            pages = [(FIXTURES / f).read_text(encoding="utf-8") for f in FIXTURE_PAGES]
+            self._fixtures[key] = dict(zip(
+                FIXTURE_PAGES, self.verdicts_of_pages(pages, payloads, urls), strict=True))
+        return self._fixtures[key][fixture]
+
+    def call(self, expression: str, arg: Any) -> Any:
+        return self._script(f"const pwguardEngine = window.pwguardEngine;\n"
+                            f"return ({expression})(arguments[1]);", arg)
+
+    def close(self) -> None:
+        self.browser.close()
+
+
+AnyEnginePage = EnginePage | FirefoxEnginePage
+
+
+def open_engine_page(browser: str, tmp_path_factory: pytest.TempPathFactory) -> AnyEnginePage:
+    if browser == "chromium":
+        return EnginePage()
+    return FirefoxEnginePage(tmp_path_factory.mktemp("firefox-engine"))
+
+
+# engine.js runs in both browsers the extension supports: every test taking `engine_page`
+# runs once in each (Chromium through Playwright, Firefox ESR through Marionette)
+ENGINE_BROWSERS = ["chromium", "firefox"]
+
+
+@pytest.fixture(scope="module", params=ENGINE_BROWSERS)
+def engine_page(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyEnginePage]:
+    page = open_engine_page(request.param, tmp_path_factory)
     try:
         yield page
     finally:
@@ -129,14 +227,14 @@ def test_there_are_fixture_pages() -> None:
 
 
 @pytest.mark.parametrize("fixture", FIXTURE_PAGES)
-def test_js_and_python_engines_agree(fixture: str, engine_page: EnginePage,
+def test_js_and_python_engines_agree(fixture: str, engine_page: AnyEnginePage,
                                      rulesets: list[RuleSet]) -> None:
     html = (FIXTURES / fixture).read_text(encoding="utf-8")
-    js_all = engine_page.verdicts(html, [payload(rs) for rs in rulesets], URLS)
+    js_all = engine_page.fixture_verdicts(fixture, [payload(rs) for rs in rulesets], URLS)
     pairs = [(rs, url) for rs in rulesets for url in URLS]
     for (rs, url), js in zip(pairs, js_all, strict=True):
         py = [v.to_dict() for v in py_engine.verdicts(html, rs, url=url)]
-        where = f"{fixture} (rules {rs.rules[0].id}..., url {url})"
+        where = f"{engine_page.name}: {fixture} (rules {rs.rules[0].id}..., url {url})"
         assert len(js) == len(py), f"{where}: JS sees {len(js)} controls, Python {len(py)}"
         for j, p in zip(js, py, strict=True):
             diff = {f: (j[f], p[f]) for f in FIELDS if j[f] != p[f]}
@@ -165,7 +263,9 @@ SELECTOR_EDGES = [
 ]
 
 
-def test_edge_selectors_match_the_same_controls_in_both_engines(engine_page: EnginePage) -> None:
+def test_edge_selectors_match_the_same_controls_in_both_engines(
+    engine_page: AnyEnginePage,
+) -> None:
     rulesets = [
         RuleSet(rules=[Rule(id="r", title="r", why="r", sites=ZOHO_SITES, message={"en": "r"},
                             help="https://{host}/h", controls=[Control(selector=sel)])])
@@ -182,7 +282,7 @@ def test_edge_selectors_match_the_same_controls_in_both_engines(engine_page: Eng
     assert any(v["rule_id"] for js in js_all for v in js)
 
 
-def test_the_stress_ruleset_exercises_every_outcome(engine_page: EnginePage) -> None:
+def test_the_stress_ruleset_exercises_every_outcome() -> None:
     """Guard against a comparison that passes because nothing ever matches."""
     rs = stress_ruleset()
     seen: set[tuple[str | None, str | None]] = set()
@@ -193,7 +293,7 @@ def test_the_stress_ruleset_exercises_every_outcome(engine_page: EnginePage) -> 
             ("selectors", "block"), ("desc-warn", "warn"), (None, None)} <= seen
 
 
-def test_fold_agrees_on_every_labels_tsv_text(engine_page: EnginePage) -> None:
+def test_fold_agrees_on_every_labels_tsv_text(engine_page: AnyEnginePage) -> None:
     texts = [
         *_labels(""),
         "Straße ẞ", "ΌΣΟΣ ςσ", "“curly” ‘quotes’ „low‟ ′ ″", "a\u00a0\u2003b\u3000\ufeffc\u200bd",
@@ -233,7 +333,7 @@ PATTERN_CASES = [
 ]
 
 
-def test_match_patterns_agree(engine_page: EnginePage) -> None:
+def test_match_patterns_agree(engine_page: AnyEnginePage) -> None:
     js = engine_page.call("(cases) => cases.map(([p, u]) => pwguardEngine.url_matches(p, u))",
                           PATTERN_CASES)
     expected = [py_sites.url_matches(p, u) for p, u in PATTERN_CASES]
@@ -242,7 +342,7 @@ def test_match_patterns_agree(engine_page: EnginePage) -> None:
     assert any(expected) and not all(expected)
 
 
-def test_invalid_patterns_are_refused_by_both(engine_page: EnginePage) -> None:
+def test_invalid_patterns_are_refused_by_both(engine_page: AnyEnginePage) -> None:
     patterns = ["https://x.example", "https://X.example/*", "gopher://x/*", "https://a b/*",
                 "https://user@x.example/*", "https://x.example:port/*", "<all_urls>",
                 "https://*.x.example/*", "*://*/*"]

@@ -1,7 +1,7 @@
 """Differential fuzz of the two matching engines: pages and rulesets from a seeded random
-grammar (tests/fuzz_pages.py), engine.js run in Chromium (each page parsed by the browser's
-own HTML parser, DOMParser, all pages in one call) against pwguard.rules.engine, control by
-control.
+grammar (tests/fuzz_pages.py), engine.js run in Chromium and in Firefox (each page parsed by
+the browser's own HTML parser, DOMParser, all pages in one call) against pwguard.rules.engine,
+control by control.
 
 The pages are well formed so that lxml and the browser build the same tree; the test
 checks that first (a difference there is the generator's fault, or a parser difference,
@@ -24,16 +24,17 @@ from pwguard.rules.bundle import payload
 from pwguard.rules.model import RuleSet
 from pwguard.rules.selectors import SelectorError, compile_alternatives
 from tests import fuzz_pages
-from tests.test_conformance import FIELDS, EnginePage
+from tests.test_conformance import ENGINE_BROWSERS, FIELDS, AnyEnginePage, open_engine_page
 
 SEEDS = [*range(1, 41), 1903]  # 1903: "#z:not(*)" taken for "#z" (selectors.py, fixed)
 PAGES_PER_SEED = 8
 
 
 
-@pytest.fixture(scope="module")
-def engine_page() -> Iterator[EnginePage]:
-    page = EnginePage()
+@pytest.fixture(scope="module", params=ENGINE_BROWSERS)
+def engine_page(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyEnginePage]:
+    page = open_engine_page(request.param, tmp_path_factory)
     try:
         yield page
     finally:
@@ -95,7 +96,7 @@ def cases() -> list[tuple[int, RuleSet, list[list[str]]]]:
     return [(seed, *fuzz_pages.case(seed, PAGES_PER_SEED)) for seed in SEEDS]
 
 
-def run_js(engine_page: EnginePage, batch: list[tuple[RuleSet, list[str]]]) -> Any:
+def run_js(engine_page: AnyEnginePage, batch: list[tuple[RuleSet, list[str]]]) -> Any:
     return engine_page.call(JS_RUN, [[[payload(rs), pages] for rs, pages in batch]])
 
 
@@ -103,7 +104,7 @@ def py_verdicts(markup: str, rs: RuleSet) -> list[dict[str, Any]]:
     return [v.to_dict() for v in py_engine.verdicts(markup, rs)]
 
 
-def shrink(engine_page: EnginePage, rs: RuleSet, page: list[str]) -> tuple[RuleSet, str]:
+def shrink(engine_page: AnyEnginePage, rs: RuleSet, page: list[str]) -> tuple[RuleSet, str]:
     """A smaller ruleset and page on which the engines still differ: top-level blocks and
     rules dropped one at a time while they do (a few browser calls, on failure only)."""
     def differs(rs: RuleSet, page: list[str]) -> bool:
@@ -143,7 +144,7 @@ def describe(seed: int, rs: RuleSet, markup: str, js: list[dict[str, Any]],
     return "\n".join(lines)
 
 
-def test_fuzzed_pages_get_the_same_verdicts_from_both_engines(engine_page: EnginePage) -> None:
+def test_fuzzed_pages_get_the_same_verdicts_from_both_engines(engine_page: AnyEnginePage) -> None:
     all_cases = cases()
     results = run_js(engine_page, [(rs, [fuzz_pages.html(p) for p in pages])
                                    for _, rs, pages in all_cases])
@@ -167,7 +168,7 @@ def test_fuzzed_pages_get_the_same_verdicts_from_both_engines(engine_page: Engin
         seed, rs, page = failures[0]
         rs, markup = shrink(engine_page, rs, page)
         js = run_js(engine_page, [(rs, [markup])])[0][0]["verdicts"]
-        raise AssertionError(f"{len(failures)} pages differ; the first:\n"
+        raise AssertionError(f"{engine_page.name}: {len(failures)} pages differ; the first:\n"
                              + describe(seed, rs, markup, js, py_verdicts(markup, rs)))
     assert min(outcomes.values()) >= 100, f"the fuzz does not exercise every outcome: {outcomes}"
 
@@ -185,7 +186,7 @@ def selector_corpus() -> list[str]:
 
 
 def test_the_portable_selector_subset_is_the_same_in_both_engines(
-    engine_page: EnginePage,
+    engine_page: AnyEnginePage,
 ) -> None:
     """engine.js's portable() accepts exactly what selectors.py parses (outside the subset
     a selector never matches, whatever the browser makes of it)."""
