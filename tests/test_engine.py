@@ -219,6 +219,42 @@ def test_an_id_with_a_not_is_more_than_the_id(selector: str, covered: bool) -> N
     assert [v.rule_id for v in verdicts(html, rs)] == ["r" if covered else None]
 
 
+FOREIGN_HTML = (
+    "<p>x</p><svg role=checkbox id=s lang=EN><g role=checkbox id=g dir=RTL></g>"
+    "<foreignObject><span role=checkbox id=h lang=EN></span></foreignObject>"
+    "<desc><b role=checkbox id=d dir=RTL></b></desc></svg>"
+    "<math><mi><i role=switch id=mi lang=EN></i><mglyph role=switch id=mg lang=EN></mglyph></mi>"
+    "<annotation-xml encoding=TEXT/HTML><mrow role=switch id=ax dir=RTL></mrow></annotation-xml>"
+    "<annotation-xml><mrow role=switch id=am dir=RTL></mrow></annotation-xml></math>"
+    "<input type=checkbox id=c lang=EN dir=RTL>"
+)
+
+
+@pytest.mark.parametrize(
+    ("selector", "ids"),
+    [
+        # HTML elements (those in integration points too): ASCII case-insensitive values
+        ("[lang=en]", ["h", "mi", "c"]),
+        ("[dir=rtl]", ["d", "ax", "c"]),  # (not "am": no encoding, a MathML element)
+        ("[lang|=en]", ["h", "mi", "c"]),
+        # SVG and MathML elements: exact, as in Chromium and Firefox
+        ("[lang=EN]", ["s", "h", "mi", "mg", "c"]),
+        ("[dir=RTL]", ["g", "d", "ax", "am", "c"]),
+        # the i flag: on every element
+        ("[lang=en i]", ["s", "h", "mi", "mg", "c"]),
+    ],
+)
+def test_listed_attribute_values_fold_case_on_html_elements_only(
+    selector: str, ids: list[str]
+) -> None:
+    """Browsers compare lang, dir, type ... ASCII case-insensitively on HTML elements only;
+    Python also did on <svg>, <g>, MathML elements (`[lang=en]` matched <svg lang=EN>). (Each
+    expectation is what Chromium 156 and Firefox 153 match on this page; no tag here breaks
+    out of foreign content, so lxml builds the browsers' tree.)"""
+    rs = ruleset({"id": "r", "controls": [{"selector": selector}]})
+    assert [v.id for v in verdicts(FOREIGN_HTML, rs) if v.rule_id] == ids
+
+
 def test_verdicts_for_a_url_use_only_rules_of_that_site() -> None:
     rs = ruleset(
         {"id": "eu", "sites": ["https://accounts.zoho.eu/*"], "controls": [{"selector": "#mob"}]}

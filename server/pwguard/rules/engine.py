@@ -39,8 +39,9 @@ compares both control by control on every fixture page. Keep both simple and ide
    selector outside the portable subset never matches: engine.js checks the subset itself,
    with `portable()`, rather than hand the browser a selector it would match). Attribute
    values compare as in browsers: ASCII case-insensitively for the HTML list of such
-   attributes (type, lang, dir, checked, ...) and with the `i` flag, and classes split on
-   ASCII white space only (see selectors.py).
+   attributes (type, lang, dir, checked, ...) on HTML elements (exactly on SVG and MathML
+   ones) and with the `i` flag, and classes split on ASCII white space only (see
+   selectors.py).
    A rule covers a control when one of its `controls` entries matches.
 8. When a page URL is given, only rules with a `sites` pattern matching it apply.
 9. The verdict of a control names the first covering `block` rule in ruleset order, else

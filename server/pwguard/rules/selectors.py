@@ -11,16 +11,19 @@ Browsers and soupsieve agree on this subset (a test holds soupsieve to it on the
     value           ident | "double-quoted" | 'single-quoted' (no backslash escapes)
     ident           [A-Za-z_-][A-Za-z0-9_-]*  (not "-" + digit, not "--" custom-property style)
 
-Type and attribute names are ASCII case-insensitive (HTML); ids, classes and attribute
-values are case-sensitive (standards mode), except the values of the attributes HTML lists
-in "case-sensitivity of selectors" (`type`, `lang`, `dir`, `checked`, `align`, ...:
-CASE_INSENSITIVE_ATTRIBUTES), which Chromium and Firefox compare ASCII case-insensitively
-(soupsieve only `type`). The `i` flag, too, is ASCII case-insensitive: `[title="été" i]` does
-not match "ÉTÉ". The `s` flag is refused (Chromium does not parse it). `.class` and `~=` split
-the attribute value on ASCII white space only (space, tab, LF, FF, CR), as browsers do: a
-no-break space is part of a class name. Everything else (pseudo-classes such as `:checked` or
-`:has()`, pseudo-elements, namespaces `|`, escapes, `:nth-*`) is refused with a
-`SelectorError` whose `hint` says what to write instead.
+Type and attribute names are ASCII case-insensitive on every element (lxml lowercases them;
+engine.js hands the browser canonical names, as Firefox compares them exactly on SVG and
+MathML elements); ids, classes and attribute values are case-sensitive (standards mode),
+except the values of the attributes HTML lists in "case-sensitivity of selectors" (`type`,
+`lang`, `dir`, `checked`, `align`, ...: CASE_INSENSITIVE_ATTRIBUTES), which Chromium and
+Firefox compare ASCII case-insensitively (soupsieve only `type`) on HTML elements, and
+exactly on SVG and MathML ones (elements in `<svg>` or `<math>` outside their HTML
+integration points: `in_foreign_content`). The `i` flag, too, is ASCII case-insensitive:
+`[title="été" i]` does not match "ÉTÉ". The `s` flag is refused (Chromium does not parse
+it). `.class` and `~=` split the attribute value on ASCII white space only (space, tab, LF,
+FF, CR), as browsers do: a no-break space is part of a class name. Everything else
+(pseudo-classes such as `:checked` or `:has()`, pseudo-elements, namespaces `|`, escapes,
+`:nth-*`) is refused with a `SelectorError` whose `hint` says what to write instead.
 """
 
 from __future__ import annotations
@@ -171,25 +174,70 @@ def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
         return lambda el: el.get(aname) is not None
     raw = m.group("val")
     value = raw[1:-1] if raw[0] in "\"'" else raw
-    insensitive = bool(m.group("flag")) or aname in CASE_INSENSITIVE_ATTRIBUTES
-    if insensitive:
-        value = ascii_lower(value)
+    if m.group("flag"):
+        lowered = _value_test(op, ascii_lower(value))
+        return lambda el: lowered(_lower_or_none(el.get(aname)))
+    exact = _value_test(op, value)
+    if aname not in CASE_INSENSITIVE_ATTRIBUTES:
+        return lambda el: exact(el.get(aname))
+    # ASCII case-insensitive on HTML elements only: on an SVG or MathML element the browsers
+    # compare these values exactly too
+    insensitive = _value_test(op, ascii_lower(value))
+    return lambda el: exact(v := el.get(aname)) or (
+        insensitive(_lower_or_none(v)) and not in_foreign_content(el))
 
-    def get(el: Element) -> str | None:
-        v: str | None = el.get(aname)
-        return ascii_lower(v) if insensitive and v is not None else v
 
+def _lower_or_none(v: str | None) -> str | None:
+    return None if v is None else ascii_lower(v)
+
+
+def _value_test(op: str, value: str) -> Callable[[str | None], bool]:
+    """Whether an attribute value (None: no such attribute) passes `[name <op> value]`."""
     if op == "=":
-        return lambda el: get(el) == value
+        return lambda v: v == value
     if op == "~=":
-        return lambda el: bool(value) and value in split_ascii_whitespace(get(el) or "")
+        return lambda v: bool(value) and value in split_ascii_whitespace(v or "")
     if op == "|=":
-        return lambda el: (v := get(el)) is not None and (v == value or v.startswith(value + "-"))
+        return lambda v: v is not None and (v == value or v.startswith(value + "-"))
     if op == "^=":
-        return lambda el: bool(value) and (get(el) or "").startswith(value)
+        return lambda v: bool(value) and (v or "").startswith(value)
     if op == "$=":
-        return lambda el: bool(value) and (get(el) or "").endswith(value)
-    return lambda el: bool(value) and value in (get(el) or "")
+        return lambda v: bool(value) and (v or "").endswith(value)
+    return lambda v: bool(value) and value in (v or "")
+
+
+# HTML tree construction: the children of these SVG elements (HTML integration points) and of
+# these MathML elements (text integration points, but for mglyph and malignmark) are HTML
+_SVG_HTML_POINTS = frozenset({"foreignobject", "desc", "title"})
+_MATHML_TEXT_POINTS = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+
+
+def _namespace(el: Element) -> str:
+    """"html", "svg" or "math": the namespace the HTML parser gives `el` (lxml's HTML parser
+    keeps none), from its own and its ancestors' names, as HTML's tree construction does in
+    foreign content (<svg> and <math> open it; integration points return to HTML)."""
+    tag = el.tag
+    if tag in ("svg", "math"):
+        return str(tag)
+    parent = el.getparent()
+    if parent is None:
+        return "html"
+    outer = _namespace(parent)
+    if outer == "html":
+        return "html"
+    if outer == "svg":
+        return "html" if parent.tag in _SVG_HTML_POINTS else "svg"
+    if parent.tag in _MATHML_TEXT_POINTS and tag not in ("mglyph", "malignmark"):
+        return "html"
+    if parent.tag == "annotation-xml" and ascii_lower(parent.get("encoding") or "") in (
+            "text/html", "application/xhtml+xml"):
+        return "html"
+    return "math"
+
+
+def in_foreign_content(el: Element) -> bool:
+    """Whether `el` is an SVG or MathML element (not an HTML one) in the browser's DOM."""
+    return _namespace(el) != "html"
 
 
 def _negate(inner: Matcher) -> Matcher:
