@@ -216,6 +216,73 @@
     }
   }
 
+  // Names in the mixed case HTML's parser gives SVG elements and attributes (and MathML's
+  // definitionURL), by their ASCII lowercase (HTML, "adjust SVG tag names" and "adjust SVG
+  // attributes").
+  const MIXED_CASE_TAGS = new Map([
+    "altGlyph", "altGlyphDef", "altGlyphItem", "animateColor", "animateMotion",
+    "animateTransform", "clipPath", "feBlend", "feColorMatrix", "feComponentTransfer",
+    "feComposite", "feConvolveMatrix", "feDiffuseLighting", "feDisplacementMap",
+    "feDistantLight", "feDropShadow", "feFlood", "feFuncA", "feFuncB", "feFuncG", "feFuncR",
+    "feGaussianBlur", "feImage", "feMerge", "feMergeNode", "feMorphology", "feOffset",
+    "fePointLight", "feSpecularLighting", "feSpotLight", "feTile", "feTurbulence",
+    "foreignObject", "glyphRef", "linearGradient", "radialGradient", "textPath",
+  ].map((n) => [n.toLowerCase(), n]));
+  const MIXED_CASE_ATTRIBUTES = new Map([
+    "attributeName", "attributeType", "baseFrequency", "baseProfile", "calcMode",
+    "clipPathUnits", "diffuseConstant", "edgeMode", "filterUnits", "glyphRef",
+    "gradientTransform", "gradientUnits", "kernelMatrix", "kernelUnitLength", "keyPoints",
+    "keySplines", "keyTimes", "lengthAdjust", "limitingConeAngle", "markerHeight",
+    "markerUnits", "markerWidth", "maskContentUnits", "maskUnits", "numOctaves", "pathLength",
+    "patternContentUnits", "patternTransform", "patternUnits", "pointsAtX", "pointsAtY",
+    "pointsAtZ", "preserveAlpha", "preserveAspectRatio", "primitiveUnits", "refX", "refY",
+    "repeatCount", "repeatDur", "requiredExtensions", "requiredFeatures", "specularConstant",
+    "specularExponent", "spreadMethod", "startOffset", "stdDeviation", "stitchTiles",
+    "surfaceScale", "systemLanguage", "tableValues", "targetX", "targetY", "textLength",
+    "viewBox", "viewTarget", "xChannelSelector", "yChannelSelector", "zoomAndPan",
+    "definitionURL",
+  ].map((n) => [n.toLowerCase(), n]));
+  const asciiLower = (text) => text.replace(/[A-Z]+/g, (s) => s.toLowerCase());
+  const ATTR_NAME = new RegExp(`^(\\[[ \\t]*)(${IDENT})`);
+
+  /** A portable selector as this browser must be handed it so that type and attribute names
+   * match ASCII case-insensitively on every element, as selectors.py says (and lxml, which
+   * lowercases every name, does): Firefox compares them exactly on SVG and MathML elements,
+   * so that `G` or `[ROLE=checkbox]` missed <g role="checkbox">, and `clippath` missed
+   * <clipPath>. Names are lowercased, and a name HTML's parser may give in mixed case becomes
+   * `:is(lowercase, mixedCase)`. (Chromium matched all of these already.) */
+  function canonical(selector) {
+    const text = String(selector);
+    let out = "";
+    let pos = 0;
+    while (pos < text.length) {
+      TOKEN.lastIndex = pos;
+      const m = TOKEN.exec(text);
+      const i = m.slice(1).findIndex((g) => g !== undefined);
+      let t = m[0];
+      if (TOKEN_KINDS[i] === "type" && t !== "*") {
+        const lower = asciiLower(t);
+        const mixed = MIXED_CASE_TAGS.get(lower);
+        t = mixed ? `:is(${lower}, ${mixed})` : lower;
+      } else if (TOKEN_KINDS[i] === "attr") {
+        const [, open, name] = ATTR_NAME.exec(t);
+        const lower = asciiLower(name);
+        const rest = t.slice(open.length + name.length);
+        const mixed = MIXED_CASE_ATTRIBUTES.get(lower);
+        t = mixed ? `:is([${lower}${rest}, [${mixed}${rest})` : `[${lower}${rest}`;
+      }
+      out += t;
+      pos += m[0].length;
+    }
+    return out;
+  }
+
+  // canonical() of portable selectors (null for the others), computed once
+  const canonicalOf = new Map();
+  function browserSelector(selector) {
+    return remember(canonicalOf, selector, (s) => (portable(s) ? canonical(s) : null));
+  }
+
   function safeMatches(el, selector) {
     try {
       return el.matches(selector);
@@ -238,7 +305,10 @@
   /** Whether one `controls` entry matches the control `el` (label text folded if given);
    * phrases that fold to "" never match. */
   function control_matches(el, control, folded_label = null) {
-    if (control.selector != null) return portable(control.selector) && safeMatches(el, control.selector);
+    if (control.selector != null) {
+      const sel = browserSelector(control.selector);
+      return sel !== null && safeMatches(el, sel);
+    }
     const label = folded_label ?? fold(label_text(el));
     return phrasesOf(control).some((p) => label.includes(p));
   }
@@ -320,8 +390,8 @@
     let c = compiled.get(rule);
     if (!c) {
       // (a selector outside the portable subset never matches: left out)
-      const selectors = (rule.controls || []).filter((x) => x.selector != null && portable(x.selector))
-        .map((x) => x.selector);
+      const selectors = (rule.controls || []).filter((x) => x.selector != null)
+        .map((x) => browserSelector(x.selector)).filter((x) => x !== null);
       let list = selectors.join(", ");
       try {
         if (!globalThis.document) throw new Error("no DOM here"); // the service worker
@@ -432,7 +502,7 @@
       const rule = rule_for(el, rules, label);
       out.push({
         index,
-        tag: el.localName,
+        tag: asciiLower(el.localName), // (as lxml: <clipPath> is "clippath")
         id: el.getAttribute("id") || "",
         name: el.getAttribute("name") || "",
         label,

@@ -282,6 +282,50 @@ def test_edge_selectors_match_the_same_controls_in_both_engines(
     assert any(v["rule_id"] for js in js_all for v in js)
 
 
+# Controls that are SVG and MathML elements (role=checkbox on an <svg>, a <g>, an <mi>...),
+# in foreign content, where the browsers differ from each other: Chromium compares type and
+# attribute names ASCII case-insensitively there too, Firefox exactly (`G` and `[ROLE=x]`
+# matched nothing); and where both differ from HTML elements: the values of lang, dir, type
+# ... compare exactly (case-sensitively). The same control or its tag name, compared in full.
+FOREIGN_PAGE = (
+    '<!DOCTYPE html><html><body>Foreign<svg id="s" role="checkbox" viewBox="0 0 1 1">'
+    '<g id="g" role="checkbox" lang="EN" class="K" dir="RTL"></g>'
+    '<foreignObject id="fo" role="switch"><span id="h" role="checkbox" lang="EN"></span>'
+    '</foreignObject><clipPath id="cp" role="checkbox" clipPathUnits="userSpaceOnUse">'
+    '</clipPath></svg><math><mi id="mi" role="switch" dir="RTL" definitionURL="u">'
+    '<b id="mb" role="checkbox" dir="RTL"></b></mi></math>'
+    '<input type="checkbox" id="c" lang="EN" dir="RTL"></body></html>'
+)
+FOREIGN_EDGES = [
+    "g", "G", "svg > G", "SVG", "MI", "B", "foreignObject", "foreignobject", "FOREIGNOBJECT",
+    "clippath", "clipPath", "[ROLE=checkbox]", "[Role=switch]", "[LANG=EN]", "[lang=EN]",
+    "[lang=en]", "[lang|=en]", "[dir=rtl]", "[dir=RTL]", "[lang=en i]", ".K", "[viewBox]",
+    "[VIEWBOX]", "[viewbox]", "[clippathunits=userSpaceOnUse]", "[CLIPPATHUNITS^=user]",
+    "[definitionurl=u]", "[definitionURL]", ":not(G)[role=checkbox]", "* :not([LANG=EN])",
+    "svg :not(clipPath):not(FOREIGNOBJECT)",
+]
+
+
+def test_foreign_content_controls_get_the_same_verdicts_from_both_engines(
+    engine_page: AnyEnginePage,
+) -> None:
+    rulesets = [
+        RuleSet(rules=[Rule(id="r", title="r", why="r", sites=ZOHO_SITES, message={"en": "r"},
+                            help="https://{host}/h", controls=[Control(selector=sel)])])
+        for sel in FOREIGN_EDGES
+    ]
+    js_all = engine_page.verdicts(FOREIGN_PAGE, [payload(rs) for rs in rulesets], [None])
+    diff = []
+    for sel, rs, js in zip(FOREIGN_EDGES, rulesets, js_all, strict=True):
+        py = [v.to_dict() for v in py_engine.verdicts(FOREIGN_PAGE, rs)]
+        assert len(js) == len(py), f"{sel}: JS sees {len(js)} controls, Python {len(py)}"
+        diff += [f"{sel}: control #{p['id']}: {f}: JS {j[f]!r} vs Python {p[f]!r}"
+                 for j, p in zip(js, py, strict=True) for f in FIELDS if j[f] != p[f]]
+    assert not diff, f"{engine_page.name}:\n" + "\n".join(diff)
+    matched = [sum(v["rule_id"] is not None for v in js) for js in js_all]
+    assert 0 < sum(matched) < sum(len(js) for js in js_all)
+
+
 def test_the_stress_ruleset_exercises_every_outcome() -> None:
     """Guard against a comparison that passes because nothing ever matches."""
     rs = stress_ruleset()
