@@ -26,9 +26,11 @@ compares both control by control on every fixture page. Keep both simple and ide
 5. fold(text) = NFKD; drop nonspacing marks (Unicode category Mn); casefold (Python
    `str.casefold`; in JS `toLowerCase()` then `ß`->`ss` and `ς`->`σ`, which is the same on
    NFKD text except Cherokee and U+1C80-U+1C88, and characters the two Unicode databases
-   disagree on: Python's `unicodedata` may be older than the browser's ICU, e.g. Unicode 14
-   in Python 3.11 against 17 in Chromium 156, which folds U+A7CB or U+10D50 and keeps
-   U+1171E, now a spacing mark); curly quotes to straight (U+2018 U+2019
+   disagree on: Python's `unicodedata` may be older than the browser's, e.g. Unicode 14
+   in Python 3.11 against 17 in Chromium 156 (Firefox ESR 153 folds every code point as
+   Chromium 156 does): the browsers fold code points Python 3.11 has unassigned, such as
+   U+A7CB or U+10D50, and keep U+1171E, now a spacing mark; tests/test_conformance.py checks
+   every other code point in both browsers); curly quotes to straight (U+2018 U+2019
    U+201A U+201B U+2032 -> `'`, U+201C U+201D U+201E U+201F U+2033 -> `"`); collapse runs
    of WHITESPACE to one space; strip.
 6. WHITESPACE is exactly: space, \\t \\n \\v \\f \\r, U+00A0, U+1680, U+2000-U+200A, U+2028,
