@@ -184,15 +184,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                                               query)
         except ValueError as exc:  # BadVariant, or the renderer refusing a language/snapshot
             status, ctype, payload = 400, "text/plain; charset=utf-8", str(exc).encode()
+        origin = self.headers.get("Origin")
+        if self.server.mock.cors and origin and self.command == "OPTIONS":
+            status, ctype, payload = 204, "text/plain", b""  # a CORS preflight, granted
         self.send_response(status)
         self.send_header("Content-Type", ctype)
+        if self.server.mock.cors and origin:
+            self.send_header("Access-Control-Allow-Origin", origin)
+            self.send_header("Vary", "Origin")
+            if self.command == "OPTIONS":
+                for asked, allowed in (("Method", "Methods"), ("Headers", "Headers")):
+                    value = self.headers.get(f"Access-Control-Request-{asked}")
+                    if value:
+                        self.send_header(f"Access-Control-Allow-{allowed}", value)
         self.send_header("Content-Length", str(len(payload)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_OPTIONS = _serve
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_OPTIONS = do_PATCH = _serve
 
 
 class _Server(http.server.ThreadingHTTPServer):
@@ -217,6 +228,9 @@ class ZohoMock:
         self._records: list[Recorded] = []
         self._cond = threading.Condition()
         self._server: _Server | None = None
+        # answer CORS preflights and let every origin read every answer (off: as Zoho, whose
+        # API a page of another origin cannot call); a test that turns it on turns it off
+        self.cors = False
         self._thread: threading.Thread | None = None
         self.port = 0
 
