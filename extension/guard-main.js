@@ -59,6 +59,14 @@
   const paramHas = URLSearchParams.prototype.has;
   const formEntries = FormData.prototype.entries;
   const formHas = FormData.prototype.has;
+  const stringReplace = String.prototype.replace;
+  const decodeURIComponent_ = decodeURIComponent;
+  const fromCharCode = String.fromCharCode;
+  const parseInt_ = parseInt;
+  const createObjectURL = URL.createObjectURL;
+  const revokeObjectURL = URL.revokeObjectURL;
+  const xhrOverrideMimeType = XHR.prototype.overrideMimeType;
+  const xhrResponseText = getter(XHR.prototype, "responseText");
 
   // "pending" until content.js answers, then "active" or "inactive"
   let state = "pending";
@@ -139,19 +147,57 @@
     return new RegExp(`^${body}$`, "s");
   }
 
+  const TRUE_TEXT = /^true$/i;
   function hasTrue(value, fields, depth = 0) {
     if (depth > 64 || value === null || typeof value !== "object") return false;
     if (Array.isArray(value)) return value.some((v) => hasTrue(v, fields, depth + 1));
     for (const key of Object.keys(value)) {
       const v = value[key];
       if (v === true && (fields === null || fields.includes(key))) return true;
-      if (v === "true" && (fields === null || fields.includes(key))) {
-        return true; // form-style booleans ("rmapitok=true") mean the same to the server
+      if (typeof v === "string" && regexpTest.call(TRUE_TEXT, v) && (fields === null || fields.includes(key))) {
+        // form-style booleans ("rmapitok=true") mean the same to the server, in any case
+        // (Java's Boolean.parseBoolean, org.json's getBoolean)
+        return true;
       }
       if (typeof v === "object" && hasTrue(v, fields, depth + 1)) return true;
-      if (typeof v === "string" && /^\s*[[{]/.test(v)) {
-        const inner = tryJson(v); // JSON nested inside a string field
-        if (inner !== undefined && hasTrue(inner, fields, depth + 1)) return true;
+      if (typeof v === "string" && jsonTrue(v, fields)) return true; // JSON inside a field
+    }
+    return false;
+  }
+
+  // Whether `text`, if it is JSON, has one of `fields` (null: any) set to true, or to a
+  // string that reads as true, at any depth, or in JSON inside one of its strings. Read from
+  // the text, token by token, not from JSON.parse's objects: a key given twice counts by each
+  // of its values (JSON.parse keeps the last, a server's parser may keep the first), and no
+  // depth is too deep.
+  const JSON_START = /^\s*[[{]/;
+  function jsonTrue(text, fields) {
+    if (!regexpTest.call(JSON_START, text) || tryJson(text) === undefined) return false;
+    const n = text.length;
+    let key = null; // the key whose value comes next, else null
+    const named = () => key !== null && (fields === null || fields.includes(key));
+    for (let i = 0; i < n; ) {
+      const ch = text[i];
+      if (ch === '"') {
+        let j = i + 1;
+        while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+        const str = jsonParse(text.slice(i, j + 1));
+        i = j + 1;
+        while (i < n && (text[i] === " " || text[i] === "\t" || text[i] === "\n" || text[i] === "\r")) i++;
+        if (text[i] === ":") {
+          key = str;
+          i++;
+          continue;
+        }
+        if ((named() && regexpTest.call(TRUE_TEXT, str)) || jsonTrue(str, fields)) return true;
+        key = null;
+      } else if (ch === "t" && text.startsWith("true", i)) {
+        if (named()) return true;
+        key = null;
+        i += 4;
+      } else {
+        if (ch !== " " && ch !== "\t" && ch !== "\n" && ch !== "\r") key = null;
+        i++;
       }
     }
     return false;
@@ -168,10 +214,11 @@
   // The body as a list of JSON-ish values to search: the parsed JSON (a leading byte order
   // mark ignored), else every field of a form, each on its own (a field given twice is
   // judged by each value: a server may read either).
+  const JSON_TEXT = Symbol("json text"); // (a form's fields have no symbol names)
   function bodyValues(text, entries) {
     if (typeof text === "string") {
-      const json = tryJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text);
-      if (json !== undefined) return [json];
+      const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+      if (tryJson(json) !== undefined) return [{ [JSON_TEXT]: json }];
       entries = new URLSearchParams(text);
     }
     const out = [];
@@ -219,6 +266,24 @@
     }
   }
 
+  // a Blob's text, read at once (for a synchronous send): a synchronous request of a blob: URL
+  // of it, decoded as UTF-8 whatever its type says
+  function readBlobNow(blob) {
+    let url = null;
+    try {
+      url = createObjectURL(blob);
+      const x = new XHR();
+      xhrOpen.call(x, "GET", url, false);
+      xhrOverrideMimeType.call(x, "text/plain; charset=utf-8");
+      xhrSend.call(x);
+      return { text: xhrResponseText.call(x) };
+    } catch {
+      return { unreadable: true };
+    } finally {
+      if (url !== null) revokeObjectURL(url);
+    }
+  }
+
   function branded(method, value) {
     try {
       method.call(value, ""); // (a getter ignores the argument)
@@ -233,6 +298,27 @@
     const it = entries.call(value);
     const out = [];
     for (let step = it.next(); !step.done; step = it.next()) out.push(step.value);
+    return out;
+  }
+
+  // The paths a server may route a request with this path to: as sent, and as read by a
+  // server that decodes percent-escapes (%73 is s), takes runs of / as one, drops a
+  // segment's ;parameters (;jsessionid=...) and a trailing /.
+  function routedPaths(path) {
+    const replace = (s, re, by) => reflectApply(stringReplace, s, [re, by]);
+    const decoded = replace(path, /(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent_(run);
+      } catch { // not UTF-8: the ASCII escapes alone
+        return replace(run, /%([0-7][0-9A-Fa-f])/g, (m, hex) => fromCharCode(parseInt_(hex, 16)));
+      }
+    });
+    const out = [path, decoded];
+    for (const p of [path, decoded]) {
+      let n = replace(replace(p, /;[^/]*/g, ""), /\/{2,}/g, "/");
+      if (n.length > 1) n = replace(n, /\/+$/, "") || "/";
+      out.push(n);
+    }
     return out;
   }
 
@@ -255,11 +341,11 @@
     if (mode === "inactive") return null;
     const m = method === null ? null : String_(method || "GET").toUpperCase();
     if (mode !== "active") return m !== null && SAFE_METHODS.has(m) ? null : FAIL_CLOSED;
-    const path = m === null ? null : pathOf(url);
+    const paths = m === null ? null : routedPaths(pathOf(url));
     const found = [];
     for (const g of guards) {
       if (m !== null && g.method && g.method !== "*" && String_(g.method).toUpperCase() !== m) continue;
-      if (path === null || regexpTest.call(g.pathRe, path)) found.push(g);
+      if (paths === null || paths.some((p) => regexpTest.call(g.pathRe, p))) found.push(g);
     }
     return found.length > 0 ? found : null;
   }
@@ -275,7 +361,8 @@
   function breaks(cands, read) {
     if (read.unreadable) return cands[0];
     const values = bodyValues(read.text, read.entries);
-    for (const g of cands) if (values.some((v) => hasTrue(v, g.fields))) return g;
+    const judge = (v, fields) => (JSON_TEXT in v ? jsonTrue(v[JSON_TEXT], fields) : hasTrue(v, fields));
+    for (const g of cands) if (values.some((v) => judge(v, g.fields))) return g;
     return null;
   }
 
@@ -423,7 +510,7 @@
       }
       const read = readBody(payload, kind);
       if (!read.pending) return finish(cands, read);
-      if (info && !info.async) return refuseXhr(xhr, cands[0], info); // a Blob cannot be read in time
+      if (info && !info.async) return finish(cands, readBlobNow(payload)); // (a Blob, at once)
       read.pending.then((r) => {
         if (current()) finish(cands, r);
       });

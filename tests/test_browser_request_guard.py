@@ -418,6 +418,27 @@ ROUNDABOUT = {
         x.setRequestHeader("Content-Type", "application/json");
         frame.contentWindow.XMLHttpRequest.prototype.send.call(
             x, JSON.stringify({closesession: {rmapitok: true}}));""",
+    # found by tests/test_browser_request_fuzz.py: paths a server routes to the endpoint, a
+    # true the server reads, a field the guard did not look deep enough for
+    "a percent-encoded letter in the path": """
+        x.open("PUT", url.replace("closesession", "close%73ession"));
+        x.send(JSON.stringify({closesession: {rmapitok: true}}));""",
+    "a trailing slash": """x.open("PUT", url + "/");
+        x.send(JSON.stringify({closesession: {rmapitok: true}}));""",
+    "a double slash": """x.open("PUT", url.replace("/user/", "//user/"));
+        x.send(JSON.stringify({closesession: {rmapitok: true}}));""",
+    "a path parameter": """x.open("PUT", url + ";jsessionid=A1");
+        x.send(JSON.stringify({closesession: {rmapitok: true}}));""",
+    "TRUE in capitals in JSON": """x.open("PUT", url);
+        x.send(JSON.stringify({closesession: {rmapitok: "TRUE"}}));""",
+    "True in a form": """x.open("PUT", url);
+        x.send(new URLSearchParams({rmapitok: "True"}));""",
+    "a JSON key given twice": """x.open("PUT", url);
+        x.send('{"closesession": {"rmapitok": true, "rmapitok": false}}');""",
+    "a field 70 levels deep": """x.open("PUT", url);
+        let deep = {rmapitok: true};
+        for (let i = 0; i < 70; i++) deep = {closesession: deep};
+        x.send(JSON.stringify(deep));""",
 }
 
 
@@ -437,3 +458,29 @@ def test_a_roundabout_request_is_refused(
     if "another frame" not in how:  # (else the other frame's guard refused it, and says so there)
         assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
     only_the_harmless_one_arrives(browser, zoho)
+
+
+SYNC_BLOB = """const [url, body] = arguments;
+    const x = new XMLHttpRequest();
+    x.open("PUT", url, false);
+    try {
+      x.send(new Blob([JSON.stringify(body)], {type: "application/json"}));
+      return "sent " + x.status;
+    } catch (e) {
+      return "threw " + e.name;
+    }"""
+
+
+def test_a_synchronous_blob_is_judged_by_what_it_holds(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    """A Blob sent synchronously is read at once: refused when it holds a guarded field set
+    to true, sent as it is when it does not (it used to be refused unread)."""
+    browser = bundled
+    browser.open(plain_page)
+    # the rules are in (else a synchronous send fails closed)
+    assert browser.js(f"return ({XHR_EVENTS})('async', '/u/rules-in', {{}});")[-1] == "then 4 404"
+    assert browser.js(SYNC_BLOB, URL, body(rmapitok=True)) == "threw NetworkError"
+    assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    harmless = body(rmwebses=True)
+    assert browser.js(SYNC_BLOB, URL, harmless) == "sent 200"
+    assert closesessions(zoho) == [harmless]
