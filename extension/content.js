@@ -433,6 +433,9 @@
     if (!st.listed) {
       st.listed = true;
       controls.push(el);
+      // back in this page after a time elsewhere (a same-origin frame, whose own content
+      // script may have blocked it): marks we did not set count as a copy's (see COPIED)
+      if (st.original === null && el.getAttribute("data-pwguard") === "blocked") st.original = COPIED;
     }
     const text = E.label_source_text(el); // (the elements it comes from only when needed)
     const rule = E.rule_for_folded(el, rules, folded(text));

@@ -553,6 +553,28 @@ POPUP = page("""<button id="open" type="button">Open</button><script>
 </script>""")
 
 
+def test_a_box_the_frame_blocked_and_the_page_takes_back_harmless_is_usable(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    # the page's own content script saw the box harmless first; the frame's blocked it there
+    html = page(f"""<div class="dialog"><div id="here">{row("b1", "x", "Remember me")}</div></div>
+        <iframe id="fr" src="/u/empty-frame"></iframe>""")
+    zoho.add_page("/u/empty-frame", page('<div id="there"></div>'))
+    bundled.open(serve(zoho, "/u/frame-and-back", html))
+    bundled.wait('return document.getElementById("fr").contentDocument.getElementById("there")')
+    bundled.js("""const row = document.getElementById("row_b1");
+        document.getElementById("b1").id = "ter_mob";  // dangerous by its id now
+        document.getElementById("fr").contentDocument.getElementById("there").append(row);""")
+    bundled.wait(IS_BLOCKED, "#ter_mob", "#fr")
+    bundled.js("""const frame = document.getElementById("fr").contentDocument;
+        frame.getElementById("ter_mob").id = "b1";  // harmless again, and back in the page
+        document.getElementById("here").append(frame.getElementById("row_b1"));""")
+    bundled.wait('return !document.getElementById("b1").hasAttribute("data-pwguard")')
+    bundled.wait('return !document.getElementById("b1").disabled')
+    assert bundled.js("""const b = document.getElementById("b1");
+        return [b.disabled, b.getAttribute("aria-disabled"), b.getAttribute("data-pwguard")];""") \
+        == [False, None, None]
+
+
 @pytest.mark.parametrize("opener", ["kept", "disowned"])
 def test_a_blank_popup_the_page_fills_in_is_protected(
         bundled: Browser, zoho: ZohoMock, opener: str) -> None:
