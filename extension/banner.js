@@ -313,9 +313,11 @@
     return host;
   }
 
-  function remove() {
+  /** Take the banner out of `doc`, with any copy the page made of its host (see removeCopies). */
+  function remove(doc) {
     if (current) current.remove();
     current = null;
+    if (doc) removeCopies(doc, null);
   }
 
   /** Put the banner back where show() would put it for `anchor`, its content unchanged. */

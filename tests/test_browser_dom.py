@@ -739,6 +739,20 @@ def test_a_dialog_re_rendered_from_its_own_markup_keeps_one_banner(
     bundled.wait(IS_BLOCKED, "#ter_mob")
 
 
+def test_a_dialog_re_rendered_and_closed_in_one_go_leaves_no_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    box = row("ter_mob", "clear_mobile", MOBILE)
+    html = page(f'<div id="dialog"><form id="f">{box}</form></div>')
+    bundled.open(serve(zoho, "/u/re-rendered-and-closed", html))
+    wait_banner(bundled)
+    # the markup re-rendered (an empty copy of the banner's host with it), then the form
+    # taken out in the same task: nothing is blocked any more, so no banner, copy included
+    bundled.js("""const d = document.getElementById("dialog"); d.innerHTML = d.innerHTML;
+        d.querySelector("form").remove();""")
+    bundled.wait('return !document.querySelector("[data-pwguard]")')
+    assert banners(bundled) == []
+
+
 # the box inside a label that holds no form: the banner goes before the label, not inside it
 # (where a click on its "x" or its link would be a click on the label, that is on the box)
 NESTED_LABEL = page(f"""<div class="group"><label class="switch">
