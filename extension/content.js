@@ -46,6 +46,7 @@
   const NOT_BLANK = /\S/; // a label text that collapses to something
   const ELEMENT = 1; // Node.ELEMENT_NODE (a global looked up on every call in this world)
   let controls = []; // checkbox-like controls seen (blocked, warned or not), each once
+  let formerControls = []; // controls made something else while in the page (see forget)
   const roots = new Set(); // shadow roots observed (open or closed)
   const refused = []; // [{rule, path}] requests guard-main.js refused, each once, newest last
   const MAX_REFUSED = 5; // the banner lists at most this many (the oldest go first)
@@ -629,6 +630,7 @@
     }
     controls = kept;
     for (const el of stale) evaluate(el);
+    if (formerControls.length > 0) recheckFormer();
     updateBanner();
   }
 
@@ -637,6 +639,20 @@
     st.listed = false;
     st.rule = null;
     release(el);
+    if (el.isConnected) formerControls.push(el);
+  }
+
+  // controls a page script made something else (type="text", another role) while still in the
+  // page: one made checkbox-like again by attributes alone is judged at the next insertion
+  // or removal, as a known box is (one taken out is found again when it is put back)
+  function recheckFormer() {
+    const still = [];
+    for (const el of formerControls) {
+      if (!inPage(el) || isListed(el)) continue;
+      if (isCheckboxLike(el)) evaluate(el);
+      else still.push(el);
+    }
+    formerControls = still;
   }
 
   // attributes changed on known controls or their ancestors
@@ -715,6 +731,7 @@
     if (!wasActive) return;
     for (const el of controls) forget(el);
     controls = [];
+    formerControls = [];
     refused.length = 0;
     bannerKey = "";
     B.remove(document);

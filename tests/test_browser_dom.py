@@ -214,6 +214,21 @@ def test_a_box_a_page_script_turns_dangerous_later_is_blocked_before_a_person_ca
     assert bundled.js(STATE, selector) == BLOCKED_STATE
 
 
+def test_a_box_made_a_text_field_and_a_dangerous_box_again_is_blocked_at_the_next_insertion(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    html = page(row("ter_apiToken", "clear_apiToken", API) + PLAIN_BOX)
+    bundled.open(serve(zoho, "/u/box-text-box", html))
+    bundled.wait(IS_BLOCKED, "#ter_apiToken")  # the extension is at work, #keep known harmless
+    # a text field for a while (an insertion follows: the extension sees it is no box now) ...
+    bundled.js("""document.getElementById("keep").type = "text";
+        document.body.append(document.createElement("p"));""")
+    # ... then a box again, relabelled in place, and the page inserts something elsewhere
+    bundled.js("""document.querySelector("label[for=keep]").firstChild.data = arguments[0];
+        document.getElementById("keep").type = "checkbox";
+        document.body.append(document.createElement("p"));""", MOBILE)
+    bundled.wait(IS_BLOCKED, "#keep")
+
+
 LABEL_SWAP = page(f"""<form id="f">
 <div><input type="checkbox" id="a"><label id="la" for="a">{MOBILE}</label></div>
 <div><input type="checkbox" id="b"><label id="lb" for="b">{WEB}</label></div></form>""")
