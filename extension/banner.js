@@ -243,10 +243,19 @@
   // innerHTML read and set back, a cloneNode of it) copies the host too, as an empty role=alert
   // element without its shadow root; whatever carries the banner's mark and is not the banner
   // goes.
+  // (in the shadow roots the content script knows too: a row copied into one)
   function removeCopies(doc, host) {
-    for (const other of doc.querySelectorAll('[data-pwguard="banner"]')) {
-      if (other !== host) other.remove();
+    for (const scope of [doc, ...shadowRoots()]) {
+      for (const other of scope.querySelectorAll('[data-pwguard="banner"]')) {
+        if (other !== host) other.remove();
+      }
     }
+  }
+
+  let shadowRoots = () => [];
+  /** Where else copies of the banner's host are looked for: `fn` returns shadow roots. */
+  function searchShadowRoots(fn) {
+    shadowRoots = fn;
   }
 
   /** Whether the banner is in the page where show() would put it for `anchor`. */
@@ -336,7 +345,7 @@
   }
 
   globalThis.pwguardBanner = Object.freeze({
-    show, replace, remove, shown, isBanner, isPlaced, onRetry, normalizeLang, messageKey, pickLang,
-    helpUrl,
+    show, replace, remove, shown, isBanner, isPlaced, onRetry, searchShadowRoots, normalizeLang,
+    messageKey, pickLang, helpUrl,
   });
 })();

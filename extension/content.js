@@ -741,6 +741,7 @@
   B.onRetry(() => {
     if (active) updateBanner();
   });
+  B.searchShadowRoots(() => roots);
 
   function updateBanner() {
     if (!active) return;

@@ -768,6 +768,25 @@ def test_a_dialog_re_rendered_and_closed_in_one_go_leaves_no_banner(
     assert banners(bundled) == []
 
 
+def test_a_row_copied_into_a_shadow_root_with_the_banner_leaves_one_banner(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    # the box sits in a label, so the banner goes before the label, inside the row
+    html = page(nested(f"""<div id="r1"><label><input type="checkbox" id="ter_mob"
+        name="clear_mobile"> {MOBILE}</label></div><div id="host"></div>"""))
+    bundled.open(serve(zoho, "/u/row-copied-into-shadow", html))
+    wait_banner(bundled)
+    bundled.js('document.getElementById("host").attachShadow({mode: "open"});')
+    # the row's markup, banner host included, copied into the open shadow root
+    bundled.js("""document.getElementById("host").shadowRoot.innerHTML =
+        document.getElementById("r1").outerHTML;""")
+    bundled.wait("""const root = document.getElementById("host").shadowRoot;
+        const copy = root.querySelector("input");
+        const marked = [...document.querySelectorAll('[data-pwguard="banner"]'),
+                        ...root.querySelectorAll('[data-pwguard="banner"]')];
+        return copy.dataset.pwguard === "blocked" && marked.length === 1
+            && marked[0].getRootNode() === document;""")
+
+
 # the box inside a label that holds no form: the banner goes before the label, not inside it
 # (where a click on its "x" or its link would be a click on the label, that is on the box)
 NESTED_LABEL = page(f"""<div class="group"><label class="switch">
