@@ -293,7 +293,7 @@
   const nextTask = () => new Promise((resolve) => setTimeout(resolve, 0));
 
   // ---- the oracle and the invariants ----
-  const seen = { block: 0, warn: 0, none: 0 };
+  const seen = { block: 0, warn: 0, none: 0, copies: 0 };
   let markedBefore = new WeakMap();
   let dirty = new Set();
   // elements a step made checkbox-like by their type or role, not inserted since: the
@@ -383,7 +383,14 @@
           }
         }
       }
-      const banners = scopes(doc).flatMap((s) => [...s.querySelectorAll('[data-pwguard="banner"]')]);
+      const marked = scopes(doc).flatMap((s) => [...s.querySelectorAll('[data-pwguard="banner"]')]);
+      // The banner is the host with its shadow root. An empty copy of the host (no shadow
+      // root) that the page made by copying a row's or dialog's markup is removed whenever
+      // the banner is placed or taken out, but not when the page copies it while the banner
+      // stays as it is (finding it then would cost a query of every inserted subtree): such
+      // copies are counted, not failed (left as is, see the test's docstring)
+      const banners = marked.filter((b) => b.shadowRoot);
+      if (count) seen.copies += marked.length - banners.length;
       const want = matched ? 1 : 0;
       if (banners.length !== want || banners.some((b) => b.getAttribute("role") !== "alert")) {
         out.push({ problem: `${doc === document ? "page" : "frame"}: ${banners.length} banners, expected ${want}`,
