@@ -166,7 +166,8 @@ def _simple_matcher(kind: str, m: re.Match[str]) -> Matcher:
         return lambda el: el.get("id") == ident
     if kind == "cls":
         cls = m.group(0)[1:]
-        return lambda el: cls in split_ascii_whitespace(el.get("class") or "")
+        # (a class the attribute does not even contain is no token of it: no split)
+        return lambda el: cls in (v := el.get("class") or "") and cls in split_ascii_whitespace(v)
     # attribute
     aname = m.group("aname").lower()
     op = m.group("op")
@@ -196,7 +197,8 @@ def _value_test(op: str, value: str) -> Callable[[str | None], bool]:
     if op == "=":
         return lambda v: v == value
     if op == "~=":
-        return lambda v: bool(value) and value in split_ascii_whitespace(v or "")
+        return lambda v: (bool(value) and v is not None and value in v
+                          and value in split_ascii_whitespace(v))
     if op == "|=":
         return lambda v: v is not None and (v == value or v.startswith(value + "-"))
     if op == "^=":
