@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from lxml import etree
 
 from pwguard.rules import engine as py_engine
@@ -24,21 +22,12 @@ from pwguard.rules.bundle import payload
 from pwguard.rules.model import RuleSet
 from pwguard.rules.selectors import SelectorError, compile_alternatives
 from tests import fuzz_pages
-from tests.test_conformance import ENGINE_BROWSERS, FIELDS, AnyEnginePage, open_engine_page
+from tests.test_conformance import FIELDS, AnyEnginePage
+from tests.test_conformance import engine_page as engine_page  # (the fixture: one page a browser)
 
 SEEDS = [*range(1, 41), 1903]  # 1903: "#z:not(*)" taken for "#z" (selectors.py, fixed)
 PAGES_PER_SEED = 8
 
-
-
-@pytest.fixture(scope="module", params=ENGINE_BROWSERS)
-def engine_page(request: pytest.FixtureRequest,
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[AnyEnginePage]:
-    page = open_engine_page(request.param, tmp_path_factory)
-    try:
-        yield page
-    finally:
-        page.close()
 
 
 # the tree as the browser parsed it (templates empty: their content is not in the DOM),
