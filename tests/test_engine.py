@@ -255,6 +255,25 @@ def test_listed_attribute_values_fold_case_on_html_elements_only(
     assert [v.id for v in verdicts(FOREIGN_HTML, rs) if v.rule_id] == ids
 
 
+@pytest.mark.parametrize(
+    ("html", "selector", "covered"),
+    [
+        # a <div>, <span>, <font color> ... in <svg> or <math> ends the foreign content in a
+        # browser: it and what it holds are HTML elements (Chromium 156 blocks both boxes)
+        ("<svg><div><input type=CHECKBOX id=x></div></svg>", "[type=checkbox]", True),
+        ("<svg><span role=checkbox lang=EN id=y>Sign out</span></svg>", "[lang=en]", True),
+        ("<math><font color=red><b role=switch dir=RTL>x</b></font></math>", "[dir=rtl]", True),
+        # <font> without those attributes does not end it; <g> is SVG
+        ("<svg><font><g role=checkbox lang=EN id=z></g></font></svg>", "[lang=en]", False),
+    ],
+)
+def test_tags_that_end_foreign_content_hold_html_elements(
+    html: str, selector: str, covered: bool
+) -> None:
+    rs = ruleset({"id": "r", "controls": [{"selector": selector}]})
+    assert [v.rule_id for v in verdicts(html, rs)] == ["r" if covered else None]
+
+
 def test_verdicts_for_a_url_use_only_rules_of_that_site() -> None:
     rs = ruleset(
         {"id": "eu", "sites": ["https://accounts.zoho.eu/*"], "controls": [{"selector": "#mob"}]}

@@ -212,6 +212,15 @@ def _value_test(op: str, value: str) -> Callable[[str | None], bool]:
 # these MathML elements (text integration points, but for mglyph and malignmark) are HTML
 _SVG_HTML_POINTS = frozenset({"foreignobject", "desc", "title"})
 _MATHML_TEXT_POINTS = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+# HTML, "parsing tokens in foreign content": these start tags (and <font> with color, face
+# or size) end the SVG or MathML content: the browser makes them HTML elements, outside it
+# (libxml2 leaves them nested in it), and what they hold is HTML too
+_BREAKOUT = frozenset({
+    "b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em",
+    "embed", "h1", "h2", "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing",
+    "menu", "meta", "nobr", "ol", "p", "pre", "ruby", "s", "small", "span", "strong", "strike",
+    "sub", "sup", "table", "tt", "u", "ul", "var",
+})
 
 
 def _namespace(el: Element) -> str:
@@ -221,6 +230,9 @@ def _namespace(el: Element) -> str:
     tag = el.tag
     if tag in ("svg", "math"):
         return str(tag)
+    if tag in _BREAKOUT or (tag == "font" and any(el.get(a) is not None
+                                                  for a in ("color", "face", "size"))):
+        return "html"
     parent = el.getparent()
     if parent is None:
         return "html"
