@@ -191,7 +191,8 @@
         }
         if ((named() && regexpTest.call(TRUE_TEXT, str)) || jsonTrue(str, fields)) return true;
         key = null;
-      } else if (ch === "t" && text.startsWith("true", i)) {
+      } else if (ch === "t" && text[i + 1] === "r" && text[i + 2] === "u" && text[i + 3] === "e") {
+        // (index reads: a page may replace String.prototype.startsWith)
         if (named()) return true;
         key = null;
         i += 4;

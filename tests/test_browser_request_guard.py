@@ -441,6 +441,20 @@ ROUNDABOUT = {
         x.send(JSON.stringify(deep));""",
 }
 
+def test_a_page_that_replaced_string_methods_is_still_judged(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    """The JSON body is read with index reads, not String.prototype methods a page script
+    may have replaced (startsWith returning false hid every `true`)."""
+    browser = bundled
+    browser.open(plain_page)
+    # (from a script of the page's own: Marionette's scripts run in a sandbox of their own)
+    assert browser.js("""const s = document.createElement("script");
+        s.textContent = "String.prototype.startsWith = () => false; document.body.dataset.ok = 1;";
+        document.documentElement.append(s);
+        return document.body.dataset.ok;""") == "1"
+    assert browser.js(SEND["xhr"], URL, body(rmapitok=True)) == {"outcome": "error"}
+    only_the_harmless_one_arrives(browser, zoho)
+
 
 @pytest.mark.parametrize("how", ROUNDABOUT)
 def test_a_roundabout_request_is_refused(
