@@ -147,22 +147,18 @@
     return new RegExp(`^${body}$`, "s");
   }
 
+  // Whether a string given as the value of `key` (null: an item of a JSON array) sets a
+  // guarded field: it reads as true under a named key (form-style booleans, "rmapitok=true",
+  // mean the same to the server, in any case: Java's Boolean.parseBoolean, org.json's
+  // getBoolean), or it holds JSON that sets one (JSON inside a field).
   const TRUE_TEXT = /^true$/i;
-  function hasTrue(value, fields, depth = 0) {
-    if (depth > 64 || value === null || typeof value !== "object") return false;
-    if (Array.isArray(value)) return value.some((v) => hasTrue(v, fields, depth + 1));
-    for (const key of Object.keys(value)) {
-      const v = value[key];
-      if (v === true && (fields === null || fields.includes(key))) return true;
-      if (typeof v === "string" && regexpTest.call(TRUE_TEXT, v) && (fields === null || fields.includes(key))) {
-        // form-style booleans ("rmapitok=true") mean the same to the server, in any case
-        // (Java's Boolean.parseBoolean, org.json's getBoolean)
-        return true;
-      }
-      if (typeof v === "object" && hasTrue(v, fields, depth + 1)) return true;
-      if (typeof v === "string" && jsonTrue(v, fields)) return true; // JSON inside a field
-    }
-    return false;
+  function stringTrue(key, value, fields) {
+    return (named(key, fields) && regexpTest.call(TRUE_TEXT, value)) || jsonTrue(value, fields);
+  }
+
+  // whether a value given as `key`'s (null: an array item) is one `fields` (null: any) names
+  function named(key, fields) {
+    return key !== null && (fields === null || fields.includes(key));
   }
 
   // Whether `text`, if it is JSON, has one of `fields` (null: any) set to true, or to a
@@ -175,7 +171,6 @@
     if (!regexpTest.call(JSON_START, text) || tryJson(text) === undefined) return false;
     const n = text.length;
     let key = null; // the key whose value comes next, else null
-    const named = () => key !== null && (fields === null || fields.includes(key));
     for (let i = 0; i < n; ) {
       const ch = text[i];
       if (ch === '"') {
@@ -189,11 +184,11 @@
           i++;
           continue;
         }
-        if ((named() && regexpTest.call(TRUE_TEXT, str)) || jsonTrue(str, fields)) return true;
+        if (stringTrue(key, str, fields)) return true;
         key = null;
       } else if (ch === "t" && text[i + 1] === "r" && text[i + 2] === "u" && text[i + 3] === "e") {
         // (index reads: a page may replace String.prototype.startsWith)
-        if (named()) return true;
+        if (named(key, fields)) return true;
         key = null;
         i += 4;
       } else {
@@ -212,19 +207,18 @@
     }
   }
 
-  // The body as a list of JSON-ish values to search: the parsed JSON (a leading byte order
-  // mark ignored), else every field of a form, each on its own (a field given twice is
-  // judged by each value: a server may read either).
-  const JSON_TEXT = Symbol("json text"); // (a form's fields have no symbol names)
+  // The body to search: {json} its JSON text (a leading byte order mark dropped), else
+  // {entries} every string field of a form as [name, value], each on its own (a field given
+  // twice is judged by each value: a server may read either).
   function bodyValues(text, entries) {
     if (typeof text === "string") {
       const json = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-      if (tryJson(json) !== undefined) return [{ [JSON_TEXT]: json }];
+      if (tryJson(json) !== undefined) return { json };
       entries = new URLSearchParams(text);
     }
     const out = [];
-    if (entries) for (const [k, v] of entries) if (typeof v === "string") out.push({ [k]: v });
-    return out;
+    if (entries) for (const [k, v] of entries) if (typeof v === "string") out.push([k, v]);
+    return { entries: out };
   }
 
   // An XMLHttpRequest body as send() is to send it, {payload, kind}: the kinds the browser
@@ -361,9 +355,11 @@
   // a guarded endpoint.
   function breaks(cands, read) {
     if (read.unreadable) return cands[0];
-    const values = bodyValues(read.text, read.entries);
-    const judge = (v, fields) => (JSON_TEXT in v ? jsonTrue(v[JSON_TEXT], fields) : hasTrue(v, fields));
-    for (const g of cands) if (values.some((v) => judge(v, g.fields))) return g;
+    const body = bodyValues(read.text, read.entries);
+    for (const g of cands) {
+      if (body.json !== undefined ? jsonTrue(body.json, g.fields)
+        : body.entries.some(([k, v]) => stringTrue(k, v, g.fields))) return g;
+    }
     return null;
   }
 
