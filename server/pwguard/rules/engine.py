@@ -81,7 +81,6 @@ WHITESPACE = (
     "\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
 )
 _WS_RUN = re.compile("[" + re.escape(WHITESPACE) + "]+")
-_ASCII_WS_RUN = re.compile("[ \t\n\f\r]+")
 # entries a run-long memo keyed by label text (or attributes) holds before it is emptied
 MEMO_LIMIT = 65536
 _QUOTE_MAP = {
@@ -398,8 +397,8 @@ class Page:
             return text + " " + text_content(ancestor)
         parts: list[str] = []
         if labelledby:
-            for ref in _ASCII_WS_RUN.split(labelledby):  # (str.split() splits on more)
-                target = self.element_by_id(ref) if ref else None
+            for ref in split_ascii_whitespace(labelledby):  # (str.split() splits on more)
+                target = self.element_by_id(ref)
                 if target is not None:
                     parts.append(text_content(target))
         if aria:
