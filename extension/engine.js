@@ -140,6 +140,13 @@
   ].join("|"), "y");
   const CSS_WS = " \t\n\r\f";
 
+  // the token of `text` at `pos`: [kind, text], or null when none starts there
+  function tokenAt(text, pos) {
+    TOKEN.lastIndex = pos;
+    const m = TOKEN.exec(text);
+    return m ? [TOKEN_KINDS[m.slice(1).findIndex((g) => g !== undefined)], m[0]] : null;
+  }
+
   /** Whether a selector is in the portable subset (selectors.py's compile_alternatives
    * accepts it). */
   function portable(selector) {
@@ -147,11 +154,9 @@
     let pos = 0;
     const next = () => {
       if (pos >= text.length) return null;
-      TOKEN.lastIndex = pos;
-      const m = TOKEN.exec(text);
-      if (!m) throw new Error("not portable");
-      const i = m.slice(1).findIndex((g) => g !== undefined);
-      return [TOKEN_KINDS[i], m[0]];
+      const tok = tokenAt(text, pos);
+      if (!tok) throw new Error("not portable");
+      return tok;
     };
     const skipWs = () => {
       while (pos < text.length && CSS_WS.includes(text[pos])) pos += 1;
@@ -256,15 +261,13 @@
     let out = "";
     let pos = 0;
     while (pos < text.length) {
-      TOKEN.lastIndex = pos;
-      const m = TOKEN.exec(text);
-      const i = m.slice(1).findIndex((g) => g !== undefined);
-      let t = m[0];
-      if (TOKEN_KINDS[i] === "type" && t !== "*") {
+      const [kind, token] = tokenAt(text, pos); // (a portable selector is all tokens)
+      let t = token;
+      if (kind === "type" && t !== "*") {
         const lower = asciiLower(t);
         const mixed = MIXED_CASE_TAGS.get(lower);
         t = mixed ? `:is(${lower}, ${mixed})` : lower;
-      } else if (TOKEN_KINDS[i] === "attr") {
+      } else if (kind === "attr") {
         const [, open, name] = ATTR_NAME.exec(t);
         const lower = asciiLower(name);
         const rest = t.slice(open.length + name.length);
@@ -272,7 +275,7 @@
         t = mixed ? `:is([${lower}${rest}, [${mixed}${rest})` : `[${lower}${rest}`;
       }
       out += t;
-      pos += m[0].length;
+      pos += token.length;
     }
     return out;
   }
