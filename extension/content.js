@@ -349,7 +349,6 @@
     let st = states.get(el);
     if (st === undefined) {
       st = { batch: 0, rule: null, original: null, listed: false, watched: 0 };
-      if (el.getAttribute("data-pwguard") === "blocked") st.original = COPIED;
       states.set(el, st);
     }
     return st;
@@ -434,8 +433,9 @@
     if (!st.listed) {
       st.listed = true;
       controls.push(el);
-      // back in this page after a time elsewhere (a same-origin frame, whose own content
-      // script may have blocked it): marks we did not set count as a copy's (see COPIED)
+      // first seen (a copy of a blocked box), or back in this page after a time elsewhere (a
+      // same-origin frame, whose own content script may have blocked it): marks we did not
+      // set count as a copy's (see COPIED)
       if (st.original === null && el.getAttribute("data-pwguard") === "blocked") st.original = COPIED;
     }
     const text = E.label_source_text(el); // (the elements it comes from only when needed)
