@@ -25,6 +25,7 @@ def rule_files(path: Path) -> list[Path]:
 
 # Characters an HTTP header cannot carry (a tab can: a token may hold one).
 HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+ADMIN_RULES = "/v1/admin/rules"  # the server's path publish PUTs to, below --server
 
 
 def timeout_seconds(value: str) -> float:
@@ -109,7 +110,7 @@ def main(argv: list[str]) -> int:
             print(format_finding(f), file=sys.stderr)
         print(f"pwguard publish: {exc.message}", file=sys.stderr)
         return 2
-    url = args.server.rstrip("/") + "/v1/admin/rules"
+    url = args.server.rstrip("/") + ADMIN_RULES
     try:
         # note and actor as query parameters: URL-encoded, any language (headers are ASCII)
         actor = os.environ.get("USER") or "pwguard publish"
@@ -159,8 +160,8 @@ def redirect_problem(resp: httpx.Response, url: str) -> str:
         return (f"{url} answered {resp.status_code}, a redirect to {location[:200]!r}, which is "
                 "not a URL: pass --server with the server's final base URL")
     suggestion = str(target)
-    if target.path.endswith("/v1/admin/rules"):
-        suggestion = str(target.copy_with(path=target.path[: -len("/v1/admin/rules")] or "/"))
+    if target.path.endswith(ADMIN_RULES):
+        suggestion = str(target.copy_with(path=target.path.removesuffix(ADMIN_RULES) or "/"))
     return (f"{url} answered {resp.status_code}, a redirect to {target}; publish does not "
             "follow redirects (the rules and the token would go to another address): pass "
             f"--server {suggestion.rstrip('/')}")
@@ -172,7 +173,7 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
         data: Any = resp.json()
     except (ValueError, RecursionError):
         data = None
-    rules_url = url.removesuffix("/v1/admin/rules") + "/v1/rules"
+    rules_url = url.removesuffix(ADMIN_RULES) + "/v1/rules"
     if resp.status_code in (200, 201) and isinstance(data, dict):
         version = data.get("version")
         if data.get("changed") is False:
