@@ -308,3 +308,15 @@ def test_audit_lines_are_written_even_when_the_log_level_hides_info(tmp_path):
                      rf"previous={old} actor='admin@127\.0\.0\.1' note='quiet rollback'", log), log
     # the level still quiets everything else
     assert "INFO pwguard.serve" not in log and "Application startup complete" not in log
+
+
+@pytest.mark.parametrize(("url", "key"), [
+    ("sqlite:///{tmp}/x.db", "{tmp}/x.db.signing-key"),
+    ("sqlite+pysqlite:///{tmp}/x.db", "{tmp}/x.db.signing-key"),
+    # an SQLite URI names no plain file (file:NAME?options): the key goes to ./.pwguard/
+    ("sqlite:///file:{tmp}/x.db?mode=rwc&uri=true", ".pwguard/signing-key"),
+    ("postgresql://u@db.example/pwguard", ".pwguard/signing-key"),
+])
+def test_the_dev_signing_key_lives_beside_an_sqlite_file_else_in_dot_pwguard(tmp_path, url, key):
+    settings = Settings(database_url=url.format(tmp=tmp_path), signing_key="")
+    assert settings.default_key_path() == Path(key.format(tmp=tmp_path))

@@ -14,14 +14,13 @@ import tempfile
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, database_url_problem, shown_url
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
-from pwguard.api.storage import Storage, driver_message
+from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args
 
 NGINX_SNIPPET = """\
@@ -91,8 +90,8 @@ def main(argv: list[str]) -> int:
     shown = shown_url(settings.database_url)
 
     if args.from_db:
-        db_file = make_url(settings.database_url).database
-        if settings.database_url.startswith("sqlite") and db_file and not Path(db_file).is_file():
+        db_file = sqlite_file(settings.database_url)
+        if db_file is not None and not db_file.is_file():
             print(f"pwguard export: no database file at {db_file} (PWGUARD_DATABASE_URL "
                   f"{shown!r}); point it at the database `pwguard serve` runs on",
                   file=sys.stderr)

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import Settings, configure_logging, shown_url, sqlite_file_problem
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
-from pwguard.api.storage import Storage
+from pwguard.api.storage import Storage, is_sqlite
 from pwguard.cliargs import parse_args
 
 log = logging.getLogger("pwguard.serve")
@@ -67,13 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def storage_is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
-
-
 def database_hint(url: str, reason: str) -> str:
     """What to do about a database that would not open, after its driver's reason."""
-    if not storage_is_sqlite(url):
+    if not is_sqlite(url):
         return ""
     if "not a database" in reason:
         return ("; it is not an SQLite database: point PWGUARD_DATABASE_URL at the database of "

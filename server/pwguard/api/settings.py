@@ -11,7 +11,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
-from pwguard.api.storage import engine_problem
+from pwguard.api.storage import engine_problem, sqlite_file
 from pwguard.rules.loader import MAX_BYTES as MAX_RULES_TEXT
 
 # Tokens people paste from docs or leave in; refused outside development.
@@ -87,11 +87,9 @@ def sqlite_file_problem(url: str) -> str | None:
     Checked before anything is written: the dev signing key is created beside the file, and
     neither it nor the database may create folders or land beside a file that is not ours.
     """
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or \
-            parsed.query.get("uri") or parsed.database == ":memory:":
+    path = sqlite_file(url)
+    if path is None:
         return None
-    path = Path(parsed.database)
     where = f"PWGUARD_DATABASE_URL {shown_url(url)!r}"
     if not path.parent.is_dir():
         return (f"{where}: the folder {str(path.parent)!r} must exist (it is not created): "
@@ -163,9 +161,9 @@ class Settings(BaseSettings):
 
     def default_key_path(self) -> Path:
         """Where dev mode keeps the generated key: beside the SQLite file, else ./.pwguard/."""
-        url = make_url(self.database_url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            return Path(f"{url.database}.signing-key")
+        database = sqlite_file(self.database_url)
+        if database is not None:
+            return Path(f"{database}.signing-key")
         return Path(".pwguard") / "signing-key"
 
     def problems(self) -> list[str]:

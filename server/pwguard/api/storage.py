@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -116,6 +117,21 @@ class AuditEntry:
     note: str
 
 
+def is_sqlite(url: str) -> bool:
+    """Whether a database URL names an SQLite database."""
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file an SQLite URL keeps its database in; None for another database, an in-memory
+    one (no name, or :memory:) and an SQLite URI (`?uri=true`: file:NAME?options, no path)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:") \
+            or parsed.query.get("uri"):
+        return None
+    return Path(parsed.database)
+
+
 def engine_url(url: str) -> str:
     """Pick the psycopg 3 driver for plain postgresql:// URLs (SQLAlchemy defaults to psycopg2)."""
     parsed = make_url(url)
@@ -164,7 +180,7 @@ class Storage:
 
     def __init__(self, url: str, *, busy_timeout_ms: int = 30_000) -> None:
         self.url = engine_url(url)
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        self.is_sqlite = is_sqlite(self.url)
         self.engine: Engine
         try:
             self._create_engine(busy_timeout_ms)
