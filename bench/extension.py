@@ -11,25 +11,31 @@
    CPU time the page's main thread spends running script during a run (CDP Performance
    ScriptDuration in thread ticks): the page's own script and the DOM work it calls, plus
    every MutationObserver callback and content script, the extension's included; CPU time,
-   so other processes taking the CPU do not count. Two persistent contexts, one with the
-   extension and one without (same Chromium, same flags otherwise). Each sample is a pair of
-   fresh pages, one in each browser, so each in a renderer process of its own: one page
-   kept for every run would compare two processes, and two processes running the same page
-   differ by a few percent for good (measured here: up to 6%, more than the goal's margin).
-   Each page runs WARMUP_RUNS times unmeasured (JIT), then MEASURED_RUNS times interleaved
-   with the other (A B, B A). The page with the extension is measured once it enforces its
-   rules: the content script's own state says so (__pwguardFrameState, read in its isolated
-   world over CDP), not a dangerous box, so that the measured document is what almost every
-   busy page is, one that has never shown a dangerous box. The same pages are then run again
-   after a dangerous row has been shown once (and removed) in them: from then on the
-   extension also watches that box's attributes and label text, and the browser checks every
-   attribute and text edit of the page for observers. Reported: the median over pairs of the
-   ratio with/without (goal <= 1.05, on the first state) with its interquartile range; the
-   same after a dangerous box; as the noise of the measurement, the same ratio between the
-   pages without the extension of consecutive pairs; for information, the wall-clock view:
-   per task, performance.now() from its first statement to a microtask it queues last (which
-   runs after the observer callbacks its mutations queued), the page served cross-origin
-   isolated (5 us clock steps).
+   so other processes taking the CPU do not count. With and without the extension are the
+   same page in the same browser (the one with the extension): on a Zoho host, where the
+   extension runs, and on OTHER_HOST, a host no rule names, where it injects nothing (checked
+   over CDP: no world of the extension in that page). Two browsers, one with the extension
+   and one without, compare two browser processes as well: the same page in both (A/A)
+   measured 1.037 (interquartile 0.943-1.213, 30 pairs), most of the goal's margin. Each
+   sample is a pair of fresh pages, so each in a renderer process of its own: one page kept
+   for every run would compare two processes, and two processes running the same page
+   differ by a few percent for good (measured here: up to 6%). The page that runs is brought
+   to the front first: of two pages of one browser, the one in the background measured 0.84
+   of the other's time for the same page (A/A, 16 pairs; 1.00 brought to the front), so the
+   pages take turns being created first as well. Each page runs WARMUP_RUNS times unmeasured
+   (JIT), then MEASURED_RUNS times interleaved with the other (A B, B A). The page with the
+   extension is measured once it enforces its rules: the content script's own state says so
+   (__pwguardFrameState, read in its isolated world over CDP), not a dangerous box, so that
+   the measured document is what almost every busy page is, one that has never shown a
+   dangerous box. The same pages are then run again after a dangerous row has been shown
+   once (and removed) in them: from then on the extension also watches that box's attributes
+   and label text, and the browser checks every attribute and text edit of the page for
+   observers. Reported: the median over pairs of the ratio with/without (goal <= 1.05, on the
+   first state) with its interquartile range; the same after a dangerous box; as the noise
+   of the measurement, the same ratio between the pages without the extension of consecutive
+   pairs; for information, the wall-clock view: per task, performance.now() from its first
+   statement to a microtask it queues last (which runs after the observer callbacks its
+   mutations queued), the page served cross-origin isolated (5 us clock steps).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from tests.zoho_mock import ZohoMock
 ROOT = Path(__file__).resolve().parents[1]
 EXTENSION = ROOT / "extension"
 HOST = "accounts.zoho.eu"
+OTHER_HOST = "bench.example.com"  # no rule names it: the page "without the extension"
 INSERTIONS = 200
 TASKS = 100  # tasks in one run of the mutation-heavy page
 PAIRS = 30  # pairs of fresh pages with and without the extension, compared pair by pair
@@ -226,18 +233,24 @@ _ENFORCING = """new Promise((resolve) => {
 })"""
 
 
+def _extension_worlds(cdp: Any) -> list[dict[str, Any]]:
+    """The execution contexts of the extension (its content script's isolated world) in the
+    main frame of the page of this CDP session."""
+    contexts: list[dict[str, Any]] = []
+    cdp.on("Runtime.executionContextCreated", lambda ev: contexts.append(ev["context"]))
+    cdp.send("Runtime.enable")  # (reports the contexts that exist)
+    frame = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
+    return [c for c in contexts if c.get("auxData", {}).get("frameId") == frame
+            and c.get("auxData", {}).get("type") == "isolated"
+            and str(c.get("origin", "")).startswith("chrome-extension://")]
+
+
 def _wait_enforcing(ctx: Any, page: Any) -> None:
     """Wait until the extension's content script in the page's main frame enforces its rules,
     asking the content script itself (its isolated world, over CDP), so the document never
     holds a dangerous box."""
     cdp = ctx.new_cdp_session(page)
-    contexts: list[dict[str, Any]] = []
-    cdp.on("Runtime.executionContextCreated", lambda ev: contexts.append(ev["context"]))
-    cdp.send("Runtime.enable")  # (reports the contexts that exist)
-    frame = cdp.send("Page.getFrameTree")["frameTree"]["frame"]["id"]
-    mine = [c for c in contexts if c.get("auxData", {}).get("frameId") == frame
-            and c.get("auxData", {}).get("type") == "isolated"
-            and str(c.get("origin", "")).startswith("chrome-extension://")]
+    mine = _extension_worlds(cdp)
     if len(mine) != 1:
         raise RuntimeError(f"bench/extension.py: expected one content-script world in the page, "
                            f"found {len(mine)}: is the extension loaded and the host a Zoho one?")
@@ -251,7 +264,19 @@ def _wait_enforcing(ctx: Any, page: Any) -> None:
     cdp.detach()
 
 
+def _check_untouched(ctx: Any, page: Any) -> None:
+    """The page on OTHER_HOST must hold nothing of the extension, or it is no baseline."""
+    cdp = ctx.new_cdp_session(page)
+    found = _extension_worlds(cdp)
+    cdp.send("Runtime.disable")
+    cdp.detach()
+    if found or page.evaluate("() => document.querySelector('[data-pwguard]') !== null"):
+        raise RuntimeError(f"bench/extension.py: the extension runs on {page.url}, which no "
+                           "rule names: the page without the extension would not be one")
+
+
 def _run(page: Any, cdp: Any) -> Run:
+    page.bring_to_front()  # (a page in the background runs cheaper: see the module docstring)
     before = _script_cpu(cdp)
     tasks = [float(t) for t in page.evaluate("() => window.run()")]
     return Run(_script_cpu(cdp) - before, tasks)
@@ -268,24 +293,28 @@ def _show_dangerous_row(page: Any) -> None:
         document.body.append(d); }}""")
 
 
-def bench_overhead(ctx_with: Any, ctx_without: Any, url: str, html: str
+def bench_overhead(ctx: Any, urls: tuple[str, str], html: str
                    ) -> tuple[list[tuple[Run, Run]], list[tuple[Run, Run]]]:
-    """Pairs (with the extension, without) of runs of the page, each pair on a fresh page in
-    each browser: first in a document that never showed a dangerous box, then after one was
-    shown. Within a pair the runs alternate (A B, B A)."""
+    """Pairs (with the extension, without) of runs of the page, each pair on two fresh pages
+    of the browser `ctx` (urls: on a Zoho host, on OTHER_HOST): first in a document that never
+    showed a dangerous box, then after one was shown. The pages of a pair are created in turn
+    (with first, then without first) and their runs alternate (A B, B A)."""
     clean: list[tuple[Run, Run]] = []
     after: list[tuple[Run, Run]] = []
     for i in range(PAIRS):
-        sides = []
-        for ctx in (ctx_with, ctx_without):
-            page = _isolated_page(ctx, url, html)
-            if ctx is ctx_with:
+        sides: list[Any] = [None, None]
+        for k in ((0, 1) if i % 2 == 0 else (1, 0)):
+            page = _isolated_page(ctx, urls[k], html)
+            if k == 0:
                 _wait_enforcing(ctx, page)
+            else:
+                _check_untouched(ctx, page)
             cdp = ctx.new_cdp_session(page)
             cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-            sides.append((page, cdp))
+            sides[k] = (page, cdp)
         for _ in range(WARMUP_RUNS):
             for page, _cdp in sides:
+                page.bring_to_front()
                 page.evaluate("() => window.run()")
         for state in (clean, after):
             if state is after:
@@ -316,16 +345,15 @@ def run() -> None:
         try:
             mock.add_page("/bench/insert", INSERT_PAGE % {"row": json.dumps(ROW), "n": INSERTIONS})
             with sync_playwright() as pw:
-                ctx_with = _context(pw, Path(tmp) / "with", True)
-                ctx_without = _context(pw, Path(tmp) / "without", False)
+                ctx = _context(pw, Path(tmp) / "profile", True)
                 try:
-                    blocking = bench_blocking(ctx_with, mock.url(HOST, "/bench/insert"))
+                    blocking = bench_blocking(ctx, mock.url(HOST, "/bench/insert"))
+                    path = "/bench/mutations"
                     clean, after = bench_overhead(
-                        ctx_with, ctx_without, mock.url(HOST, "/bench/mutations"),
+                        ctx, (mock.url(HOST, path), f"https://{OTHER_HOST}{path}"),
                         MUTATION_PAGE % {"tasks": TASKS, "check_every": CHECK_EVERY})
                 finally:
-                    ctx_with.close()
-                    ctx_without.close()
+                    ctx.close()
         finally:
             mock.stop()
 
@@ -339,6 +367,7 @@ def run() -> None:
           f"max {delays[-1]:.3f} ms")
 
     print(f"mutation-heavy page, {PAIRS} pairs of fresh pages with / without the extension "
+          f"(on {HOST} / on {OTHER_HOST}, which no rule names, in one browser) "
           f"({TASKS} tasks a run, {WARMUP_RUNS} unmeasured runs then {MEASURED_RUNS} measured "
           f"a page and state)")
     for title, pairs, goal in (
