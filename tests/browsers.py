@@ -362,14 +362,16 @@ class ChromiumBrowser(Browser):
     name = "chromium"
 
     def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...], *,
-                 policies: Mapping[str, Any] | None = None) -> None:
-        """``policies``: enterprise policies for this instance only, as the content of a
+                 policies: Mapping[str, Any] | None = None, args: Iterable[str] = ()) -> None:
+        """``args``: more command-line switches (e.g. ``--accept-lang=es-ES``).
+        ``policies``: enterprise policies for this instance only, as the content of a
         ``/etc/chromium/policies/managed/*.json`` file, e.g. ``{"3rdparty": {"extensions":
         {id: {...}}}}`` for the extension's managed storage (``chromium_extension_id`` gives
         the id); see ``_chromium_policy_setup``. When they configure this extension, the
         start waits until its ``storage.managed`` holds them, else RuntimeError."""
         self.ext_dir = ext_dir
         self.manifest = read_manifest(ext_dir)
+        self._extra_args = list(args)
         env = None if policies is None else _chromium_policy_setup(workdir, policies)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
         try:
@@ -415,7 +417,7 @@ class ChromiumBrowser(Browser):
                policy_env: dict[str, str] | None) -> None:
         from playwright.sync_api import sync_playwright
 
-        args = chromium_args(self.ext_dir, hosts)
+        args = chromium_args(self.ext_dir, hosts) + self._extra_args
         self._policy_etc = (policy_env or {}).get("PWGUARD_POLICY_ETC", "")
         launch: dict[str, Any] = {"executable_path": CHROMIUM_BIN}
         if policy_env is not None:

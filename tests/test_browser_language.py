@@ -1,0 +1,62 @@
+"""The banner's language when the page gives none, or one the rule has no message in: the
+browser's (DESIGN.md: "text in the page's language (`<html lang>`) when the rule has it, else
+the browser's, else English"). Each engine runs an instance of its own (this module's
+``browser``, which overrides conftest's) whose language is Spanish, set as a person sets it in
+the browser's settings: Chromium's --accept-lang, Firefox's intl.accept_languages. The
+session browsers speak en-US, where test_browser_dom.py checks the English end of the chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.browsers import Browser, ChromiumBrowser, FirefoxBrowser
+from tests.test_browser_dom import MOBILE, page, row, rule, serve, squash, wait_banner
+from tests.zoho_mock import ALL_HOSTS, ZohoMock
+
+BROWSER_LANGUAGE = "es-ES"
+
+
+@pytest.fixture(scope="module", params=["chromium", "firefox"])
+def browser(request: pytest.FixtureRequest, extension_dir: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """A browser with the extension whose language is Spanish (es-ES, then es)."""
+    workdir = tmp_path_factory.mktemp(f"{request.param}-es")
+    engine: Browser
+    if request.param == "chromium":
+        engine = ChromiumBrowser(extension_dir, workdir, ALL_HOSTS,
+                                 args=[f"--accept-lang={BROWSER_LANGUAGE},es"])
+    else:
+        engine = FirefoxBrowser(extension_dir, workdir, ALL_HOSTS,
+                                prefs={"intl.accept_languages": f"{BROWSER_LANGUAGE}, es"})
+    try:
+        yield engine
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(("page_lang", "expected"), [
+    (None, "es"),   # no <html lang>: the browser's language, region dropped
+    ("", "es"),     # an empty one is none
+    ("ru", "es"),   # the rule has no Russian message: the browser's
+    ("de", "de"),   # the page's language wins when the rule has it
+])
+def test_the_banner_speaks_the_browser_language_when_the_page_gives_none_the_rule_has(
+        browser: Browser, zoho: ZohoMock, page_lang: str | None, expected: str) -> None:
+    browser.reset()
+    mobile = rule("zoho-mobile-app-sessions-box")
+    assert {"es", "de"} <= mobile["message"].keys() and "ru" not in mobile["message"]
+    html = page(row("ter_mob", "clear_mobile", MOBILE), lang=page_lang or "")
+    if page_lang is None:
+        html = html.replace(' lang=""', "")
+    url = serve(zoho, f"/u/browser-lang-{page_lang}", html)
+    browser.open(url)
+    # the language setting took, in the page (the content script reads the same navigator)
+    assert browser.js("return navigator.language") == BROWSER_LANGUAGE
+    banner = wait_banner(browser)
+    assert banner["lang"] == expected and banner["role"] == "alert"
+    assert squash(mobile["message"][expected]) in banner["text"]
+    assert squash(mobile["message"]["en"]) not in banner["text"]
