@@ -8,7 +8,7 @@ PORT   ?= 8080
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py server/pwguard/rules/_walk.c
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
@@ -46,4 +46,5 @@ dist: install node bundle
 	$(BIN)/python tools/dist.py
 
 clean:
-	rm -rf $(VENV) node_modules dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules dist build .pytest_cache .mypy_cache .ruff_cache
+	rm -f server/pwguard/rules/_walk.*.so

@@ -17,6 +17,8 @@ the selector alternatives a control's id, name and class attributes make candida
 Each repetition starts with these memos empty (`clear_memo`), as each `pwguard scan` run
 does. The scope ids above the elements of a page are remembered for that page only. Nothing
 else computed for one page or one repetition is reused by another.
+Pages are indexed by the C accelerator of Page (pwguard/rules/_walk.c) when it is built, as
+`pwguard scan` does; the first line printed says whether it was.
 Goal: ratio <= 1.5. Also prints the wall time of `pwguard lint rules/` (a subprocess).
 """
 
@@ -31,6 +33,7 @@ from pathlib import Path
 import lxml.html
 
 from pwguard.lint import lint_paths
+from pwguard.rules import engine
 from pwguard.rules.engine import Page, applicable_rules, compiled_rules
 from pwguard.scan import Vocabulary, scan_page
 
@@ -73,7 +76,9 @@ def run() -> None:
     base, scan = best_of([parse_only, scan_all])
     size = sum(len(d) for _, d in pages)
     n_rules = len(rules.rules)
-    print(f"pages: {len(pages)} ({size / 1024:.0f} KiB), controls: {controls}, rules: {n_rules}")
+    index = "C (_walk)" if engine.walk_index is not None else "Python (_walk is not built)"
+    print(f"pages: {len(pages)} ({size / 1024:.0f} KiB), controls: {controls}, rules: {n_rules}, "
+          f"page index: {index}")
     print(f"lxml.html parse:  {base * 1000:8.2f} ms  (best of {REPEAT})")
     print(f"pwguard scan:     {scan * 1000:8.2f} ms  (best of {REPEAT})")
     print(f"ratio scan/parse: {scan / base:8.2f}   (goal <= {GOAL})")

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from bench import scan as bench_scan
 
+from pwguard.rules import engine
+
 FIXTURES = Path(__file__).resolve().parents[1] / "rules" / "fixtures"
 
 
@@ -18,8 +20,11 @@ def test_scan_bench_prints_the_ratio_to_lxml_and_the_lint_wall_time(
     monkeypatch.setattr(bench_scan, "REPEAT", 1)
     bench_scan.run()
     out = capsys.readouterr().out
-    pages = re.search(r"^pages: (\d+) \(\d+ KiB\), controls: (\d+), rules: (\d+)$", out, re.M)
+    pages = re.search(
+        r"^pages: (\d+) \(\d+ KiB\), controls: (\d+), rules: (\d+), page index: (.+)$", out, re.M)
     assert pages, out
+    built = engine.walk_index is not None
+    assert pages.group(4) == ("C (_walk)" if built else "Python (_walk is not built)")
     assert int(pages.group(1)) == len(list(FIXTURES.rglob("*.html")))
     assert int(pages.group(2)) > 0 and int(pages.group(3)) > 0
     parse = re.search(r"^lxml\.html parse: +([\d.]+) ms", out, re.M)

@@ -136,8 +136,11 @@ class Vocabulary:
         common = sorted(label_words & self.by_lang[lang])
         return (f"label has dangerous wording ({lang}: {', '.join(common[:4])})",)
 
-    def reasons(self, el: Element, folded: str) -> list[str]:
-        """Why an uncovered control looks dangerous ([] if not); `folded` is its folded label."""
+    def reasons(
+        self, el: Element, folded: str, ids_above: tuple[str, ...] | None = None
+    ) -> list[str]:
+        """Why an uncovered control looks dangerous ([] if not); `folded` is its folded label,
+        `ids_above` the ids of its ancestors, nearest first, if known (Page.above)."""
         by_label = self.by_label
         if folded in by_label:
             wording = by_label[folded]
@@ -152,8 +155,9 @@ class Vocabulary:
             value = el.get(attr)
             if value and (m := STRUCTURAL.search(value)):
                 out.append(f"{attr} {value!r} contains {m.group(0)!r}")
-        for ancestor in el.iterancestors():
-            ident = ancestor.get("id")
+        if ids_above is None:
+            ids_above = tuple(a.get("id") for a in el.iterancestors())
+        for ident in ids_above:
             if ident in SIGNOUT_CHOICES:
                 out.append(f"one of Zoho's sign-out choices (inside #{ident})")
                 break
@@ -167,8 +171,15 @@ def scan_page(
     verdicts = page_verdicts(page, rules, folded)
     where = str(path)
     out = []
-    for el, verdict, folded_label in zip(page.controls, verdicts, folded, strict=True):
-        reasons = () if verdict.rule_id else tuple(vocab.reasons(el, folded_label))
+    above = page.above
+    for i, (el, verdict, folded_label) in enumerate(
+        zip(page.controls, verdicts, folded, strict=True)
+    ):
+        if verdict.rule_id:
+            reasons: tuple[str, ...] = ()
+        else:
+            ids_above = above[i] if above is not None else None
+            reasons = tuple(vocab.reasons(el, folded_label, ids_above))
         out.append(Control(where, el.sourceline or 0, verdict, reasons))
     return out
 

@@ -56,7 +56,7 @@ import contextlib
 import re
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -74,6 +74,16 @@ from pwguard.rules.selectors import (
 from pwguard.rules.sites import url_matches
 
 Element = Any  # an lxml element of an HTML document
+
+# Page's index in C (the optional accelerator _walk.c, built where a C compiler is): what the
+# Python of Page computes (the controls, their label parts joined, the ids above them), or
+# None for a page it leaves to that Python. None: not built.
+_Indexed = tuple[list[Element], list[str], list[tuple[str, ...]]]
+walk_index: Callable[[Element], _Indexed | None] | None
+try:
+    from pwguard.rules._walk import index as walk_index
+except ImportError:  # (not built)
+    walk_index = None
 
 CHECKBOX_SELECTOR = "input[type=checkbox], [role=checkbox], [role=switch]"
 WHITESPACE = (
@@ -310,7 +320,18 @@ class Page:
         self.root = root = parse_html(data)
         self._by_id: dict[str, Element | None] = {}
         self.controls: list[Element] = []
-        self.labels_for: dict[str, list[Element]] = {}
+        self._labels_for: dict[str, list[Element]] | None = {}
+        # when walk_index indexed the page, for each control (by its index in `controls`):
+        # its label parts joined (as joined_parts gives them) and the non-empty ids of its
+        # ancestors, nearest first (else None: found when needed)
+        self.joined: list[str] | None = None
+        self.above: list[tuple[str, ...]] | None = None
+        if walk_index is not None:
+            indexed = walk_index(root)
+            if indexed is not None:
+                self.controls, self.joined, self.above = indexed
+                self._labels_for = None  # (found if asked for)
+                return
         if _may_have_role_controls(data):
             self._index(every_element=True)
             return
@@ -360,6 +381,16 @@ class Page:
                 self.controls.append(el)
             if tag == "label" and el.get("for"):
                 self.labels_for.setdefault(el.get("for"), []).append(el)
+
+    @property
+    def labels_for(self) -> dict[str, list[Element]]:
+        """The label elements with a (non-empty) `for`, by it, in document order."""
+        if self._labels_for is None:
+            found: dict[str, list[Element]] = {}
+            for label in _LABELS_FOR(self.root):
+                found.setdefault(label.get("for"), []).append(label)
+            self._labels_for = found
+        return self._labels_for
 
     def element_by_id(self, ident: str) -> Element | None:
         """The first element in document order with this id (getElementById)."""
@@ -429,9 +460,8 @@ def label_text(el: Element) -> str:
     """Label text of a control of an lxml document (indexes the page: prefer Page)."""
     page = Page.__new__(Page)
     page.root = el.getroottree().getroot()
-    page.controls, page.labels_for, page._by_id = [], {}, {}
-    for label in _LABELS_FOR(page.root):
-        page.labels_for.setdefault(label.get("for"), []).append(label)
+    page.controls, page._labels_for, page._by_id = [], None, {}
+    page.joined = page.above = None
     return page.label_text(el)
 
 
@@ -704,7 +734,7 @@ class CompiledRules:
         """`hits` plus bit i set when one of the selectors of rule i matches the control, for
         every rule that may decide the verdict."""
         get = el.get
-        return self._selector_hits(el, (get("id"), get("name"), get("class")), hits, {})
+        return self._selector_hits(el, (get("id"), get("name"), get("class")), hits, {}, None)
 
     def _selector_hits(
         self,
@@ -712,8 +742,10 @@ class CompiledRules:
         key: tuple[str | None, str | None, str | None],
         hits: int,
         above_memo: dict[Element, frozenset[str]],
+        ids_above: tuple[str, ...] | None,
     ) -> int:
         """selector_hits(el, hits) of a control whose (id, name, class) attributes are `key`;
+        `ids_above`: the ids of its ancestors if known (Page.above), else found with
         `above_memo`: the scope ids above elements of its page walked so far (see
         _scopes_above), kept for the other controls of the page."""
         exact, plain, scoped = self.plans.get(key) or self.plan(key)
@@ -727,7 +759,7 @@ class CompiledRules:
         # block rule already matched (they cannot change the verdict, see pick)
         first_block = hits & self.block_bits
         first_block &= -first_block
-        above: frozenset[str] | None = None  # the scope ids of the ancestors (if needed)
+        above: Collection[str] | None = ids_above  # the (scope) ids of the ancestors
         for bit, scope, inner in scoped:
             if hits & bit or (first_block and bit > first_block):
                 continue
@@ -778,15 +810,17 @@ def page_verdicts(
     pick = prepared.pick
     out: list[Verdict] = []
     above_memo: dict[Element, frozenset[str]] = {}
+    known_joined, known_above = page.joined, page.above  # (from _walk, if it ran)
     for index, el in enumerate(page.controls):
         get = el.get
         key = (get("id"), get("name"), get("class"))  # each read once
-        joined = joined_parts(el, key[0])
+        joined = known_joined[index] if known_joined is not None else joined_parts(el, key[0])
         entry = labels.get(joined) or label_entry(page, el, joined)
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        chosen = pick(selector_hits(el, key, bits, above_memo))
+        above = known_above[index] if known_above is not None else None
+        chosen = pick(selector_hits(el, key, bits, above_memo, above))
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
             Verdict(index, el.tag, key[0] or "", key[1] or "", label,
                     chosen.rule.id if chosen else None, chosen.action if chosen else None)

@@ -1,0 +1,3 @@
+from typing import Any
+
+def index(root: Any) -> tuple[list[Any], list[str], list[tuple[str, ...]]] | None: ...
