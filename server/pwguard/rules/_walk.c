@@ -404,7 +404,9 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_walk", NULL, -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "_walk", .m_size = -1, .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__walk(void) {
     PyObject *etree = PyImport_ImportModule("lxml.etree");
