@@ -44,7 +44,13 @@ def test_extension_bench_prints_frames_time_to_blocked_and_overhead_ratios(
     after = re.search(rf"^    ratio with/without, median of the pairs: {RATIO} "
                       r"\(for information\)$", out, re.M)
     noise = re.search(rf"^    noise: without/without, consecutive pairs: {RATIO}$", out, re.M)
-    for found in (goal, after, noise):
+    floor = re.search(rf"^    floor: the page with a MutationObserver of its own that does nothing "
+                      rf"\(.*\), without the extension, over without: {RATIO}; with the "
+                      rf"extension over that: ([\d.]+) \(interquartile ([\d.]+)-([\d.]+)\) "
+                      r"\(for information\)$", out, re.M)
+    assert floor, out
+    beyond = re.search(r"with the extension over that: " + RATIO, out)
+    for found in (goal, after, noise, floor, beyond):
         assert found, out
         low, median, high = float(found.group(2)), float(found.group(1)), float(found.group(3))
         assert 0.2 < low <= median <= high < 5, out
