@@ -17,7 +17,13 @@ from typing import Any
 import pytest
 
 from pwguard.rules import engine
-from pwguard.rules.engine import Page, applicable_rules, compiled_rules, page_verdicts
+from pwguard.rules.engine import (
+    Page,
+    applicable_rules,
+    collapse,
+    compiled_rules,
+    page_verdicts,
+)
 from pwguard.rules.loader import load_paths
 from pwguard.scan import Vocabulary, scan_page
 from tests import fuzz_pages
@@ -56,6 +62,10 @@ EDGE_PAGES = [
     "<label for=ter_mob>Terminate all the mobile app sessions</label></div></div></div></form>",
     # deep nesting, every level with an id
     "".join(f"<div id=d{i}>" for i in range(200)) + "<input type=checkbox id=deep>x",
+    # every WHITESPACE character collapses, and nothing else (U+200B, U+0085, U+180E...)
+    "<label for=w>\t a\u00a0\u1680b\u2000\u200a\u2028\u2029c\u202f\u205f\u3000d\ufeff"
+    "\u200be\u0085f\u180eg\x0bh\x0ci\u2007 </label><input type=checkbox id=w name=n "
+    "class=' c1  c2 '><input type=checkbox id=w2 aria-label='\u3000'>",
     # non-ASCII everywhere
     "<form id='f\u00e9'><label for='\u00e9'>Caf\u00e9 \U0001d400</label>"
     "<input type=checkbox id='\u00e9' aria-label='\u2019q\u201d'></form>",
@@ -83,12 +93,15 @@ def ids_above(el: Any) -> tuple[str, ...]:
 def assert_same(html: str | bytes, monkeypatch: pytest.MonkeyPatch) -> Page:
     """Page with walk_index against Page without: every result the same. Returns the first."""
     fast, plain = Page(html), python_page(html, monkeypatch)
-    assert fast.joined is not None and fast.above is not None, "walk_index left it to Python"
+    assert fast.parts is not None, "walk_index left it to Python"
+    assert plain.parts is None and plain.keys is None and plain.tags is None
     tree = fast.root.getroottree()
     path = plain.root.getroottree().getpath
     assert [tree.getpath(el) for el in fast.controls] == [path(el) for el in plain.controls]
-    assert fast.joined == [plain.joined_parts(el) for el in plain.controls]
+    assert fast.parts == [collapse(plain.joined_parts(el)) for el in plain.controls]
     assert fast.above == [ids_above(el) for el in plain.controls]
+    assert fast.keys == [(el.get("id"), el.get("name"), el.get("class")) for el in plain.controls]
+    assert fast.tags == [el.tag for el in plain.controls]
     assert fast.labels_for.keys() == plain.labels_for.keys()
     assert [fast.label_text(el) for el in fast.controls] == [
         plain.label_text(el) for el in plain.controls
@@ -139,9 +152,9 @@ def test_edge_pages_read_the_same_both_ways(html: str, monkeypatch: pytest.Monke
 @needs_walk
 def test_label_texts_of_edge_pages() -> None:
     """What the edge pages are about, spelt out (both ways agree, see above)."""
-    texts = [Page(html).joined for html in EDGE_PAGES]
-    assert texts[0] == ["A "]
-    assert texts[1] == ["one 3 two "]
+    texts = [Page(html).parts for html in EDGE_PAGES]
+    assert texts[0] == ["A"]
+    assert texts[1] == ["one 3 two"]
     assert texts[2] == ["X X Y Aria"]  # (getElementById: the first x; "nope" skipped)
     assert texts[3] == ["nbsp"]  # (U+00A0 does not split: the id is "a\u00a0b")
     assert texts[5] == ["", "", "", ""]  # (a control's own text is no label part)
@@ -151,6 +164,8 @@ def test_label_texts_of_edge_pages() -> None:
         ("input", "switch", "text")]
     assert texts[6] == ["for l outer inner"]
     assert texts[7] == ["as()x{}b"]
+    assert texts[12] == ["a b c d \u200be\u0085f\u180eg h i", ""]
+    assert Page(EDGE_PAGES[12]).keys == [("w", "n", " c1  c2 "), ("w2", None, None)]
     above = Page(EDGE_PAGES[10]).above
     assert above == [("terminate_mob_apps", "pass_esc_devices")]
     deep = Page(EDGE_PAGES[11]).above
@@ -161,7 +176,7 @@ def test_label_texts_of_edge_pages() -> None:
 def test_latin1_pages_read_the_same_both_ways(monkeypatch: pytest.MonkeyPatch) -> None:
     latin1 = "<label for=c>Caf\u00e9 \u00bfs\u00ed?</label><input type=checkbox id=c>"
     page = assert_same(latin1.encode("latin-1"), monkeypatch)
-    assert page.joined == ["Caf\u00e9 \u00bfs\u00ed?"]
+    assert page.parts == ["Caf\u00e9 \u00bfs\u00ed?"]
 
 
 @needs_walk
@@ -170,7 +185,7 @@ def test_pages_to_mend_are_left_to_python(html: str, monkeypatch: pytest.MonkeyP
     assert engine.walk_index is not None
     assert engine.walk_index(engine.parse_html(html)) is None  # (Python mends it: see Page)
     page = Page(html)
-    assert page.joined is None and page.above is None
+    assert page.parts is None and page.above is None
     plain = python_page(html, monkeypatch)
     assert [el.get("id") for el in page.controls] == [el.get("id") for el in plain.controls]
     assert [page.label_text(el) for el in page.controls] == [
@@ -189,7 +204,7 @@ def test_fuzz_pages_read_the_same_both_ways(monkeypatch: pytest.MonkeyPatch) -> 
             fast = Page(html)
             plain = python_page(html, monkeypatch)
             assert verdict_rows(fast, rules) == verdict_rows(plain, rules), (seed, html)
-            if fast.joined is None:
+            if fast.parts is None:
                 mended += 1
                 continue
             assert_same(html, monkeypatch)

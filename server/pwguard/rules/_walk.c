@@ -5,11 +5,14 @@
  * page). `index(root)` reads the libxml2 tree under an lxml element, read only, holding the
  * GIL throughout, and returns what engine.Page's Python code computes from it:
  *
- *   (controls, joined, above) with, for each checkbox-like control in document order,
+ *   (controls, labels, above, keys, tags) with, for each checkbox-like control in document
+ *   order,
  *   - the control (an lxml element, made by lxml's public C API, elementFactory);
  *   - its label parts joined (engine.Page._joined_parts: aria-labelledby targets' text,
- *     aria-label, label[for] texts, the nearest ancestor label's text, with one space);
+ *     aria-label, label[for] texts, the nearest ancestor label's text, with one space), white
+ *     space collapsed (engine.collapse);
  *   - the non-empty ids of its ancestors, nearest first;
+ *   - its (id, name, class) attributes (None where absent) and its tag, as lxml has them;
  *
  * or None when the page needs the Python path: a <template> or a void element libxml2
  * nested content in (Python mends those first), an element or attribute in a namespace,
@@ -55,6 +58,7 @@ static int buf_add(Buf *b, const char *s, size_t n) {
     }
     memcpy(b->data + b->len, s, n);
     b->len += n;
+    b->data[b->len] = '\0'; /* (white_space may look one byte past a cut character) */
     return 0;
 }
 
@@ -343,6 +347,86 @@ static PyObject *ids_above(const xmlNode *el, IdsMemo *memo, int *bail) {
     return ids;
 }
 
+/* the length of the WHITESPACE character (engine.py, step 6) at `s` in UTF-8, else 0 */
+static size_t white_space(const unsigned char *s) {
+    switch (s[0]) {
+    case ' ': case '\t': case '\n': case '\v': case '\f': case '\r':
+        return 1;
+    case 0xC2: /* U+00A0 */
+        return s[1] == 0xA0 ? 2 : 0;
+    case 0xE1: /* U+1680 */
+        return s[1] == 0x9A && s[2] == 0x80 ? 3 : 0;
+    case 0xE2: /* U+2000-U+200A, U+2028, U+2029, U+202F; U+205F */
+        if (s[1] == 0x80)
+            return (s[2] >= 0x80 && s[2] <= 0x8A) || s[2] == 0xA8 || s[2] == 0xA9 || s[2] == 0xAF ? 3 : 0;
+        return s[1] == 0x81 && s[2] == 0x9F ? 3 : 0;
+    case 0xE3: /* U+3000 */
+        return s[1] == 0x80 && s[2] == 0x80 ? 3 : 0;
+    case 0xEF: /* U+FEFF */
+        return s[1] == 0xBB && s[2] == 0xBF ? 3 : 0;
+    default:
+        return 0;
+    }
+}
+
+/* engine.collapse of `in` (NUL-terminated UTF-8, whose multi-byte characters white_space
+ * reads whole) into `out`: runs of WHITESPACE as one space, none at either end */
+static int collapse(const Buf *in, Buf *out) {
+    const unsigned char *s = (const unsigned char *)in->data;
+    const unsigned char *end = s + in->len;
+    int space = 0;
+    out->len = 0;
+    while (s < end) {
+        size_t n = white_space(s);
+        if (n > 0) {
+            space = out->len > 0;
+            s += n;
+            continue;
+        }
+        const unsigned char *start = s;
+        while (s < end && white_space(s) == 0) s++;
+        if (space && buf_add(out, " ", 1) < 0) return -1;
+        if (buf_add(out, (const char *)start, (size_t)(s - start)) < 0) return -1;
+        space = 0;
+    }
+    return 0;
+}
+
+/* a new str of an attribute's value, or None (a new reference; NULL with an exception) */
+static PyObject *attr_str(const xmlNode *n, const char *name) {
+    int bail = 0;
+    const char *v = attr(n, name, &bail); /* (collect bailed out already where this would) */
+    if (v == NULL) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8(v, (Py_ssize_t)strlen(v), NULL);
+}
+
+/* (tag, (id, name, class)) of a control, as lxml's el.tag and el.get() give them */
+static int tag_and_key(const xmlNode *el, PyObject **tag, PyObject **key) {
+    static PyObject *input = NULL;
+    if (input == NULL && (input = PyUnicode_InternFromString("input")) == NULL) return -1;
+    if (strcmp((const char *)el->name, "input") == 0) {
+        Py_INCREF(input);
+        *tag = input;
+    } else if ((*tag = PyUnicode_DecodeUTF8((const char *)el->name,
+                                            (Py_ssize_t)strlen((const char *)el->name), NULL)) == NULL) {
+        return -1;
+    }
+    PyObject *id = attr_str(el, "id");
+    PyObject *name = id ? attr_str(el, "name") : NULL;
+    PyObject *cls = name ? attr_str(el, "class") : NULL;
+    *key = cls ? PyTuple_Pack(3, id, name, cls) : NULL;
+    Py_XDECREF(id);
+    Py_XDECREF(name);
+    Py_XDECREF(cls);
+    if (*key == NULL) {
+        Py_CLEAR(*tag);
+        return -1;
+    }
+    return 0;
+}
+
+#define RESULTS 5 /* controls, labels, ids above, keys, tags */
+
 static PyObject *index_page(PyObject *self, PyObject *root) {
     (void)self;
     if (!PyObject_TypeCheck(root, element_type)) {
@@ -353,46 +437,44 @@ static PyObject *index_page(PyObject *self, PyObject *root) {
     const xmlNode *top = top_el->c_node;
     if (top == NULL || top->type != XML_ELEMENT_NODE) Py_RETURN_NONE;
     Nodes controls = {0}, labels = {0};
-    Buf text = {0};
+    Buf text = {0}, label = {0};
     IdsMemo memo = {0};
-    PyObject *elements = NULL, *joined = NULL, *above = NULL, *result = NULL;
+    PyObject *lists[RESULTS] = {NULL}, *result = NULL;
     int r = collect(top, &controls, &labels);
     if (r != 0) goto done;
-    elements = PyList_New((Py_ssize_t)controls.len);
-    joined = PyList_New((Py_ssize_t)controls.len);
-    above = PyList_New((Py_ssize_t)controls.len);
-    if (elements == NULL || joined == NULL || above == NULL) {
-        r = -1;
-        goto done;
+    for (int k = 0; k < RESULTS; k++) {
+        if ((lists[k] = PyList_New((Py_ssize_t)controls.len)) == NULL) {
+            r = -1;
+            goto done;
+        }
     }
     for (size_t i = 0; i < controls.len; i++) {
         const xmlNode *el = controls.items[i];
         int bail = 0;
         text.len = 0;
         if ((r = joined_parts(top, el, &labels, &text)) != 0) goto done;
-        PyObject *s = PyUnicode_DecodeUTF8(text.data ? text.data : "", (Py_ssize_t)text.len, NULL);
-        PyObject *ids = s ? ids_above(el, &memo, &bail) : NULL;
-        PyObject *proxy = ids && !bail ? element_factory(top_el->doc, (xmlNode *)el) : NULL;
-        if (proxy == NULL) {
-            Py_XDECREF(s);
-            Py_XDECREF(ids);
+        if ((r = collapse(&text, &label)) != 0) goto done;
+        PyObject *item[RESULTS] = {NULL};
+        item[1] = PyUnicode_DecodeUTF8(label.data ? label.data : "", (Py_ssize_t)label.len, NULL);
+        item[2] = item[1] ? ids_above(el, &memo, &bail) : NULL;
+        if (item[2] != NULL && !bail && tag_and_key(el, &item[4], &item[3]) == 0)
+            item[0] = element_factory(top_el->doc, (xmlNode *)el);
+        if (item[0] == NULL) {
+            for (int k = 1; k < RESULTS; k++) Py_XDECREF(item[k]);
             /* not UTF-8 (or an attribute in a namespace): the Python path */
             r = bail || PyErr_ExceptionMatches(PyExc_UnicodeDecodeError) ? BAIL : -1;
             if (r == BAIL) PyErr_Clear();
             goto done;
         }
-        PyList_SET_ITEM(elements, (Py_ssize_t)i, proxy);
-        PyList_SET_ITEM(joined, (Py_ssize_t)i, s);
-        PyList_SET_ITEM(above, (Py_ssize_t)i, ids);
+        for (int k = 0; k < RESULTS; k++) PyList_SET_ITEM(lists[k], (Py_ssize_t)i, item[k]);
     }
-    result = PyTuple_Pack(3, elements, joined, above);
+    result = PyTuple_Pack(RESULTS, lists[0], lists[1], lists[2], lists[3], lists[4]);
 done:
-    Py_XDECREF(elements);
-    Py_XDECREF(joined);
-    Py_XDECREF(above);
+    for (int k = 0; k < RESULTS; k++) Py_XDECREF(lists[k]);
     PyMem_Free((void *)controls.items);
     PyMem_Free((void *)labels.items);
     PyMem_Free(text.data);
+    PyMem_Free(label.data);
     memo_free(&memo);
     if (r == BAIL) Py_RETURN_NONE;
     return result;
@@ -400,7 +482,8 @@ done:
 
 static PyMethodDef methods[] = {
     {"index", index_page, METH_O,
-     "index(root) -> (controls, joined label parts, ancestor ids) or None (see engine.Page)"},
+     "index(root) -> (controls, labels, ids above, (id, name, class) keys, tags) or None "
+     "(see engine.Page)"},
     {NULL, NULL, 0, NULL},
 };
 

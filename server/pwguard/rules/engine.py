@@ -76,9 +76,11 @@ from pwguard.rules.sites import url_matches
 Element = Any  # an lxml element of an HTML document
 
 # Page's index in C (the optional accelerator _walk.c, built where a C compiler is): what the
-# Python of Page computes (the controls, their label parts joined, the ids above them), or
-# None for a page it leaves to that Python. None: not built.
-_Indexed = tuple[list[Element], list[str], list[tuple[str, ...]]]
+# Python of Page computes (the controls; their label parts joined and collapsed, the ids above
+# them, their (id, name, class) attributes and tags), or None for a page it leaves to that
+# Python. None: not built.
+_Key = tuple[str | None, str | None, str | None]
+_Indexed = tuple[list[Element], list[str], list[tuple[str, ...]], list[_Key], list[str]]
 walk_index: Callable[[Element], _Indexed | None] | None
 try:
     from pwguard.rules._walk import index as walk_index
@@ -322,14 +324,17 @@ class Page:
         self.controls: list[Element] = []
         self._labels_for: dict[str, list[Element]] | None = {}
         # when walk_index indexed the page, for each control (by its index in `controls`):
-        # its label parts joined (as joined_parts gives them) and the non-empty ids of its
-        # ancestors, nearest first (else None: found when needed)
-        self.joined: list[str] | None = None
+        # its label parts joined, white space collapsed (collapse(joined_parts(el))), the
+        # non-empty ids of its ancestors, nearest first, its (id, name, class) attributes
+        # and its tag (else None: found when needed)
+        self.parts: list[str] | None = None
         self.above: list[tuple[str, ...]] | None = None
+        self.keys: list[_Key] | None = None
+        self.tags: list[str] | None = None
         if walk_index is not None:
             indexed = walk_index(root)
             if indexed is not None:
-                self.controls, self.joined, self.above = indexed
+                self.controls, self.parts, self.above, self.keys, self.tags = indexed
                 self._labels_for = None  # (found if asked for)
                 return
         if _may_have_role_controls(data):
@@ -461,7 +466,7 @@ def label_text(el: Element) -> str:
     page = Page.__new__(Page)
     page.root = el.getroottree().getroot()
     page.controls, page._labels_for, page._by_id = [], None, {}
-    page.joined = page.above = None
+    page.parts = page.above = page.keys = page.tags = None
     return page.label_text(el)
 
 
@@ -679,16 +684,19 @@ class CompiledRules:
                 bits |= rule_bits
         return bits
 
-    def label_entry(self, page: Page, el: Element, joined: str) -> _LabelEntry:
+    def label_entry(
+        self, page: Page, el: Element, joined: str, collapsed: bool = False
+    ) -> _LabelEntry:
         """(label text, folded label, phrase bits) of a control whose label parts, joined,
-        are `joined` (as `page.joined_parts(el)`), remembered by that text when it alone
-        decides them (a label made of nothing comes from the element's parents). The entry is
-        also remembered by the collapsed text (collapse(label) == label: the same entry), so
-        that texts differing only in white space are folded and searched once."""
+        are `joined` (as `page.joined_parts(el)`; `collapsed`: white space collapsed already),
+        remembered by that text when it alone decides them (a label made of nothing comes
+        from the element's parents). The entry is also remembered by the collapsed text
+        (collapse(label) == label: the same entry), so that texts differing only in white
+        space are folded and searched once."""
         labels = self.labels
         if len(labels) >= MEMO_LIMIT:
             labels.clear()
-        label = collapse(joined)
+        label = joined if collapsed else collapse(joined)
         if not label:
             joined = label = page.fallback_text(el)
             if not label:
@@ -810,19 +818,26 @@ def page_verdicts(
     pick = prepared.pick
     out: list[Verdict] = []
     above_memo: dict[Element, frozenset[str]] = {}
-    known_joined, known_above = page.joined, page.above  # (from _walk, if it ran)
+    walked = page.parts is not None  # (walk_index gave the parts, above, keys and tags)
+    parts, aboves = page.parts or [], page.above or []
+    keys, tags = page.keys or [], page.tags or []
     for index, el in enumerate(page.controls):
-        get = el.get
-        key = (get("id"), get("name"), get("class"))  # each read once
-        joined = known_joined[index] if known_joined is not None else joined_parts(el, key[0])
-        entry = labels.get(joined) or label_entry(page, el, joined)
+        if walked:
+            key, tag, above = keys[index], tags[index], aboves[index]
+            joined = parts[index]
+            entry = labels.get(joined) or label_entry(page, el, joined, collapsed=True)
+        else:
+            get = el.get
+            key = (get("id"), get("name"), get("class"))  # each read once
+            tag, above = el.tag, None
+            joined = joined_parts(el, key[0])
+            entry = labels.get(joined) or label_entry(page, el, joined)
         label, folded, bits = entry
         if folded_out is not None:
             folded_out.append(folded)
-        above = known_above[index] if known_above is not None else None
         chosen = pick(selector_hits(el, key, bits, above_memo, above))
         out.append(  # Verdict(index, tag, id, name, label, rule_id, action)
-            Verdict(index, el.tag, key[0] or "", key[1] or "", label,
+            Verdict(index, tag, key[0] or "", key[1] or "", label,
                     chosen.rule.id if chosen else None, chosen.action if chosen else None)
         )
     return out
