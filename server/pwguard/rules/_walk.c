@@ -92,6 +92,13 @@ static const char *attr(const xmlNode *n, const char *name, int *bail) {
     return NULL;
 }
 
+/* the node after `n` in document order, leaving out what `n` holds; NULL past the end of
+ * `top` (a walk of `top` alone) */
+static const xmlNode *skip(const xmlNode *n, const xmlNode *top) {
+    while (n != top && n->next == NULL) n = n->parent;
+    return n == top ? NULL : n->next;
+}
+
 /* DOM textContent, as libxml2's xmlNodeGetContent has it (lxml's tostring method="text"):
  * the text and CDATA (script, style) of every descendant, in document order. */
 static int text_content(const xmlNode *top, Buf *out) {
@@ -114,9 +121,7 @@ static int text_content(const xmlNode *top, Buf *out) {
             n = n->children;
             continue;
         }
-        while (n != top && n->next == NULL) n = n->parent;
-        if (n == top) break;
-        n = n->next;
+        n = skip(n, top);
     }
     return 0;
 }
@@ -138,9 +143,7 @@ static const xmlNode *by_id(const xmlNode *top, const char *id, size_t len, int 
                 continue;
             }
         }
-        while (n != top && n->next == NULL) n = n->parent;
-        if (n == top) break;
-        n = n->next;
+        n = skip(n, top);
     }
     return NULL;
 }
@@ -216,22 +219,22 @@ static int collect(const xmlNode *top, Nodes *controls, Nodes *labels) {
         default:
             return BAIL;
         }
-        while (n != top && n->next == NULL) n = n->parent;
-        if (n == top) break;
-        n = n->next;
+        n = skip(n, top);
     }
     return 0;
 }
 
-/* a part of the label text, after the ones before it (joined with one space) */
+/* the space before a part of the label text, if parts came before it (joined with one) */
+static int separate(Buf *out, int *parts) {
+    return (*parts)++ > 0 ? buf_add(out, " ", 1) : 0;
+}
+
 static int part(Buf *out, int *parts, const char *s, size_t n) {
-    if ((*parts)++ > 0 && buf_add(out, " ", 1) < 0) return -1;
-    return buf_add(out, s, n);
+    return separate(out, parts) < 0 ? -1 : buf_add(out, s, n);
 }
 
 static int text_part(Buf *out, int *parts, const xmlNode *el) {
-    if ((*parts)++ > 0 && buf_add(out, " ", 1) < 0) return -1;
-    return text_content(el, out);
+    return separate(out, parts) < 0 ? -1 : text_content(el, out);
 }
 
 /* engine.Page._joined_parts of a control, into `out` */
