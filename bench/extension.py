@@ -35,19 +35,18 @@
    removed) in them: from then on the extension also watches that box's attributes and label
    text, and the browser checks every attribute and text edit of the page for observers.
    Reported: the median over pairs of the ratio with/without (goal <= 1.05, on the first state)
-   with its interquartile range and a 90% bootstrap interval of the median, which decides:
-   OK when all of it is within the goal, MISSED when all of it is above, else UNDECIDED (one
-   run's median has landed on either side of 1.05 with the same extension); the same after a
-   dangerous box; as the noise of the
-   measurement, the same ratio between the pages without the extension of consecutive pairs;
-   for information, the floor: a third page of each sample, on OTHER_HOST, has a
-   MutationObserver of its own that does nothing, registered as the extension's is (DESIGN.md
-   has the extension match controls as they appear with one): over the page without, what any
-   such observer costs the page (the browser then records every insertion and removal in the
-   document), and the page with the extension over it; also for information, the wall-clock
-   view: per task, performance.now() from its first statement to a microtask it queues last
-   (which runs after the observer callbacks its mutations queued), the page served cross-origin
-   isolated (5 us clock steps).
+   with its interquartile range and a 90% bootstrap interval of the median, which decides: OK
+   when all of it is within the goal, MISSED when all of it is above, else UNDECIDED (one run's
+   median has landed on either side of 1.05 with the same extension); the same after a
+   dangerous box; as the noise of the measurement, the same ratio between the pages without the
+   extension of consecutive pairs; for information, the floor: a third page of each sample, on
+   OTHER_HOST, has a MutationObserver of its own that does nothing, registered as the
+   extension's is (DESIGN.md has the extension match controls as they appear with one): over
+   the page without, what any such observer costs the page (the browser then records every
+   insertion and removal in the document), and the page with the extension over it; also for
+   information, the wall-clock view: per task, performance.now() from its first statement to a
+   microtask it queues last (which runs after the observer callbacks its mutations queued), the
+   page served cross-origin isolated (5 us clock steps).
 """
 
 from __future__ import annotations

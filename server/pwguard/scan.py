@@ -16,6 +16,7 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,9 +156,9 @@ class Vocabulary:
             value = el.get(attr)
             if value and (m := STRUCTURAL.search(value)):
                 out.append(f"{attr} {value!r} contains {m.group(0)!r}")
-        if ids_above is None:
-            ids_above = tuple(a.get("id") for a in el.iterancestors())
-        for ident in ids_above:
+        above: Iterable[str | None] = (
+            ids_above if ids_above is not None else (a.get("id") for a in el.iterancestors()))
+        for ident in above:
             if ident in SIGNOUT_CHOICES:
                 out.append(f"one of Zoho's sign-out choices (inside #{ident})")
                 break

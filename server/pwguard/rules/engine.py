@@ -823,16 +823,13 @@ def page_verdicts(
     keys, tags = page.keys or [], page.tags or []
     for index, el in enumerate(page.controls):
         if walked:
-            key, tag, above = keys[index], tags[index], aboves[index]
-            joined = parts[index]
-            entry = labels.get(joined) or label_entry(page, el, joined, collapsed=True)
+            key, tag, above, joined = keys[index], tags[index], aboves[index], parts[index]
         else:
             get = el.get
             key = (get("id"), get("name"), get("class"))  # each read once
             tag, above = el.tag, None
             joined = joined_parts(el, key[0])
-            entry = labels.get(joined) or label_entry(page, el, joined)
-        label, folded, bits = entry
+        label, folded, bits = labels.get(joined) or label_entry(page, el, joined, walked)
         if folded_out is not None:
             folded_out.append(folded)
         chosen = pick(selector_hits(el, key, bits, above_memo, above))
