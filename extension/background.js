@@ -27,9 +27,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       const items = (await ext.storage.managed.get()) || {};
       const out = {};
       // a key the policy holds is the administrator's, even "" (serverUrl "": the bundled
-      // rules only, which the person must not be able to replace by a server of their own)
+      // rules only, which the person must not be able to replace by a server of their own);
+      // text is trimmed as the options page trims what it saves (a policy file's stray space
+      // would otherwise end up in the address fetched)
       for (const key of Object.keys(DEFAULTS)) {
-        if (items[key] !== undefined && items[key] !== null) out[key] = items[key];
+        const value = items[key];
+        if (value !== undefined && value !== null) out[key] = typeof value === "string" ? value.trim() : value;
       }
       return out;
     } catch {
@@ -42,16 +45,39 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
    * predate a check), each naming where the value comes from and how to put it right. */
   async function settings() {
     const managed = await managedSettings();
+    const problems = [];
+    // The server and its key are one setting: a policy that sets one of them sets both (the
+    // other one missing counts as ""), or the person could pair the administrator's server
+    // with a key of their own choosing (the server's rules would then fail their signature
+    // and give way to the bundled rules) or the administrator's key with another server.
+    for (const [key, other] of [["serverUrl", "publicKey"], ["publicKey", "serverUrl"]]) {
+      if (key in managed && !(other in managed)) managed[other] = "";
+    }
+    if (managed.serverUrl && splitKeys(managed.publicKey).length === 0) {
+      problems.push(`${POLICY_NAMES.publicKey}: empty or missing while the policy sets "serverUrl", ` +
+        "so no rules from that server can be trusted; set it to the output of `pwguard keygen` " +
+        "(a browser drops a policy value of the wrong type: see chrome://policy or about:policy)");
+    }
     const local = (await ext.storage.local.get({ [M.STORE_SETTINGS]: {} }))[M.STORE_SETTINGS];
     const own = Object.fromEntries(Object.entries(local).filter(([key]) => !(key in managed)));
-    const problems = [...settingsProblems(managed, POLICY_NAMES), ...settingsProblems(own)];
+    problems.push(...settingsProblems(managed, POLICY_NAMES), ...settingsProblems(own));
     const merged = { ...DEFAULTS, ...local, ...managed };
     merged.pollMinutes = clampPoll(merged.pollMinutes);
     return { ...merged, managed: Object.keys(managed), problems };
   }
 
+  // a poll interval as a number, or NaN: a number, or text that is one ("10"); not "", true
+  // or a list, which Number() would take for 0, 1 or a number
+  function pollNumber(value) {
+    if (typeof value === "number") return value;
+    if (typeof value === "string" && /^\s*[+-]?(\d+\.?\d*|\.\d+)\s*$/.test(value)) return Number(value);
+    return NaN;
+  }
+
+  // a value out of range is clamped (and told: settingsProblems); one that is no number at
+  // all gives the default, not the shortest interval
   function clampPoll(value) {
-    const n = Number(value);
+    const n = pollNumber(value);
     if (!Number.isFinite(n)) return DEFAULTS.pollMinutes;
     return Math.min(MAX_POLL, Math.max(MIN_POLL, n));
   }
@@ -79,6 +105,20 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   const POLICY_NAMES = Object.freeze(Object.fromEntries(
     Object.keys(DEFAULTS).map((key) => [key, `Enterprise policy "${key}" (ask your administrator)`])));
 
+  /** The address of the rules under the server URL `serverUrl` (<serverUrl>/v1/rules), or
+   * null when it is no address. */
+  function rulesUrl(serverUrl) {
+    let base;
+    try {
+      base = new URL(String(serverUrl).trim());
+    } catch {
+      return null;
+    }
+    base.search = "";
+    base.hash = "";
+    return new URL("v1/rules", base.href.replace(/\/*$/, "/"));
+  }
+
   /** Problems with the settings `s` holds (checked the same whether typed on the options page
    * or set by policy), as sentences naming the setting and the fix. */
   function settingsProblems(s, names = FIELD_NAMES) {
@@ -95,6 +135,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       } else if (url.username || url.password) {
         problems.push(`${names.serverUrl}: leave the user name and password out of the address ` +
           "(browsers refuse to fetch such an address, and the rules server needs none)");
+      } else if (url.search || url.hash) {
+        problems.push(`${names.serverUrl}: leave the "?" or "#" part out of the address: the rules ` +
+          `are fetched from ${rulesUrl(s.serverUrl).href}, without it`);
       }
     }
     const malformed = splitKeys(s.publicKey).filter((key) => !wellFormedKey(key));
@@ -104,7 +147,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         "give the output of `pwguard keygen`");
     }
     if ("pollMinutes" in s) {
-      const poll = Number(s.pollMinutes);
+      const poll = pollNumber(s.pollMinutes);
       if (!Number.isFinite(poll) || poll < MIN_POLL || poll > MAX_POLL) {
         problems.push(`${names.pollMinutes}: give a number from ${MIN_POLL} to ${MAX_POLL}`);
       }
@@ -291,12 +334,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
    * it takes to verify it again (the payload's text, the signature, the key id), or throws
    * SyncError. */
   async function fetchPayload(s) {
-    let url;
-    try {
-      url = new URL("v1/rules", s.serverUrl.replace(/\/*$/, "/"));
-    } catch {
-      throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
-    }
+    const url = rulesUrl(s.serverUrl);
+    if (!url) throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
     // (settingsProblems says why; browsers refuse to fetch it, naming it, password and all)
     if (url.username || url.password) throw new SyncError("the server URL holds a user name or password, so it was not fetched");
     // a malformed key is one of the settings' problems, told with them; the others may verify
@@ -371,7 +410,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
     try {
       const { payload, signed } = await fetchPayload(s);
-      return putState({
+      // (awaited here: a failed write is this sync's error, told below, like any other)
+      return await putState({
         payload, signed, source: "server", version: payload.version,
         lastSync: now, lastAttempt: now, lastError: told(...s.problems), serverUrl: s.serverUrl,
       });
@@ -410,24 +450,49 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   let syncChain = Promise.resolve();
+  // why the last sync's outcome could not be stored, or null: told by status() (which reads
+  // storage) until a sync's outcome is stored again
+  let unstored = null;
   function sync() {
-    const run = syncChain.then(doSync, doSync);
+    const run = syncChain.then(doSync, doSync).then((state) => {
+      unstored = null;
+      return state;
+    }, (err) => {
+      unstored = `the last sync's outcome could not be stored (${(err && err.message) || err}); ` +
+        "the rules shown are still in force";
+      throw err;
+    });
     syncChain = run.catch(() => undefined);
     return run;
+  }
+
+  // a sync nobody waits for (the alarm's, a policy change's): its failure is logged
+  function syncInBackground() {
+    sync().catch((err) => console.error("pwguard: sync failed:", err));
   }
 
   /** The periodic sync's alarm (none without a server URL), created anew (`replace`: the
    * settings changed, so may its period), or only if it is missing: at every start of the
    * background (Firefox forgets an add-on's alarms when it is disabled, and enabling it again
    * fires neither onStartup nor onInstalled), where creating an existing alarm again (a
-   * service worker starts often) would keep pushing its next run back. */
-  async function schedule({ replace = true } = {}) {
+   * service worker starts often) would keep pushing its next run back. Whether it created
+   * the alarm. One at a time (a save, a policy change and a start may ask at once): each
+   * reads the settings, clears and creates, and interleaved, one reading the old settings
+   * could clear the alarm another had just made for the new ones. */
+  let scheduleChain = Promise.resolve();
+  function schedule(options) {
+    const run = scheduleChain.then(() => reschedule(options));
+    scheduleChain = run.catch(() => undefined);
+    return run;
+  }
+
+  async function reschedule({ replace = true } = {}) {
     const s = await settings();
     if (replace) await ext.alarms.clear(M.ALARM);
-    else if (!s.serverUrl || (await ext.alarms.get(M.ALARM))) return;
-    if (s.serverUrl) {
-      ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
-    }
+    else if (!s.serverUrl || (await ext.alarms.get(M.ALARM))) return false;
+    if (!s.serverUrl) return false;
+    await ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
+    return true;
   }
 
   // ---- white-label hosts an administrator granted ----
@@ -507,7 +572,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const [s, state] = await Promise.all([settings(), getState()]);
     return {
       version: state.version, source: state.source, lastSync: state.lastSync,
-      lastAttempt: state.lastAttempt, lastError: state.lastError,
+      lastAttempt: state.lastAttempt,
+      lastError: unstored ? [unstored, state.lastError].filter(Boolean).join("; ") : state.lastError,
       // where the rules in force came from: the server's URL, "" for the bundled rules
       from: state.source === "server" ? state.serverUrl || "" : "",
       serverUrl: s.serverUrl, publicKey: s.publicKey, pollMinutes: s.pollMinutes, managed: s.managed,
@@ -563,11 +629,13 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   ext.alarms.onAlarm.addListener((alarm) => {
-    if (alarm.name === M.ALARM) sync();
+    if (alarm.name === M.ALARM) syncInBackground();
   });
 
   ext.storage.onChanged.addListener((changes, area) => {
-    if (area === "managed") schedule().then(sync);
+    if (area === "managed") {
+      schedule().catch((err) => console.error("pwguard: could not schedule the sync:", err)).then(syncInBackground);
+    }
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
@@ -583,7 +651,14 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
   ext.runtime.onInstalled.addListener(() => start());
   ext.runtime.onStartup.addListener(() => start());
-  // a service worker woken for an alarm or a message also makes sure the state exists
-  ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
-  schedule({ replace: false }).catch((err) => console.error("pwguard: could not schedule the sync:", err));
+  // Every start of the background (a service worker woken for an alarm or a message, an
+  // extension enabled again) makes sure the state and the alarm exist. An alarm that had to be
+  // made means periodic syncs were missed (Firefox forgets an add-on's alarms while it is
+  // disabled, and enabling it fires neither onStartup nor onInstalled): one runs now, so
+  // settings or a policy changed meanwhile take effect at once, not a poll interval later.
+  async function wake() {
+    await ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
+    if (await schedule({ replace: false })) await sync();
+  }
+  wake().catch((err) => console.error("pwguard: could not schedule or run the sync:", err));
 })();

@@ -447,9 +447,16 @@ def test_the_periodic_sync_survives_disabling_and_enabling_the_extension(
     start_good(synced, fault, zoho)
     synced.open_options()
     assert synced.js(ALARMS) == [["pwguard-sync", 1440]]
+    before = len(fault.rules_requests())
     disable_and_enable(synced)
     synced.open_options()
     assert synced.wait(ALARMS) == [["pwguard-sync", 1440]]
+    if isinstance(synced, FirefoxBrowser):
+        # the alarm had to be made again: the syncs missed while the add-on was off are made
+        # up for at once (settings or a policy may have changed meanwhile), not a day later
+        with fault.cond:
+            assert fault.cond.wait_for(lambda: len(fault.rules_requests()) > before, timeout=30), (
+                "no sync after the add-on was enabled again")
 
 
 def test_a_server_url_with_a_password_is_refused_and_the_password_never_shown(
@@ -507,3 +514,28 @@ def test_rules_no_configured_key_verifies_any_more_give_way_to_the_bundled_rules
     synced.open(marker_url(zoho))
     assert_blocked(synced, "#ter_apiToken")
     assert synced.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
+
+
+def test_a_sync_whose_outcome_cannot_be_stored_says_so(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """A failed write of the rules' state (storage full) is the sync's error like any other:
+    the status says so, rather than showing the last stored outcome as if nothing had
+    happened. Chromium only: its storage.local has a quota a test can fill (Firefox's has
+    none)."""
+    if not isinstance(synced, ChromiumBrowser):
+        pytest.skip("Firefox's storage.local has no quota to fill")
+    start_good(synced, fault, zoho)
+    synced.open_options()
+    # the stored state out (the background answers with the bundled rules meanwhile) and the
+    # rest of the quota filled, so the sync's state no longer fits
+    filled = synced.js("""const local = chrome.storage.local;
+        return local.remove("state").then(() => local.getBytesInUse(null)).then(used =>
+          local.set({junk: "x".repeat(local.QUOTA_BYTES - used - 64)}))
+          .then(() => local.getBytesInUse(null)).then(used => local.QUOTA_BYTES - used);""")
+    assert 0 <= filled < 1024, filled
+    try:
+        answer = synced.js("""return chrome.runtime.sendMessage({type: "pwguard/sync-now"})
+            .then(() => chrome.runtime.sendMessage({type: "pwguard/get-status"}));""")
+        assert "could not be stored" in (answer["lastError"] or ""), answer
+    finally:
+        synced.js('return chrome.storage.local.remove("junk").then(() => true);')
