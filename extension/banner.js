@@ -89,17 +89,33 @@
     return String(tag || "").trim().toLowerCase().replaceAll("_", "-");
   }
 
+  // Tags that name the same language as another: Traditional Chinese (by script or by a
+  // region that writes it) is "zh-TW" in Zoho's labels, Simplified is "zh"; Hebrew and
+  // Indonesian have an old code each ("iw", "in", which Zoho's labels use) and a new one.
+  function sameLanguage(tag) {
+    if (/^zh-(hant|hk|mo|tw)(-|$)/.test(tag)) return ["zh-tw", "zh-hant"];
+    if (/^zh-(hans|cn|sg)(-|$)/.test(tag)) return ["zh", "zh-cn", "zh-hans"];
+    const primary = normalizeLang(tag);
+    const old = { he: "iw", iw: "he", id: "in", in: "id" }[primary];
+    return old ? [primary, old] : [primary];
+  }
+
   /** The key of `messages` to speak for a language tag: the exact tag ("pt-BR" for "pt_BR",
-   * "zh-TW"), else its primary language ("es" for "es-MX"), else null. */
+   * "zh-TW"), else the same language by another tag ("zh-TW" for "zh-Hant" or "zh-HK", "iw"
+   * for "he"), else its primary language ("es" for "es-MX"), else null. */
   function messageKey(tag, messages) {
     const keys = Object.keys(messages || {});
     const full = canonicalTag(tag);
     if (!full) return null;
-    const exact = keys.find((k) => canonicalTag(k) === full);
-    if (exact) return exact;
-    const primary = normalizeLang(full);
-    return keys.find((k) => canonicalTag(k) === primary) || null;
+    for (const want of [full, ...sameLanguage(full)]) {
+      const found = keys.find((k) => canonicalTag(k) === want);
+      if (found) return found;
+    }
+    return null;
   }
+
+  // languages written right to left (the banner follows the language it speaks, not the page)
+  const RTL = new Set(["ar", "he", "iw", "fa", "ur", "ks", "ps", "sd", "ug", "yi", "dv", "ckb"]);
 
   /** The language to speak for these messages: <html lang>, else the browser's, else en. */
   function pickLang(doc, messages) {
@@ -119,9 +135,11 @@
     return m[lang] || m.en || rule.title || rule.id;
   }
 
-  /** The rule's help link with {host} filled in, or null unless it is http(s). */
+  /** The rule's help link with {host} filled in, or null unless it is http(s) (or it needs a
+   * host and there is none: "https:///u/h" would read as the host "u"). */
   function helpUrl(rule, host) {
     if (!rule.help) return null;
+    if (!host && String(rule.help).includes("{host}")) return null;
     try {
       const url = new URL(String(rule.help).replaceAll("{host}", host));
       return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
@@ -138,12 +156,13 @@
       left: 0 !important; right: 0 !important; z-index: 2147483647 !important; }
     .box { all: initial; display: block; box-sizing: border-box; width: 100%;
       background: #fff4e5; color: #3b2300; border-bottom: 3px solid #c62828;
-      font: 14px/1.4 system-ui, sans-serif; padding: 10px 44px 10px 14px; }
+      font: 14px/1.4 system-ui, sans-serif; padding-block: 10px; padding-inline: 14px 44px; }
     .line { all: initial; display: block; font: inherit; color: inherit; margin: 2px 0; }
     .head { font-weight: bold; }
     a { all: initial; font: inherit; color: #0b57d0; text-decoration: underline; cursor: pointer; }
-    button { all: initial; position: absolute; top: 6px; right: 10px; font: 20px/1 sans-serif;
-      color: #3b2300; cursor: pointer; padding: 4px 8px; }
+    button { all: initial; position: absolute; top: 6px; inset-inline-end: 10px;
+      font: 20px/1 sans-serif; color: #3b2300; cursor: pointer; padding: 4px 8px; }
+    a:focus-visible, button:focus-visible { outline: 2px solid #0b57d0; outline-offset: 2px; }
   `;
 
   // A constructed style sheet keeps the CSS out of the shadow root's textContent (tests and
@@ -268,8 +287,10 @@
   /**
    * Show (or update) the page's single banner, before `anchor`'s form when given.
    * entries: [{rule, kind: "blocked" | "warned" | "refused", path?}] in the order to list them.
+   * pageHost: the host a rule's help link names ({host}), when it is not this document's
+   * (a blank or srcdoc frame, whose own host is "", belongs to its parent's page).
    */
-  function show(doc, entries, anchor = null) {
+  function show(doc, entries, anchor = null, pageHost = null) {
     let host = current;
     if (!host) {
       host = doc.createElement("div");
@@ -286,6 +307,7 @@
     const lang = pickLang(doc, messages);
     const words = WORDS[canonicalTag(lang)] || WORDS[normalizeLang(lang)] || WORDS.en;
     host.setAttribute("lang", lang);
+    host.setAttribute("dir", RTL.has(normalizeLang(lang)) ? "rtl" : "ltr");
 
     const box = el(doc, "div", "box");
     const seen = new Set();
@@ -297,7 +319,7 @@
       const head = kind === "refused" ? `${words.refused} ${path}` : words[kind];
       box.append(el(doc, "span", "line head", head), " ");
       box.append(el(doc, "span", "line", messageOf(rule, lang)), " ");
-      const href = helpUrl(rule, globalThis.location ? location.host : "");
+      const href = helpUrl(rule, pageHost ?? (globalThis.location ? location.host : ""));
       if (href && !helps.includes(href)) helps.push(href);
     }
     for (const href of helps) {

@@ -768,7 +768,13 @@
       return;
     }
     bannerKey = key;
-    B.show(document, entries, anchor);
+    let host = "";
+    try {
+      host = new URL(pageUrl()).host; // (a blank or srcdoc frame's is its parent page's)
+    } catch {
+      /* no page address known: no {host} link */
+    }
+    B.show(document, entries, anchor, host);
   }
 
   // ---- user actions and page scripts ----

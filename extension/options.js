@@ -12,6 +12,7 @@
   for (const node of document.querySelectorAll("[data-i18n]")) {
     node.textContent = t(node.dataset.i18n, node.textContent);
   }
+  document.documentElement.lang = t("@@ui_locale", "en").replace("_", "-");
 
   function send(type, extra = {}) {
     return ext.runtime.sendMessage({ type, ...extra }).then((answer) => {
@@ -77,11 +78,19 @@
     });
   }
 
+  let pressed = null; // the button that had the focus when the page went busy
   function busy(flag) {
     busyNow = flag;
     document.documentElement.dataset.ready = flag ? "false" : "true";
+    if (flag) pressed = document.activeElement;
     $("save").disabled = flag;
     $("syncNow").disabled = flag;
+    // a disabled button loses the focus (to the body): a keyboard user gets it back there
+    if (!flag && pressed && ["save", "syncNow"].includes(pressed.id) &&
+        (!document.activeElement || document.activeElement === document.body)) {
+      pressed.focus();
+    }
+    if (!flag) pressed = null;
   }
 
   function fail(err) {
@@ -121,7 +130,10 @@
     } catch {
       return null;
     }
-    if (url.protocol !== "https:" || !url.hostname || url.username || url.password || url.port) return null;
+    // a host name (no wildcard: "*" or "*.com" would ask for every site, or every .com one;
+    // Chromium's parser keeps a "*" as "%2A")
+    if (url.protocol !== "https:" || !/^[a-z0-9-]+(\.[a-z0-9-]+)*$/.test(url.hostname) ||
+        url.username || url.password || url.port) return null;
     return `https://${url.hostname}/*`;
   }
 
@@ -153,8 +165,11 @@
           return undefined;
         }
         // answered once the content scripts for the rules naming this host are in place
-        return send(M.REFRESH_HOSTS).then(() =>
-          grantResult("granted", t("grantHostGranted", `Allowed on ${pattern}`, [pattern])));
+        // (`active`: the granted hosts the rules in force name, where pwguard acts now)
+        return send(M.REFRESH_HOSTS).then(({ active = [] } = {}) => active.includes(pattern)
+          ? grantResult("granted", t("grantHostGranted", `Allowed on ${pattern}`, [pattern]))
+          : grantResult("granted-unused", t("grantHostNoRule",
+            `Allowed on ${pattern}, but no rule names this host yet: pwguard acts there once the rules do.`, [pattern])));
       })
       .catch((err) => grantResult("error", String(err && err.message ? err.message : err)))
       .then(showGranted);

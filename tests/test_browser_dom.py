@@ -540,6 +540,13 @@ def test_controls_in_frames_are_blocked(bundled: Browser, zoho: ZohoMock) -> Non
     bundled.wait(IS_BLOCKED, "#ter_mob", "#srcdoc")
     assert bundled.js(STATE, "#ter_all", "#same") == {
         "checked": False, "disabled": False, "mark": None}
+    # the srcdoc frame's banner links the safe way on its page's data centre (its own host is
+    # "", and "https:///u/h" would read as the host "u")
+    links = bundled.wait("""const b = document.getElementById("srcdoc").contentDocument
+            .querySelector('[data-pwguard="banner"]');
+        return b && [...b.shadowRoot.querySelectorAll("a[href]")].map(a => a.href);""")
+    host = bundled.js("return location.host")
+    assert links and all(link.startswith(f"https://{host}/") for link in links), (links, host)
 
 
 def test_a_row_moved_into_a_frame_leaves_each_document_its_own_banner(
@@ -711,6 +718,53 @@ def test_banner_text_is_set_as_text_never_as_html(browser: Browser, zoho: ZohoMo
     assert result["children"] == 0  # no <img>, no <b>, and no javascript: link
     assert "<img src=x onerror=window.pwned=1><b>bold</b> & friends" in result["text"]
     assert browser.js("return window.pwned === undefined")
+
+
+BANNER_LANG_PAGE = page("""<script src="/u/banner.js"></script>
+<script>
+  // each case: <html lang>, the rule's message languages -> what the banner speaks, its dir
+  const speak = (lang, langs) => {
+    document.documentElement.lang = lang;
+    const message = Object.fromEntries(langs.map(l => [l, "text " + l]));
+    const host = pwguardBanner.show(document, [{kind: "blocked", rule: {id: "r", message}}]);
+    const box = host.shadowRoot.querySelector(".box");
+    return [host.getAttribute("lang"), getComputedStyle(box).direction];
+  };
+  window.result = {
+    arabicPageEnglishText: speak("ar", ["en"]),
+    arabicText: speak("ar", ["en", "ar"]),
+    hebrewAsIw: speak("he", ["en", "iw"]),
+    traditional: speak("zh-Hant", ["en", "zh", "zh-TW"]),
+    hongKong: speak("zh-HK", ["en", "zh", "zh-TW"]),
+    simplified: speak("zh-Hans-CN", ["en", "zh", "zh-TW"]),
+    indonesian: speak("id", ["en", "in"]),
+  };
+  document.documentElement.dir = "rtl";
+  window.result.rtlPageEnglishText = speak("ar", ["en"]);
+  const button = document.querySelector('[data-pwguard="banner"]').shadowRoot
+    .querySelector("button");
+  button.focus();
+  window.result.focusOutline = getComputedStyle(button).outlineStyle;
+</script>""")
+
+
+def test_the_banner_speaks_the_pages_language_by_any_of_its_tags_in_its_direction(
+        browser: Browser, zoho: ZohoMock) -> None:
+    """Zoho's labels name Traditional Chinese "zh-TW", Hebrew "iw" and Indonesian "in"; pages
+    say "zh-Hant" or "zh-HK", "he", "id". The banner runs in the direction of the language it
+    speaks, not the page's (English on an Arabic page runs left to right), and its close
+    button shows the keyboard focus."""
+    zoho.add_page("/u/banner.js", (REPO / "extension" / "banner.js").read_text("utf-8"),
+                  content_type="text/javascript")
+    zoho.add_page("/u/banner-lang", BANNER_LANG_PAGE)
+    browser.open(zoho.url("www.example.org", "/u/banner-lang"))
+    result = browser.wait("return window.result && window.result.focusOutline && window.result")
+    assert result == {
+        "arabicPageEnglishText": ["en", "ltr"], "arabicText": ["ar", "rtl"],
+        "hebrewAsIw": ["iw", "rtl"], "traditional": ["zh-TW", "ltr"],
+        "hongKong": ["zh-TW", "ltr"], "simplified": ["zh", "ltr"],
+        "indonesian": ["in", "ltr"], "rtlPageEnglishText": ["en", "ltr"],
+        "focusOutline": "solid"}, result
 
 
 HOSTILE_CSS = """<style>

@@ -359,7 +359,8 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
 def test_the_host_field_refuses_what_is_not_an_https_host(managed: Browser) -> None:
     managed.open_options()
     invalid = MESSAGES_EN["grantHostInvalid"]["message"]
-    for text in ("", "http://portal.example.org/", "https://portal.example.org:8443/"):
+    for text in ("", "http://portal.example.org/", "https://portal.example.org:8443/", "*",
+                 "*.com"):
         managed.type_into("#grantHost", text)
         managed.js('delete document.getElementById("grantHostResult").dataset.state;')
         managed.click("#grantHostButton")

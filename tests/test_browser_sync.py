@@ -539,3 +539,15 @@ def test_a_sync_whose_outcome_cannot_be_stored_says_so(
         assert "could not be stored" in (answer["lastError"] or ""), answer
     finally:
         synced.js('return chrome.storage.local.remove("junk").then(() => true);')
+
+
+def test_save_and_sync_now_leave_the_keyboard_focus_on_the_button(bundled: Browser) -> None:
+    """The page disables its buttons while the background works, which takes the focus off
+    the one pressed (to the body): a keyboard user gets it back there, not at the page's top."""
+    bundled.open_options()
+    for button in ("syncNow", "save"):
+        bundled.js("""const b = document.getElementById(arguments[0]); b.focus(); b.click();""",
+                   button)
+        focused = bundled.wait("""return document.documentElement.dataset.ready === "true"
+            && "#" + (document.activeElement ? document.activeElement.id : "");""")
+        assert focused == f"#{button}", (button, focused)
