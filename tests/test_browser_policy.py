@@ -355,6 +355,19 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
     assert_blocked(managed, "#ter_apiToken")
     assert managed.js(CONTROL, "#ter_all") == {"checked": False, "disabled": False, "mark": None}
 
+    # a host the rules in force do not name: allowed, and told that pwguard does nothing there
+    unnamed = "https://unnamed.example.org/*"
+    if isinstance(managed, ChromiumBrowser):
+        managed.allow_on_extensions_page(unnamed)
+    managed.open_options()
+    managed.type_into("#grantHost", "unnamed.example.org")
+    managed.click("#grantHostButton")
+    result = managed.wait("""const r = document.getElementById("grantHostResult");
+        return r.dataset.state && r.dataset.state !== "pending"
+          && {state: r.dataset.state, text: r.textContent};""")
+    assert result == {"state": "granted-unused", "text": MESSAGES_EN["grantHostNoRule"][
+        "message"].replace("$PATTERN$", unnamed)}, result
+
 
 def test_the_host_field_refuses_what_is_not_an_https_host(managed: Browser) -> None:
     managed.open_options()
