@@ -458,8 +458,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       unstored = null;
       return state;
     }, (err) => {
-      unstored = `the last sync's outcome could not be stored (${(err && err.message) || err}); ` +
-        "the rules shown are still in force";
+      // (a failed write, above all: doSync tells every other fault in the state it stores)
+      unstored = withoutCredentials(`the last sync's outcome was not stored (${(err && err.message) || err}); ` +
+        "the rules shown are still in force");
       throw err;
     });
     syncChain = run.catch(() => undefined);

@@ -536,7 +536,7 @@ def test_a_sync_whose_outcome_cannot_be_stored_says_so(
     try:
         answer = synced.js("""return chrome.runtime.sendMessage({type: "pwguard/sync-now"})
             .then(() => chrome.runtime.sendMessage({type: "pwguard/get-status"}));""")
-        assert "could not be stored" in (answer["lastError"] or ""), answer
+        assert "outcome was not stored" in (answer["lastError"] or ""), answer
     finally:
         synced.js('return chrome.storage.local.remove("junk").then(() => true);')
 
