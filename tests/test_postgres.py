@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -135,3 +136,30 @@ def test_real_server_on_postgresql_publishes_rolls_back_and_survives_restart(tmp
         health = httpx.get(srv.url + "/healthz").json()
         assert health == {**health, "database": "ok", "active_version": first}
     drop_tables(pg_url)
+
+
+def test_serve_with_a_role_that_may_only_select_exits_2_naming_the_grant(tmp_path, storage, pg_url):
+    # it was a traceback from the SELECT ... FOR UPDATE that stores the rules folder
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE ROLE pwguard_reader LOGIN")
+        conn.exec_driver_sql("GRANT SELECT ON pwguard_versions, pwguard_active, pwguard_audit "
+                             "TO pwguard_reader")
+    try:
+        url = pg_url.replace("postgres@", "pwguard_reader@")
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")},
+               "PWGUARD_DATABASE_URL": url, "PWGUARD_PORT": str(free_port())}
+        proc = subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", "--rules",
+                               str(GOOD_DIR)], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.splitlines()[-1] == (
+            f"pwguard serve: PWGUARD_DATABASE_URL {url!r}: the database refuses writes "
+            "(permission denied: permission denied for table pwguard_active), and the server "
+            "stores each rules version there: GRANT SELECT, INSERT, UPDATE ON pwguard_versions, "
+            "pwguard_active, pwguard_audit TO pwguard_reader, and USAGE ON SEQUENCE "
+            "pwguard_audit_id_seq (CREATE on the schema while the tables do not exist yet)")
+        assert "Traceback" not in proc.stderr
+    finally:
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql("DROP OWNED BY pwguard_reader")
+            conn.exec_driver_sql("DROP ROLE pwguard_reader")

@@ -6,6 +6,7 @@ import base64
 import importlib
 import os
 import re
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings
 from pwguard.api.signing import SigningKeyError, load_private_key, public_key_b64
+from pwguard.api.storage import Storage, WriteRefusal, write_refusal
 from tests.serve import ROOT, free_port, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, etag_for, variant
 
@@ -88,6 +90,57 @@ def test_serve_on_an_unwritable_database_location_says_what_to_fix(tmp_path):
         in proc.stderr
     assert "the folder must exist and be writable" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def read_only_database(tmp_path: Path) -> str:
+    """The URL of a pwguard database the server can read but not write: SQLite's mode=ro, as
+    a read-only file does to a server that is not root (root writes whatever the mode bits)."""
+    store = Storage(f"sqlite:///{tmp_path / 'ro.db'}")
+    store.create_schema()
+    store.close()
+    return f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"
+
+
+def test_a_database_that_refuses_writes_exits_2_with_one_line_naming_the_reason_and_fix(
+    tmp_path,
+):
+    # it opened, then the rules folder's new version could not be stored: a traceback
+    url = read_only_database(tmp_path)
+    seed = base64.b64encode(bytes(32)).decode()
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_SIGNING_KEY=seed,
+                 PWGUARD_DATABASE_URL=url)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"pwguard serve: PWGUARD_DATABASE_URL {url!r}: the database refuses writes (read-only: "
+        "attempt to write a readonly database), and the server stores each rules version "
+        "there: remove mode=ro from PWGUARD_DATABASE_URL"]
+
+
+def test_a_read_only_sqlite_file_is_told_to_be_made_writable(tmp_path):
+    read_only_database(tmp_path)
+    path = tmp_path / "ro.db"
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    with pytest.raises(sqlite3.OperationalError) as refused:
+        conn.execute("DELETE FROM pwguard_audit")
+    conn.close()
+    refusal = write_refusal(refused.value, f"sqlite:///{path}")
+    assert refusal == WriteRefusal("read-only", f"make {path}, its -wal and -shm files and its "
+                                   "folder writable by the user pwguard runs as")
+
+
+def test_a_damaged_database_file_is_not_blamed_on_its_folder(tmp_path):
+    store = Storage(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    store.create_schema()
+    store.close()
+    damaged = bytearray((tmp_path / "db.sqlite").read_bytes())
+    damaged[100:4096] = b"\xff" * (4096 - 100)  # page 1 past the header: the schema
+    (tmp_path / "db.sqlite").write_bytes(damaged)
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR),
+                 PWGUARD_SIGNING_KEY=base64.b64encode(bytes(32)).decode())
+    assert proc.returncode == 2
+    assert "database disk image is malformed; the file is damaged: restore it from a backup" \
+        in proc.stderr
+    assert "the folder must exist" not in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(

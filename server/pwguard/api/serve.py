@@ -18,7 +18,7 @@ from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import Settings, configure_logging, shown_url, sqlite_file_problem
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
-from pwguard.api.storage import Storage, is_sqlite
+from pwguard.api.storage import Storage, driver_message, is_sqlite, write_refusal
 from pwguard.cliargs import parse_args
 
 log = logging.getLogger("pwguard.serve")
@@ -73,7 +73,27 @@ def database_hint(url: str, reason: str) -> str:
     if "not a database" in reason:
         return ("; it is not an SQLite database: point PWGUARD_DATABASE_URL at the database of "
                 "a pwguard server, or at a new file (created at start)")
-    return "; the folder must exist and be writable (or set PWGUARD_DATABASE_URL)"
+    if "malformed" in reason:
+        return ("; the file is damaged: restore it from a backup, or point "
+                "PWGUARD_DATABASE_URL at a new file (created at start)")
+    if "unable to open" in reason:
+        return "; the folder must exist and be writable (or set PWGUARD_DATABASE_URL)"
+    return ""
+
+
+def database_problem(url: str, exc: SQLAlchemyError, *, opening: bool) -> str:
+    """One line for a database error at start: a database that refuses writes says so with
+    the fix; else the driver's reason (after a hint when it would not open)."""
+    where = f"PWGUARD_DATABASE_URL {shown_url(url)!r}"
+    refusal = write_refusal(exc, url)
+    if refusal is not None:
+        return (f"{where}: the database refuses writes ({refusal.why}: {driver_message(exc)}), "
+                f"and the server stores each rules version there: {refusal.fix}")
+    reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
+    if opening:
+        return (f"cannot open the database PWGUARD_DATABASE_URL={shown_url(url)!r}: "
+                f"{reason}{database_hint(url, reason)}")
+    return f"{where}: the database failed at start ({driver_message(exc)})"
 
 
 def fail(message: str) -> int:
@@ -154,11 +174,7 @@ def prepare(settings: Settings) -> int:
         storage = Storage(settings.database_url)
         storage.create_schema()
     except SQLAlchemyError as exc:
-        reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
-        return fail(
-            f"cannot open the database PWGUARD_DATABASE_URL={shown_url(settings.database_url)!r}: "
-            f"{reason}{database_hint(settings.database_url, reason)}"
-        )
+        return fail(database_problem(settings.database_url, exc, opening=True))
     try:
         if settings.rules_dir:
             code = load_rules_dir(Path(settings.rules_dir), storage, key)
@@ -167,6 +183,8 @@ def prepare(settings: Settings) -> int:
         elif storage.active_version() is None:
             log.warning("no rules folder and no active version: GET /v1/rules answers 503 "
                         "until a publish")
+    except SQLAlchemyError as exc:
+        return fail(database_problem(settings.database_url, exc, opening=False))
     finally:
         storage.close()
     log.info("signing key id %s", key_id(key))

@@ -147,6 +147,46 @@ def driver_message(exc: BaseException) -> str:
     return (str(orig).strip().splitlines() or [""])[0]
 
 
+@dataclass(frozen=True)
+class WriteRefusal:
+    """A database that answers but refuses to be written: `why` is "read-only" or
+    "permission denied", `fix` what to change (neither holds SQL nor secrets)."""
+
+    why: str
+    fix: str
+
+
+def write_refusal(exc: BaseException, url: str) -> WriteRefusal | None:
+    """Whether a database error says the database is read-only or the server's role lacks a
+    privilege (a read-only SQLite file, a PostgreSQL role with SELECT only, a standby), and
+    what to do about it; None for any other error (a connection lost, a damaged file...)."""
+    orig = getattr(exc, "orig", None) or exc
+    sqlite_name = str(getattr(orig, "sqlite_errorname", "") or "")
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    parsed = make_url(url)
+    if sqlite_name.startswith("SQLITE_READONLY") or sqlite_name == "SQLITE_PERM":
+        if parsed.query.get("mode") == "ro":
+            return WriteRefusal("read-only", "remove mode=ro from PWGUARD_DATABASE_URL")
+        where = sqlite_file(url)
+        files = f"{where}, its -wal and -shm files" if where else "the SQLite file, its " \
+            "-wal and -shm files"
+        return WriteRefusal("read-only", f"make {files} and its folder writable by the user "
+                            "pwguard runs as")
+    if sqlstate == "42501":  # insufficient_privilege
+        role = parsed.username or "<role>"
+        return WriteRefusal(
+            "permission denied",
+            "GRANT SELECT, INSERT, UPDATE ON pwguard_versions, pwguard_active, pwguard_audit "
+            f"TO {role}, and USAGE ON SEQUENCE pwguard_audit_id_seq (CREATE on the schema "
+            "while the tables do not exist yet)",
+        )
+    if sqlstate == "25006":  # read_only_sql_transaction: a standby, or read-only by default
+        return WriteRefusal(
+            "read-only", "point PWGUARD_DATABASE_URL at the primary server, not a standby, "
+            "with a role whose transactions are not read-only (default_transaction_read_only)")
+    return None
+
+
 def engine_problem(url: str) -> str | None:
     """Why SQLAlchemy refuses to make an engine of `url` (e.g. `?timeout=abc`), or None.
 
