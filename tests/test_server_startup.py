@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from pwguard.api.keys import resolve_signing_key
+from pwguard.api.serve import prepare
 from pwguard.api.settings import Settings
 from pwguard.api.signing import SigningKeyError, load_private_key, public_key_b64
 from pwguard.api.storage import Storage, WriteRefusal, write_refusal
@@ -114,6 +115,38 @@ def test_a_database_that_refuses_writes_exits_2_with_one_line_naming_the_reason_
         f"pwguard serve: PWGUARD_DATABASE_URL {url!r}: the database refuses writes (read-only: "
         "attempt to write a readonly database), and the server stores each rules version "
         "there: remove mode=ro from PWGUARD_DATABASE_URL"]
+
+
+def test_a_database_that_refuses_writes_is_refused_even_when_it_holds_the_folders_rules(
+    tmp_path, capsys, caplog
+):
+    # nothing new to store: it started, and every publish and rollback answered 503
+    seed = base64.b64encode(bytes(32)).decode()
+    writable = f"sqlite:///{tmp_path / 'ro.db'}"
+    assert prepare(Settings(database_url=writable, signing_key=seed, rules_dir=str(GOOD_DIR),
+                            port=free_port())) == 0
+    url = f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"
+    capsys.readouterr()
+    assert prepare(Settings(database_url=url, signing_key=seed, rules_dir=str(GOOD_DIR),
+                            port=free_port())) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"pwguard serve: PWGUARD_DATABASE_URL {url!r}: the database refuses writes (read-only: "
+        "attempt to write a readonly database), and the server stores each rules version "
+        "there: remove mode=ro from PWGUARD_DATABASE_URL"]
+    # with no rules folder to store it can still serve what is active: it starts, and says why
+    # publishes will fail
+    caplog.clear()
+    assert prepare(Settings(database_url=url, signing_key=seed, rules_dir="",
+                            port=free_port())) == 0
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"PWGUARD_DATABASE_URL {url!r}: the database refuses writes (read-only: attempt to "
+        "write a readonly database), and the server stores each rules version there: remove "
+        "mode=ro from PWGUARD_DATABASE_URL; until it is fixed, publishes and rollbacks answer "
+        "503"]
+    store = Storage(writable)  # the check wrote nothing: the first start's publish only
+    assert [(e.action, e.version) for e in store.audit_entries()] == [
+        ("publish", store.active_version())]
+    store.close()
 
 
 def test_a_read_only_sqlite_file_is_told_to_be_made_writable(tmp_path):

@@ -176,6 +176,14 @@ def prepare(settings: Settings) -> int:
     except SQLAlchemyError as exc:
         return fail(database_problem(settings.database_url, exc, opening=True))
     try:
+        try:
+            storage.check_writable()
+        except SQLAlchemyError as exc:
+            # with no rules folder to store, a read-only database can still serve its rules
+            if settings.rules_dir or write_refusal(exc, settings.database_url) is None:
+                raise
+            log.warning("%s; until it is fixed, publishes and rollbacks answer 503",
+                        database_problem(settings.database_url, exc, opening=False))
         if settings.rules_dir:
             code = load_rules_dir(Path(settings.rules_dir), storage, key)
             if code:

@@ -29,6 +29,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    false,
     func,
     insert,
     select,
@@ -263,6 +264,21 @@ class Storage:
             metadata.create_all(conn)
             if conn.execute(select(active.c.id).where(active.c.id == 1)).first() is None:
                 conn.execute(insert(active).values(id=1, version=None, updated_at=None))
+
+    def check_writable(self) -> None:
+        """Raise the database's error (see `write_refusal`) if it refuses the writes a publish
+        makes: the same lock, an update and inserts of no rows, then a rollback (nothing is
+        written)."""
+        with self.engine.connect().execution_options(pwguard_write=True) as conn, \
+                conn.begin() as transaction:
+            self._lock_active(conn)
+            conn.execute(update(active).where(active.c.id == 1).values(version=active.c.version))
+            conn.execute(insert(versions).from_select(
+                [c.name for c in versions.c], select(versions).where(false())))
+            audited = [c for c in audit.c if c.name != "id"]
+            conn.execute(insert(audit).from_select(
+                [c.name for c in audited], select(*audited).where(false())))
+            transaction.rollback()
 
     def close(self) -> None:
         self.engine.dispose()
