@@ -150,6 +150,29 @@ def test_with_no_bundle_in_memory_and_the_database_gone_rules_answer_503_saying_
     c.app.state.storage.close()
 
 
+def test_publish_and_rollback_on_a_database_that_refuses_writes_say_so_and_the_fix(tmp_path):
+    # they answered "database unavailable ... (see /healthz)" while /healthz said "ok"
+    writable = Storage(f"sqlite:///{tmp_path / 'ro.db'}")
+    writable.create_schema()
+    writable.add_version("aaaaaaaaaaaaaaaa", b"{}", b"{}")
+    writable.add_version("bbbbbbbbbbbbbbbb", b"{}", b"{}")
+    writable.close()
+    url = f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"
+    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
+    store = Storage(url)
+    c = Client(create_app(settings, storage=store, key=Ed25519PrivateKey.generate()))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    refused = {"detail": "the database refuses writes (read-only): remove mode=ro from "
+                         "PWGUARD_DATABASE_URL; nothing changed"}
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    assert (resp.status_code, resp.json()) == (503, refused)
+    resp = c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth)
+    assert (resp.status_code, resp.json()) == (503, refused)
+    assert c.get("/healthz").json()["database"] == "ok"  # it reads: the message says what to do
+    assert store.active_version() == "bbbbbbbbbbbbbbbb"
+    store.close()
+
+
 def test_a_publish_on_one_worker_is_served_by_the_other(two_workers):
     a, b, public = two_workers
     auth = {"Authorization": f"Bearer {TOKEN}"}
