@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sqlite3
@@ -71,6 +72,28 @@ def run_export(monkeypatch: pytest.MonkeyPatch, argv: list[str], **env: str) -> 
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return export.main(argv)
+
+
+@pytest.mark.parametrize("from_db", [False, True], ids=["rules-folder", "from-db"])
+def test_a_signing_key_pasted_in_a_form_not_read_is_not_echoed(
+    tmp_path, monkeypatch, capsys, from_db
+):
+    # the unpadded base64 seed was printed whole as "no key file at ..."
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    store = Storage(url)
+    store.create_schema()
+    store.add_version("0123456789abcdef", b"{}", b"{}")
+    store.close()
+    seed = base64.b64encode(bytes(range(32))).decode().rstrip("=")
+    argv = ["--out", str(tmp_path / "site"), *(["--from-db"] if from_db else
+                                                 ["--rules", str(GOOD_DIR)])]
+    assert run_export(monkeypatch, argv, PWGUARD_SIGNING_KEY=seed,
+                      PWGUARD_DATABASE_URL=url) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pwguard export: PWGUARD_SIGNING_KEY (43 characters) names no file "
+                          "and looks like key material in a form pwguard does not read"), err
+    assert len(err.splitlines()) == 1 and seed[8:24] not in err
+    assert not (tmp_path / "site").exists()
 
 
 def test_export_from_a_rules_folder_serves_a_verifiable_bundle_from_a_static_server(

@@ -14,11 +14,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.keys import resolve_signing_key
 from pwguard.api.serve import prepare
 from pwguard.api.settings import Settings
-from pwguard.api.signing import SigningKeyError, load_private_key, public_key_b64
+from pwguard.api.signing import (
+    SigningKeyError,
+    load_private_key,
+    private_key_pem,
+    public_key_b64,
+)
 from pwguard.api.storage import Storage, WriteRefusal, write_refusal
 from tests.serve import ROOT, free_port, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, etag_for, variant
@@ -248,6 +254,21 @@ def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, ex
     assert proc.returncode == 2
     assert expected in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
+
+
+def test_a_signing_key_pasted_in_a_form_not_read_is_not_echoed_at_start(tmp_path):
+    # the PEM body without its BEGIN/END lines was printed whole as "no key file at ..."
+    pem = private_key_pem(Ed25519PrivateKey.from_private_bytes(bytes(range(32)))).decode()
+    body = "".join(pem.splitlines()[1:-1])
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_SIGNING_KEY=body)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines() == [
+        "pwguard serve: PWGUARD_SIGNING_KEY (64 characters) names no file and looks like key "
+        "material in a form pwguard does not read (PEM without its BEGIN/END lines, unpadded, "
+        "URL-safe or 64-byte base64, hex): give the PEM text (with its BEGIN/END lines), the "
+        "44-character base64 seed, or the key file's path (`pwguard keygen --out DIR` writes "
+        "one)"]
+    assert body[16:32] not in proc.stderr
 
 
 HOST_FIX = ("set PWGUARD_HOST (or --host) to 127.0.0.1 (this machine only), 0.0.0.0 (every "

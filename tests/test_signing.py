@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import stat
 from pathlib import Path
 
@@ -92,6 +93,48 @@ def test_unusable_private_keys_name_the_setting_and_the_fix(tmp_path: Path):
     (tmp_path / "garbage.key").write_text("hello")
     with pytest.raises(SigningKeyError, match=r"garbage.key.*pwguard keygen"):
         load_private_key(str(tmp_path / "garbage.key"))
+
+
+SEED = bytes(range(1, 33))
+PEM_BODY = "".join(private_key_pem(Ed25519PrivateKey.from_private_bytes(SEED)).decode()
+                   .splitlines()[1:-1])
+MISPASTED = {  # key material in forms pwguard does not read: it was echoed as a missing path
+    "pem-body": PEM_BODY,
+    "unpadded": base64.b64encode(SEED).decode().rstrip("="),
+    "seed-and-public": base64.b64encode(
+        SEED + Ed25519PrivateKey.from_private_bytes(SEED).public_key().public_bytes_raw()
+    ).decode(),
+    "hex": SEED.hex(),
+    "url-safe": base64.urlsafe_b64encode(bytes(range(200, 232))).decode(),
+    "pem-body-lines": PEM_BODY[:32] + "\n" + PEM_BODY[32:],
+}
+
+
+@pytest.mark.parametrize("value", MISPASTED.values(), ids=MISPASTED.keys())
+def test_key_material_in_a_form_not_read_is_never_echoed_and_the_forms_are_named(value):
+    with pytest.raises(SigningKeyError) as refused:
+        load_private_key(value)
+    message = str(refused.value)
+    assert message == (
+        f"PWGUARD_SIGNING_KEY ({len(value)} characters) names no file and looks like key "
+        "material in a form pwguard does not read (PEM without its BEGIN/END lines, unpadded, "
+        "URL-safe or 64-byte base64, hex): give the PEM text (with its BEGIN/END lines), the "
+        "44-character base64 seed, or the key file's path (`pwguard keygen --out DIR` writes "
+        "one)")
+    assert not any(part in message for part in re.findall(r"[A-Za-z0-9+/=_-]{8,}", value))
+
+
+def test_a_missing_key_file_is_still_named_and_a_value_with_control_characters_is_not(
+    tmp_path: Path,
+):
+    for path in (tmp_path / "pwguard-signing.key", tmp_path / "keys" / ("Ab1" * 20),
+                 Path("secrets/pwguard-signing-key")):
+        with pytest.raises(SigningKeyError, match=re.escape(f"no key file at {path};")):
+            load_private_key(str(path))
+    with pytest.raises(SigningKeyError) as refused:
+        load_private_key("not\ta path")
+    assert str(refused.value).startswith("PWGUARD_SIGNING_KEY (10 characters) is neither a file "
+                                         "path nor a key pwguard reads: give the PEM text")
 
 
 def test_the_public_key_file_given_as_the_signing_key_is_refused(tmp_path: Path, capsys):

@@ -35,6 +35,10 @@ KEY_FILE_CONTENT = (
 )
 
 
+KEY_FORMS = ("give the PEM text (with its BEGIN/END lines), the 44-character base64 seed, or "
+             "the key file's path (`pwguard keygen --out DIR` writes one)")
+
+
 class SigningKeyError(ValueError):
     """A signing or public key that cannot be used; the message names the place and the fix."""
 
@@ -119,6 +123,19 @@ def read_key_file(path: Path, where: str) -> str:
     try:
         data = read_limited(path, MAX_KEY_FILE)
     except FileProblem as exc:
+        if not os.path.lexists(path):  # never echo a value that may be the key itself
+            shown = str(path)
+            if _looks_like_key_material(shown):
+                raise SigningKeyError(
+                    f"{where} ({len(shown)} characters) names no file and looks like key "
+                    "material in a form pwguard does not read (PEM without its BEGIN/END "
+                    f"lines, unpadded, URL-safe or 64-byte base64, hex): {KEY_FORMS}"
+                ) from None
+            if not _plausible_path(shown):
+                raise SigningKeyError(
+                    f"{where} ({len(shown)} characters) is neither a file path nor a key "
+                    f"pwguard reads: {KEY_FORMS}"
+                ) from None
         if exc.missing:
             message = f"no key file at {path}; create one with `pwguard keygen --out DIR`"
         elif exc.not_regular:
@@ -178,6 +195,28 @@ def _raw_32_bytes(text: str) -> bytes | None:
 
 def _looks_like_base64_seed(value: str) -> bool:
     return bool(re.fullmatch(r"[A-Za-z0-9+/]{43}=", value.strip()))
+
+
+def _looks_like_key_material(value: str) -> bool:
+    """Whether a value that names no file is a key in a form pwguard does not read (a PEM body
+    without its BEGIN/END lines, unpadded, URL-safe or 64-byte base64, hex) rather than a
+    path: long, of base64 or hex characters only (upper and lower case letters and digits
+    mixed, as random bytes give them), with nothing a path has (a dot, a leading `/` or `~`,
+    a first folder that exists)."""
+    text = value.strip()
+    if len(text) < 40 or not re.fullmatch(r"[A-Za-z0-9+/=_\-\s]+", text):
+        return False
+    if text.startswith("/") or ("/" in text and Path(text.split("/", 1)[0]).is_dir()):
+        return False
+    hex_digits = re.fullmatch(r"[0-9a-fA-F\s]+", text) is not None
+    mixed = all(re.search(pattern, text) for pattern in (r"[A-Z]", r"[a-z]", r"[0-9]"))
+    return hex_digits or mixed
+
+
+def _plausible_path(value: str) -> bool:
+    """Whether a value could be a file path: no line breaks nor control characters, and not
+    longer than any system takes."""
+    return len(value) <= 4096 and not re.search(r"[\x00-\x1f\x7f]", value)
 
 
 def parse_public_keys(value: str) -> list[bytes]:
