@@ -74,6 +74,18 @@ def run_export(monkeypatch: pytest.MonkeyPatch, argv: list[str], **env: str) -> 
     return export.main(argv)
 
 
+def test_a_bad_setting_is_one_line_naming_its_variable_as_serve_says_it(
+    tmp_path, monkeypatch, capsys
+):
+    # it was pydantic's several lines naming the field `workers`
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site")], PWGUARD_WORKERS="abc")
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "pwguard export: PWGUARD_WORKERS: Input should be a valid integer, unable to parse "
+        "string as an integer (got 'abc')"]
+    assert not (tmp_path / "site").exists()
+
+
 @pytest.mark.parametrize("from_db", [False, True], ids=["rules-folder", "from-db"])
 def test_a_signing_key_pasted_in_a_form_not_read_is_not_echoed(
     tmp_path, monkeypatch, capsys, from_db

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings, database_url_problem, shown_url
+from pwguard.api.settings import Settings, database_url_problem, shown_url, validation_problems
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args
@@ -80,7 +80,8 @@ def main(argv: list[str]) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"pwguard export: bad PWGUARD_* setting: {exc}", file=sys.stderr)
+        for problem in validation_problems(exc):
+            print(f"pwguard export: {problem}", file=sys.stderr)
         return 2
     # checked first: the dev key lives beside the SQLite file, so the URL matters either way
     db_problem = database_url_problem(settings.database_url)

@@ -16,7 +16,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import key_file_warning, resolve_signing_key
-from pwguard.api.settings import Settings, configure_logging, shown_url, sqlite_file_problem
+from pwguard.api.settings import (
+    Settings,
+    configure_logging,
+    shown_url,
+    sqlite_file_problem,
+    validation_problems,
+)
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
 from pwguard.api.storage import Storage, driver_message, is_sqlite, write_refusal
 from pwguard.cliargs import parse_args
@@ -244,10 +250,8 @@ def main(argv: list[str]) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        for err in exc.errors():
-            where = "PWGUARD_" + "_".join(str(p) for p in err["loc"]).upper()
-            print(f"pwguard serve: {where}: {err['msg']} (got {err.get('input')!r})",
-                  file=sys.stderr)
+        for problem in validation_problems(exc):
+            print(f"pwguard serve: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
     code = prepare(settings)

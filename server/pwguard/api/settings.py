@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -111,6 +111,16 @@ def sqlite_file_problem(url: str) -> str | None:
         return (f"{where}: {str(path)!r} is not an SQLite database: point it at the database "
                 "of a pwguard server, or at a new file (created at start)")
     return None
+
+
+def validation_problems(exc: ValidationError) -> list[str]:
+    """Settings() refusing the environment, as one `PWGUARD_<NAME>: <what> (got <value>)` line
+    per problem (pydantic's own text is several lines naming the field, not the variable)."""
+    return [
+        f"PWGUARD_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
+        f"(got {err.get('input')!r})"
+        for err in exc.errors()
+    ]
 
 
 class Settings(BaseSettings):
