@@ -520,21 +520,31 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return run;
   }
 
-  /** The rules' sites outside the nine static hosts that the person or administrator granted. */
+  /** The hosts of the rules' sites outside the nine static hosts that the person or
+   * administrator granted, as match patterns of whole hosts (see wholeHost). */
   async function grantedExtraSites(payload) {
     const wanted = new Set();
     for (const rule of (payload && payload.rules) || []) {
       for (const site of rule.sites || []) if (!isStaticPattern(site)) wanted.add(site);
     }
-    const matches = [];
+    const matches = new Set();
     for (const site of wanted) {
       try {
-        if (await ext.permissions.contains({ origins: [site] })) matches.push(site);
+        if (await ext.permissions.contains({ origins: [site] })) matches.add(wholeHost(site));
       } catch {
         /* not a pattern this browser accepts as an origin */
       }
     }
-    return matches.sort();
+    return [...matches].sort();
+  }
+
+  // "https://portal.example.com/accounts/*" -> "https://portal.example.com/*": content scripts
+  // that run in blank and srcdoc frames (matchOriginAsFallback) must match whole hosts (a path
+  // makes Chrome and Firefox refuse the registration), and content.js checks a page's URL
+  // against the rules' sites itself
+  function wholeHost(site) {
+    const slash = site.indexOf("/", site.indexOf("://") + 3);
+    return `${site.slice(0, slash)}/*`;
   }
 
   async function updateExtraHosts(payload) {

@@ -137,6 +137,16 @@
     return `https://${url.hostname}/*`;
   }
 
+  // whether a rule's site (a match pattern: "https://portal.example.com/accounts/*",
+  // "https://*.example.com/*") is on the host of `pattern` ("https://portal.example.com/*")
+  function namesHost(site, pattern) {
+    const host = /^[a-z*]+:\/\/([^/]*)\//.exec(String(site));
+    const want = /^https:\/\/([^/]*)\//.exec(pattern)[1];
+    if (!host) return false;
+    return host[1] === want || host[1] === "*" ||
+      (host[1].startsWith("*.") && (want === host[1].slice(2) || want.endsWith(host[1].slice(1))));
+  }
+
   function showGranted() {
     return ext.permissions.getAll().then(({ origins = [] }) => {
       const extra = origins.filter((o) => !STATIC_HOSTS.has(o) && o !== "https://*/*").sort();
@@ -165,8 +175,8 @@
           return undefined;
         }
         // answered once the content scripts for the rules naming this host are in place
-        // (`active`: the granted hosts the rules in force name, where pwguard acts now)
-        return send(M.REFRESH_HOSTS).then(({ active = [] } = {}) => active.includes(pattern)
+        // (`active`: the rules' sites on granted hosts, where pwguard acts now)
+        return send(M.REFRESH_HOSTS).then(({ active = [] } = {}) => active.some((site) => namesHost(site, pattern))
           ? grantResult("granted", t("grantHostGranted", `Allowed on ${pattern}`, [pattern]))
           : grantResult("granted-unused", t("grantHostNoRule",
             `Allowed on ${pattern}, but no rule names this host yet: pwguard acts there once the rules do.`, [pattern])));

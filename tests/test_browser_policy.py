@@ -86,7 +86,7 @@ MARKER_YAML = """
     why: The portal serves Zoho's own dialog, so the same boxes sign out apps and tokens.
     action: block
     sites:
-      - https://portal.example.org/*
+      - https://portal.example.org/accounts/*
     controls:
       - selector: "#ter_mob"
       - selector: "#ter_apiToken"
