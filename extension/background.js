@@ -50,8 +50,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     // other one missing counts as ""), or the person could pair the administrator's server
     // with a key of their own choosing (the server's rules would then fail their signature
     // and give way to the bundled rules) or the administrator's key with another server.
-    for (const [key, other] of [["serverUrl", "publicKey"], ["publicKey", "serverUrl"]]) {
-      if (key in managed && !(other in managed)) managed[other] = "";
+    if ("serverUrl" in managed || "publicKey" in managed) {
+      managed.serverUrl ??= "";
+      managed.publicKey ??= "";
     }
     if (managed.serverUrl && splitKeys(managed.publicKey).length === 0) {
       problems.push(`${POLICY_NAMES.publicKey}: empty or missing while the policy sets "serverUrl", ` +
