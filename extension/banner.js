@@ -93,7 +93,8 @@
   // region that writes it) is "zh-TW" in Zoho's labels, Simplified is "zh"; Hebrew and
   // Indonesian have an old code each ("iw", "in", which Zoho's labels use) and a new one.
   function sameLanguage(tag) {
-    if (/^zh-(hant|hk|mo|tw)(-|$)/.test(tag)) return ["zh-tw", "zh-hant"];
+    // (then "zh", the primary language, as for any tag: Simplified over no Chinese at all)
+    if (/^zh-(hant|hk|mo|tw)(-|$)/.test(tag)) return ["zh-tw", "zh-hant", "zh"];
     if (/^zh-(hans|cn|sg)(-|$)/.test(tag)) return ["zh", "zh-cn", "zh-hans"];
     const primary = normalizeLang(tag);
     const old = { he: "iw", iw: "he", id: "in", in: "id" }[primary];

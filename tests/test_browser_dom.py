@@ -736,6 +736,7 @@ BANNER_LANG_PAGE = page("""<script src="/u/banner.js"></script>
     hebrewAsIw: speak("he", ["en", "iw"]),
     traditional: speak("zh-Hant", ["en", "zh", "zh-TW"]),
     hongKong: speak("zh-HK", ["en", "zh", "zh-TW"]),
+    traditionalWithoutIt: speak("zh-Hant", ["en", "zh"]),
     simplified: speak("zh-Hans-CN", ["en", "zh", "zh-TW"]),
     indonesian: speak("id", ["en", "in"]),
   };
@@ -762,7 +763,8 @@ def test_the_banner_speaks_the_pages_language_by_any_of_its_tags_in_its_directio
     assert result == {
         "arabicPageEnglishText": ["en", "ltr"], "arabicText": ["ar", "rtl"],
         "hebrewAsIw": ["iw", "rtl"], "traditional": ["zh-TW", "ltr"],
-        "hongKong": ["zh-TW", "ltr"], "simplified": ["zh", "ltr"],
+        "hongKong": ["zh-TW", "ltr"], "traditionalWithoutIt": ["zh", "ltr"],
+        "simplified": ["zh", "ltr"],
         "indonesian": ["in", "ltr"], "rtlPageEnglishText": ["en", "ltr"],
         "focusOutline": "solid"}, result
 
