@@ -22,30 +22,55 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   const STATIC_HOSTS = ext.runtime.getManifest().host_permissions;
 
   // ---- settings ----
-  async function managedSettings() {
+  // The policy's keys (trimmed text), or `unreadable`: the reason storage.managed could not be
+  // read. Firefox rejects with exactly NO_POLICY when no policy names this extension (Chrome
+  // gives {}): that is "no policy", and so is any answer on a machine that never had one.
+  const NO_POLICY = "Managed storage manifest not found";
+  async function readPolicy() {
+    let items;
     try {
-      const items = (await ext.storage.managed.get()) || {};
-      const out = {};
-      // a key the policy holds is the administrator's, even "" (serverUrl "": the bundled
-      // rules only, which the person must not be able to replace by a server of their own);
-      // text is trimmed as the options page trims what it saves (a policy file's stray space
-      // would otherwise end up in the address fetched)
-      for (const key of Object.keys(DEFAULTS)) {
-        const value = items[key];
-        if (value !== undefined && value !== null) out[key] = typeof value === "string" ? value.trim() : value;
-      }
-      return out;
-    } catch {
-      return {}; // no policy (Firefox throws when there is no managed storage at all)
+      items = (await ext.storage.managed.get()) || {};
+    } catch (err) {
+      const reason = String((err && err.message) || err);
+      if (reason !== NO_POLICY) return { unreadable: reason };
+      items = {};
     }
+    const out = {};
+    // a key the policy holds is the administrator's, even "" (serverUrl "": the bundled
+    // rules only, which the person must not be able to replace by a server of their own);
+    // text is trimmed as the options page trims what it saves (a policy file's stray space
+    // would otherwise end up in the address fetched)
+    for (const key of Object.keys(DEFAULTS)) {
+      const value = items[key];
+      if (value !== undefined && value !== null) out[key] = typeof value === "string" ? value.trim() : value;
+    }
+    return { values: out };
   }
 
   /** The settings in force, `managed`: the keys the policy sets, and `problems`: sentences
    * about values that are wrong (a policy's are not checked by anyone else; stored ones may
    * predate a check), each naming where the value comes from and how to put it right. */
   async function settings() {
-    const managed = await managedSettings();
+    const [policy, stored] = await Promise.all([readPolicy(),
+      ext.storage.local.get({ [M.STORE_SETTINGS]: {}, [M.STORE_POLICY]: {} })]);
     const problems = [];
+    let managed = policy.values;
+    if (policy.unreadable !== undefined) {
+      // A policy that fails to be read (a browser's policy service in trouble) is not no
+      // policy: the last one read stays in force, or a person's own server would stand in
+      // for the administrator's until it can be read again.
+      managed = { ...stored[M.STORE_POLICY] };
+      console.error("pwguard: could not read the enterprise policy:", policy.unreadable);
+      if (Object.keys(managed).length > 0) {
+        problems.push(`Enterprise policy: could not be read (${policy.unreadable}); the last ` +
+          "policy read is in force until it can be (restart the browser; see chrome://policy " +
+          "or about:policy)");
+      }
+    } else if (JSON.stringify(managed) !== JSON.stringify(stored[M.STORE_POLICY])) {
+      // (kept for when it cannot be read; a failed write costs only that)
+      await ext.storage.local.set({ [M.STORE_POLICY]: managed })
+        .catch((err) => console.error("pwguard: could not keep the enterprise policy read:", err));
+    }
     // The server and its key are one setting: a policy that sets one of them sets both (the
     // other one missing counts as ""), or the person could pair the administrator's server
     // with a key of their own choosing (the server's rules would then fail their signature
@@ -59,7 +84,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         "so no rules from that server can be trusted; set it to the output of `pwguard keygen` " +
         "(a browser drops a policy value of the wrong type: see chrome://policy or about:policy)");
     }
-    const local = (await ext.storage.local.get({ [M.STORE_SETTINGS]: {} }))[M.STORE_SETTINGS];
+    const local = stored[M.STORE_SETTINGS];
     const own = Object.fromEntries(Object.entries(local).filter(([key]) => !(key in managed)));
     problems.push(...settingsProblems(managed, POLICY_NAMES), ...settingsProblems(own));
     const merged = { ...DEFAULTS, ...local, ...managed };

@@ -14,6 +14,8 @@
     STORE_STATE: "state", // {payload, signed, source, version, lastSync, lastAttempt, lastError,
     //                       serverUrl}; signed: {payload, signature, key_id} of a server's rules
     STORE_SETTINGS: "settings", // {serverUrl, publicKey, pollMinutes} from the options page
+    STORE_POLICY: "policy", // the enterprise policy's keys as last read (in force while the
+    //                         browser fails to read it)
     ALARM: "pwguard-sync",
   });
 })();

@@ -481,6 +481,19 @@ class ChromiumBrowser(Browser):
             raise RuntimeError(f"chromium: chrome://extensions refused to allow "
                                f"{self.extension_id} on {pattern}: {error}")
 
+    def background_js(self, body: str) -> Any:
+        """Run the function body ``body`` in the extension's service worker (woken first by the
+        options page's status request), e.g. to make an API fail as a browser in trouble
+        would. What it changes lasts until Chromium stops the worker."""
+        def evaluate() -> Any:
+            prefix = f"chrome-extension://{self.extension_id}/"
+            workers = [w for w in self._ctx.service_workers if w.url.startswith(prefix)]
+            if not workers:
+                raise RuntimeError("chromium: the extension's service worker does not run")
+            return workers[0].evaluate("() => {\n" + body + "\n}")
+        self.extension_status()  # (wakes the worker)
+        return self._run(evaluate)
+
     def _extension_workers(self, cdp: Any) -> list[dict[str, Any]]:
         prefix = f"chrome-extension://{self.extension_id}/"
         return [t for t in cdp.send("Target.getTargets")["targetInfos"]

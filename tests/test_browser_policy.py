@@ -315,6 +315,32 @@ def test_a_policy_that_sets_the_server_or_the_key_alone_sets_both(
         assert [f["disabled"] for f in instance.js(FIELDS)[:2]] == [True, True]
 
 
+def test_a_policy_the_browser_fails_to_read_stays_in_force(
+        extension_dir: Path, tmp_path: Path, policy_server: Any) -> None:
+    """A browser whose policy service fails (simulated: storage.managed.get rejects in the
+    extension's service worker) has not lost the policy: the last one read stays in force,
+    locked, and the options page says why, rather than the person's own server standing in for
+    the administrator's. (Firefox's rejection when no policy names the extension at all is
+    "no policy": test_browser_sync.py checks that the extension knows its words.)"""
+    settings = {"serverUrl": policy_server.url, "publicKey": policy_server.public_key,
+                "pollMinutes": POLL_MINUTES}
+    with launched("chromium", extension_dir, tmp_path, settings) as instance:
+        assert isinstance(instance, ChromiumBrowser)
+        status_when(instance, lambda s: s["source"] == "server")
+        instance.background_js("""chrome.storage.managed.get = () =>
+            Promise.reject(new Error("simulated: the policy service failed"));""")
+        closed = f"http://127.0.0.1:{free_port()}/"
+        answer = save_past_the_fields(instance, closed, "")
+        assert (answer["serverUrl"], answer["publicKey"], answer["pollMinutes"]) == (
+            policy_server.url, policy_server.public_key, POLL_MINUTES), answer
+        assert sorted(answer["managed"]) == ["pollMinutes", "publicKey", "serverUrl"], answer
+        assert (answer["source"], answer["from"], answer["version"]) == (
+            "server", policy_server.url, policy_server.version), answer
+        assert answer["lastError"].startswith(
+            "Enterprise policy: could not be read (simulated: the policy service failed); the "
+            "last policy read is in force"), answer
+
+
 def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
         managed: Browser, zoho: ZohoMock) -> None:
     from tools.zoho_pages import change_password_page

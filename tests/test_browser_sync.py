@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import http.server
 import json
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -551,3 +552,17 @@ def test_save_and_sync_now_leave_the_keyboard_focus_on_the_button(bundled: Brows
         focused = bundled.wait("""return document.documentElement.dataset.ready === "true"
             && "#" + (document.activeElement ? document.activeElement.id : "");""")
         assert focused == f"#{button}", (button, focused)
+
+
+def test_the_extension_knows_how_the_browser_says_there_is_no_policy(bundled: Browser) -> None:
+    """With no policy at all, Chromium's storage.managed gives {} and Firefox's rejects, with
+    words background.js takes for "no policy" (any other failure keeps the last policy read
+    in force: test_browser_policy.py); this holds those words to the browser's."""
+    known = re.search(r'const NO_POLICY = "([^"]*)";',
+                      (REPO / "extension" / "background.js").read_text("utf-8"))
+    assert known, "background.js has no NO_POLICY"
+    bundled.open_options()
+    answer = bundled.js("""const ext = globalThis.browser ?? globalThis.chrome;
+        return ext.storage.managed.get().then(items => ({items}),
+                                              e => ({error: String(e && e.message || e)}));""")
+    assert answer == ({"error": known[1]} if bundled.name == "firefox" else {"items": {}}), answer
