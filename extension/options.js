@@ -12,7 +12,9 @@
   for (const node of document.querySelectorAll("[data-i18n]")) {
     node.textContent = t(node.dataset.i18n, node.textContent);
   }
-  document.documentElement.lang = t("@@ui_locale", "en").replace("_", "-");
+  // the language of the texts shown (Chromium's @@ui_locale can name another: en-US with
+  // --lang=es, whose texts are the Spanish ones)
+  document.documentElement.lang = t("pageLang", "en");
 
   function send(type, extra = {}) {
     return ext.runtime.sendMessage({ type, ...extra }).then((answer) => {
@@ -42,7 +44,8 @@
 
   function showStatus(status) {
     $("status-version").textContent = status.version || "";
-    $("status-source").textContent = status.source || "";
+    const sourceKey = { bundled: "sourceBundled", server: "sourceServer" }[status.source];
+    $("status-source").textContent = sourceKey ? t(sourceKey, status.source) : status.source || "";
     $("status-source").dataset.value = status.source || "";
     $("status-from").textContent = status.source === "server"
       ? status.from || ""

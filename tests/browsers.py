@@ -233,8 +233,9 @@ class Browser:
         values = self.js("""return arguments[0].map(id => {
             const el = document.getElementById(id);
             if (!el) return null;
-            return id === "status-lastSync" && el.dataset.value !== undefined
-              ? el.dataset.value : el.textContent.trim(); });""", list(STATUS_IDS.values()))
+            const raw = ["status-lastSync", "status-source"].includes(id);
+            return raw && el.dataset.value !== undefined ? el.dataset.value
+              : el.textContent.trim(); });""", list(STATUS_IDS.values()))
         missing = [i for i, v in zip(STATUS_IDS.values(), values, strict=True) if v is None]
         if missing:
             raise LookupError(f"{self.name}: options page lacks #{', #'.join(missing)}")

@@ -8,12 +8,13 @@ session browsers speak en-US, where test_browser_dom.py checks the English end o
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.browsers import Browser, ChromiumBrowser, FirefoxBrowser
+from tests.browsers import REPO, Browser, ChromiumBrowser, FirefoxBrowser
 from tests.test_browser_dom import MOBILE, page, row, rule, serve, squash, wait_banner
 from tests.zoho_mock import ALL_HOSTS, ZohoMock
 
@@ -60,3 +61,29 @@ def test_the_banner_speaks_the_browser_language_when_the_page_gives_none_the_rul
     assert banner["lang"] == expected and banner["role"] == "alert"
     assert squash(mobile["message"][expected]) in banner["text"]
     assert squash(mobile["message"]["en"]) not in banner["text"]
+
+
+def test_the_options_page_speaks_the_browser_interface_language(
+        extension_dir: Path, tmp_path: Path) -> None:
+    """The options page (also the toolbar popup) in the language of the browser's interface:
+    every text it labels, the Source value and its <html lang>. Chromium only, with --lang=es:
+    an extension's pages follow the interface's language, not the pages' (accept-languages),
+    and the Firefox ESR installed here has an English interface only (Spanish would take a
+    language pack)."""
+    es = json.loads((REPO / "extension" / "_locales" / "es" / "messages.json").read_text("utf-8"))
+    instance = ChromiumBrowser(extension_dir, tmp_path, ALL_HOSTS, args=["--lang=es"])
+    try:
+        assert instance.extension_status()["source"] == "bundled"
+        shown = instance.js("""const text = id => document.getElementById(id).textContent;
+            return {lang: document.documentElement.lang, source: text("status-source"),
+                    from: text("status-from"), lastSync: text("status-lastSync"),
+                    labelled: [...document.querySelectorAll("[data-i18n]")]
+                      .map(n => [n.dataset.i18n, n.textContent])};""")
+        assert (shown["lang"], shown["source"], shown["from"], shown["lastSync"]) == (
+            "es", es["sourceBundled"]["message"], es["statusFromBundled"]["message"],
+            es["never"]["message"]), shown
+        assert shown["labelled"], shown
+        wrong = [(key, text) for key, text in shown["labelled"] if text != es[key]["message"]]
+        assert not wrong, wrong
+    finally:
+        instance.close()
