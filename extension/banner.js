@@ -285,6 +285,22 @@
     return target ? isBefore(current, target) : current.getAttribute("data-placement") === "top";
   }
 
+  // A keyboard user who dismissed the banner goes on from where it was: the focus, which the
+  // hidden close button would drop to the body (the page's top), goes to the first element
+  // after the banner that takes it (the form the banner stood before, its fields, "Continue").
+  const FOCUS_SEARCH_LIMIT = 2000; // elements looked at, at most
+  function focusAfter(doc, host) {
+    const walker = doc.createTreeWalker(doc.documentElement, 1 /* NodeFilter.SHOW_ELEMENT */);
+    walker.currentNode = host;
+    for (let n = 0, node = walker.nextNode(); node && n < FOCUS_SEARCH_LIMIT;
+      n += 1, node = walker.nextNode()) {
+      if (node.tabIndex >= 0 && !node.disabled && node.getClientRects().length > 0) {
+        node.focus({ preventScroll: true });
+        if (doc.activeElement === node) return;
+      }
+    }
+  }
+
   /**
    * Show (or update) the page's single banner, before `anchor`'s form when given.
    * entries: [{rule, kind: "blocked" | "warned" | "refused", path?}] in the order to list them.
@@ -336,8 +352,10 @@
     close.type = "button";
     close.setAttribute("aria-label", words.dismiss);
     close.addEventListener("click", () => {
+      const focused = root.activeElement === close;
       host.hidden = true;
       host.style.setProperty("display", "none", "important");
+      if (focused) focusAfter(doc, host);
     });
     box.appendChild(close);
     root.replaceChildren(box);

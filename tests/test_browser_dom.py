@@ -865,6 +865,23 @@ def test_a_person_can_dismiss_the_banner_of_a_box_inside_a_label(
     assert bundled.js(STATE, "#ter_mob") == BLOCKED_STATE
 
 
+def test_a_keyboard_user_who_dismisses_the_banner_goes_on_after_it(
+        bundled: Browser, zoho: ZohoMock) -> None:
+    """The close button, pressed with the keyboard, hides itself: the focus goes on to the
+    first element after the banner that takes it, not back to the top of the page."""
+    bundled.open(zoho.url("accounts.zoho.eu", STEP2))
+    wait_banner(bundled)
+    bundled.js("""document.querySelector('[data-pwguard="banner"]').shadowRoot
+        .querySelector("button").focus();""")
+    bundled.press("Enter")
+    focused = bundled.wait("""const b = document.querySelector('[data-pwguard="banner"]');
+        const a = document.activeElement;
+        return b.getBoundingClientRect().height === 0 && a !== b && {
+          tag: a.localName, id: a.id, disabled: Boolean(a.disabled),
+          after: Boolean(b.compareDocumentPosition(a) & Node.DOCUMENT_POSITION_FOLLOWING)};""")
+    assert focused["tag"] != "body" and focused["after"] and not focused["disabled"], focused
+
+
 # the page's MutationObserver (there before the form) answers every change of the page: it
 # keeps its own notice right before the form, or it takes out anything foreign (the banner);
 # each answer counted in window.moves, at most 500 (without that cap a fight hangs the tab)
