@@ -522,6 +522,44 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return true;
   }
 
+  // ---- pages open before the content scripts could run in them ----
+  // (the manifest's content_scripts, as the registrations for white-label hosts)
+  const MAIN_FILES = ["guard-main.js"];
+  const ISOLATED_FILES = ["messages.js", "engine.js", "banner.js", "content.js"];
+
+  /** Put the content scripts into the frames of open tabs matching `patterns` that lack
+   * them. Chrome runs content scripts only in pages loaded after the install (Firefox puts
+   * them into open tabs itself), and neither browser runs a newly registered white-label
+   * host's in pages already open: a Zoho page open when a policy installs the extension, in
+   * the middle of a working day, would otherwise stay unprotected until it is reloaded. The
+   * isolated world goes first, so that it listens for guard-main.js's hello; each frame is
+   * probed first, so no frame ever runs them twice. */
+  async function protectOpenTabs(patterns) {
+    if (!ext.scripting || !ext.scripting.executeScript || patterns.length === 0) return;
+    let tabs;
+    try {
+      tabs = await ext.tabs.query({ url: patterns });
+    } catch (err) {
+      console.warn("pwguard: could not list the open tabs to protect:", err);
+      return;
+    }
+    await Promise.all(tabs.map(async (tab) => {
+      try {
+        const probes = await ext.scripting.executeScript({
+          target: { tabId: tab.id, allFrames: true }, injectImmediately: true,
+          func: () => globalThis.__pwguardContentInstalled === true,
+        });
+        const frameIds = probes.filter((p) => p.result === false).map((p) => p.frameId);
+        if (frameIds.length === 0) return;
+        const target = { tabId: tab.id, frameIds };
+        await ext.scripting.executeScript({ target, files: ISOLATED_FILES, injectImmediately: true });
+        await ext.scripting.executeScript({ target, files: MAIN_FILES, world: "MAIN", injectImmediately: true });
+      } catch (err) {
+        console.warn("pwguard: could not protect a tab opened before the extension ran in it:", err);
+      }
+    }));
+  }
+
   // ---- white-label hosts an administrator granted ----
   function isStaticPattern(pattern) {
     return STATIC_HOSTS.includes(pattern) ||
@@ -588,8 +626,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       }
       const common = { matches, runAt: "document_start", allFrames: true, matchOriginAsFallback: true };
       const scripts = [
-        { id: ids[0], js: ["guard-main.js"], world: "MAIN", ...common },
-        { id: ids[1], js: ["messages.js", "engine.js", "banner.js", "content.js"], ...common },
+        { id: ids[0], js: MAIN_FILES, world: "MAIN", ...common },
+        { id: ids[1], js: ISOLATED_FILES, ...common },
       ];
       if (existing.length === ids.length) {
         await ext.scripting.updateContentScripts(scripts); // no moment without them
@@ -633,6 +671,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       if (!fromExtensionPage(sender)) throw new Error("refresh-hosts is only for the options page");
       // after a grant on the options page: answer once the content scripts are in place
       const active = await registerExtraHosts((await getState()).payload);
+      await protectOpenTabs(active);
       return { active };
     },
     [M.SAVE_SETTINGS]: async (msg, sender) => {
@@ -676,7 +715,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
-    const refresh = async () => registerExtraHosts((await getState()).payload).catch(() => undefined);
+    const refresh = async () => {
+      const active = await registerExtraHosts((await getState()).payload).catch(() => []);
+      await protectOpenTabs(active);
+    };
     ext.permissions.onAdded.addListener(refresh);
     ext.permissions.onRemoved.addListener(refresh);
   }
@@ -686,7 +728,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     await schedule();
     await sync();
   }
-  ext.runtime.onInstalled.addListener(() => start());
+  ext.runtime.onInstalled.addListener((details) => {
+    start();
+    if (details.reason === "install") protectOpenTabs(STATIC_HOSTS);
+  });
   ext.runtime.onStartup.addListener(() => start());
   // Every start of the background (a service worker woken for an alarm or a message, an
   // extension enabled again) makes sure the state and the alarm exist. An alarm that had to be

@@ -35,7 +35,7 @@ import subprocess
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -129,6 +129,17 @@ class Browser:
     def reset(self) -> None:
         """Give the next test a fresh tab on about:blank."""
         raise NotImplementedError
+
+    def install_extension(self) -> None:
+        """Install the extension into the running browser (see the engines' own)."""
+        raise NotImplementedError
+
+    @contextlib.contextmanager
+    def in_new_tab(self) -> Iterator[None]:
+        """Work in a new tab for the ``with`` block, then close it and go on in the tab
+        before, which stays open meanwhile (not reloaded)."""
+        raise NotImplementedError
+        yield
 
     def close(self) -> None:
         raise NotImplementedError
@@ -363,8 +374,12 @@ class ChromiumBrowser(Browser):
     name = "chromium"
 
     def __init__(self, ext_dir: Path, workdir: Path, hosts: list[str] | tuple[str, ...], *,
-                 policies: Mapping[str, Any] | None = None, args: Iterable[str] = ()) -> None:
+                 policies: Mapping[str, Any] | None = None, args: Iterable[str] = (),
+                 installed: bool = True) -> None:
         """``args``: more command-line switches (e.g. ``--accept-lang=es-ES``).
+        ``installed`` False: the extension is installed only by ``install_extension``, into
+        the running browser, as a policy's force-install or a person's install from the store
+        would be (not by --load-extension at the start).
         ``policies``: enterprise policies for this instance only, as the content of a
         ``/etc/chromium/policies/managed/*.json`` file, e.g. ``{"3rdparty": {"extensions":
         {id: {...}}}}`` for the extension's managed storage (``chromium_extension_id`` gives
@@ -373,6 +388,7 @@ class ChromiumBrowser(Browser):
         self.ext_dir = ext_dir
         self.manifest = read_manifest(ext_dir)
         self._extra_args = list(args)
+        self._installed = installed
         env = None if policies is None else _chromium_policy_setup(workdir, policies)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chromium")
         try:
@@ -418,9 +434,12 @@ class ChromiumBrowser(Browser):
                policy_env: dict[str, str] | None) -> None:
         from playwright.sync_api import sync_playwright
 
-        args = chromium_args(self.ext_dir, hosts) + self._extra_args
+        args = chromium_args(self.ext_dir if self._installed else None, hosts) + self._extra_args
         self._policy_etc = (policy_env or {}).get("PWGUARD_POLICY_ETC", "")
         launch: dict[str, Any] = {"executable_path": CHROMIUM_BIN}
+        if not self._installed:  # (CDP's Extensions.loadUnpacked, over Playwright's pipe)
+            args.append("--enable-unsafe-extension-debugging")
+            launch["ignore_default_args"] = ["--disable-extensions"]
         if policy_env is not None:
             launch = {"executable_path": str(CHROMIUM_POLICY_WRAPPER),
                       "env": {**os.environ, **policy_env}}
@@ -429,17 +448,41 @@ class ChromiumBrowser(Browser):
             self._ctx = self._pw.chromium.launch_persistent_context(
                 str(workdir / "chromium-profile"), headless=True, ignore_https_errors=True,
                 args=args, timeout=60_000, **launch)
-            workers = [w for w in self._ctx.service_workers
-                       if w.url.startswith("chrome-extension://")]
-            worker = workers[0] if workers else self._ctx.wait_for_event(
-                "serviceworker", timeout=30_000)
-            self.extension_id = worker.url.split("/")[2]
-            self.options_url = (f"chrome-extension://{self.extension_id}/"
-                                f"{options_path(self.manifest)}")
+            if self._installed:
+                workers = [w for w in self._ctx.service_workers
+                           if w.url.startswith("chrome-extension://")]
+                worker = workers[0] if workers else self._ctx.wait_for_event(
+                    "serviceworker", timeout=30_000)
+                self._set_extension_id(worker.url.split("/")[2])
             self.page = self._ctx.pages[0] if self._ctx.pages else self._ctx.new_page()
         except BaseException:
             self._pw.stop()
             raise
+
+    @contextlib.contextmanager
+    def in_new_tab(self) -> Iterator[None]:
+        first = self.page
+        self.page = self._run(self._ctx.new_page)
+        try:
+            yield
+        finally:
+            second, self.page = self.page, first
+            self._run(second.close)
+            self._run(first.bring_to_front)
+
+    def _set_extension_id(self, extension_id: str) -> None:
+        self.extension_id = extension_id
+        self.options_url = f"chrome-extension://{extension_id}/{options_path(self.manifest)}"
+
+    def install_extension(self) -> None:
+        """Install the extension into this running browser (made with ``installed=False``)."""
+        def install() -> str:
+            cdp = self._ctx.browser.new_browser_cdp_session()
+            try:
+                return str(cdp.send("Extensions.loadUnpacked", {"path": str(self.ext_dir)})["id"])
+            finally:
+                cdp.detach()
+        self._set_extension_id(self._run(install))
 
     def open(self, url: str) -> None:
         def go() -> None:
@@ -680,6 +723,30 @@ class FirefoxBrowser(Browser):
         except BaseException:
             self._kill()
             raise
+
+    @contextlib.contextmanager
+    def in_new_tab(self) -> Iterator[None]:
+        first = self.m.current_window_handle
+        before = set(self.m.window_handles)
+        self.m.open(type="tab", focus=True)
+        self.m.switch_to_window(next(h for h in self.m.window_handles if h not in before))
+        try:
+            yield
+        finally:
+            self.m.close()
+            self.m.switch_to_window(first)
+
+    def uninstall_extension(self) -> None:
+        """Remove the extension, as a person or a policy change would."""
+        from marionette_driver.addons import Addons
+        Addons(self.m).uninstall(self.addon_id)
+
+    def install_extension(self) -> None:
+        """Install the extension again (after ``uninstall_extension``) into this running
+        browser."""
+        from marionette_driver.addons import Addons
+        assert self.ext_dir is not None
+        self.addon_id = Addons(self.m).install(str(self.ext_dir), temp=True)
 
     def _check_policies(self) -> None:
         with self.m.using_context("chrome"):

@@ -366,15 +366,21 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
         assert managed.js(CONTROL, "#ter_mob") == {
             "checked": False, "disabled": False, "mark": None}
 
-    managed.open_options()
-    managed.type_into("#grantHost", PORTAL)
-    managed.click("#grantHostButton")
-    result = managed.wait("""const r = document.getElementById("grantHostResult");
-        return r.dataset.state && r.dataset.state !== "pending"
-          && {state: r.dataset.state, text: r.textContent};""")
-    assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
-    assert managed.js("""return [...document.querySelectorAll("#grantedHosts li")]
-        .map(li => li.textContent);""") == [pattern]
+    # allowed from the options page in another tab, while the portal's page stays open
+    managed.js("window.openedBefore = true;")
+    with managed.in_new_tab():
+        managed.open_options()
+        managed.type_into("#grantHost", PORTAL)
+        managed.click("#grantHostButton")
+        result = managed.wait("""const r = document.getElementById("grantHostResult");
+            return r.dataset.state && r.dataset.state !== "pending"
+              && {state: r.dataset.state, text: r.textContent};""")
+        assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
+        assert managed.js("""return [...document.querySelectorAll("#grantedHosts li")]
+            .map(li => li.textContent);""") == [pattern]
+    # the open page is protected at once, not at its next load
+    assert_blocked(managed, "#ter_mob")
+    assert managed.js("return window.openedBefore === true")
 
     managed.open(portal)
     assert_blocked(managed, "#ter_mob")
