@@ -6,7 +6,10 @@ Starlette's TestClient now wants the `httpx2` package; httpx's own ASGITransport
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import sqlite3
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +18,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from sqlalchemy import event
 
 from pwguard.api.app import RulesCache, create_app, etag_matches
 from pwguard.api.settings import Settings
@@ -170,6 +174,145 @@ def test_publish_and_rollback_on_a_database_that_refuses_writes_say_so_and_the_f
     assert (resp.status_code, resp.json()) == (503, refused)
     assert c.get("/healthz").json()["database"] == "ok"  # it reads: the message says what to do
     assert store.active_version() == "bbbbbbbbbbbbbbbb"
+    store.close()
+
+
+def two_versions(path: Path, size: int = 2) -> str:
+    """An SQLite database at `path` holding versions a... and b... (active), each with a
+    payload and a bundle of `size` bytes; its URL."""
+    url = f"sqlite:///{path}"
+    store = Storage(url)
+    store.create_schema()
+    store.add_version("aaaaaaaaaaaaaaaa", b"{" * size, b"}" * size)
+    store.add_version("bbbbbbbbbbbbbbbb", b"{" * size, b"}" * size)
+    store.close()
+    return url
+
+
+def stored(store: Storage) -> tuple[str | None, list[str], list[str]]:
+    """The active version, the stored versions and the audit actions: what a failed write
+    must leave as it was."""
+    return (store.active_version(), [v.version for v, _ in store.list_versions()],
+            [e.action for e in store.audit_entries()])
+
+
+def test_a_publish_on_a_full_sqlite_database_says_so_and_where_to_free_space(tmp_path):
+    # it answered "database unavailable ... (see /healthz)" while /healthz said "ok"
+    url = two_versions(tmp_path / "full.db", size=1700)  # one version per 4 KiB page
+    store = Storage(url)
+
+    @event.listens_for(store.engine, "connect")
+    def no_more_pages(dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        # SQLite's own limit: a write that needs a new page fails with SQLITE_FULL
+        pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
+
+    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
+                          storage=store, key=Ed25519PrivateKey.generate()))
+    before = stored(store)
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(),
+                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert (resp.status_code, resp.json()) == (503, {
+        "detail": f"the database is full (disk full): free disk space at {tmp_path}, where the "
+                  "SQLite file and its -wal file grow; nothing changed"})
+    assert "retry-after" not in resp.headers
+    assert c.get("/healthz").json()["database"] == "ok"
+    assert stored(store) == before
+    store.close()
+
+
+def test_publish_and_rollback_while_another_process_holds_the_sqlite_lock_say_retry(tmp_path):
+    url = two_versions(tmp_path / "locked.db")
+    store = Storage(url, busy_timeout_ms=100)
+    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
+                          storage=store, key=Ed25519PrivateKey.generate()))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = stored(store)
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # the write lock, held past the busy timeout
+    locked = {"detail": "the database is locked (busy): another process held the SQLite write "
+                        f"lock on {tmp_path / 'locked.db'} past the busy timeout; retry, and if "
+                        "it persists find the process that holds it (fuser "
+                        f"{tmp_path / 'locked.db'}); nothing changed"}
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (503, locked, "5")
+    resp = c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth)
+    assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (503, locked, "5")
+    assert stored(store) == before
+    other.rollback()
+    other.close()
+    assert c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth).status_code == 201
+    assert c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth).status_code \
+        == 200
+    store.close()
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a disk that really fills up (needs root)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+
+
+def fill(disk: Path) -> Path:
+    """Write to a file on `disk` until the disk is full; return it (delete it to free the
+    space)."""
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        while True:
+            os.write(fd, bytes(4096))
+    except OSError as exc:
+        assert exc.errno == errno.ENOSPC
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_publish_and_rollback_on_a_full_disk_say_so_and_work_again_once_space_is_freed(
+    tiny_disk,
+):
+    url = two_versions(tiny_disk / "pwguard.db")
+    store = Storage(url)
+    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
+                          storage=store, key=Ed25519PrivateKey.generate()))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    before = stored(store)
+    free = (f"free disk space at {tiny_disk}, where the SQLite file and its -wal file grow; "
+            "nothing changed")
+    # another connection keeps the -shm file: the write itself finds the disk full
+    reader = sqlite3.connect(tiny_disk / "pwguard.db")
+    reader.execute("SELECT version FROM pwguard_active").fetchall()
+    filler = fill(tiny_disk)
+    full = {"detail": f"the database is full (disk full): {free}"}
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    assert (resp.status_code, resp.json()) == (503, full)
+    resp = c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth)
+    assert (resp.status_code, resp.json()) == (503, full)
+    # no connection left (the -wal and -shm files are gone): a new one cannot make its -shm
+    # file (SQLITE_IOERR_SHMSIZE)
+    reader.close()
+    fill(tiny_disk)
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth)
+    assert (resp.status_code, resp.json()) == (503, {
+        "detail": f"the database is full (disk full, or an I/O error growing its -shm file): "
+                  f"{free}"})
+    assert "retry-after" not in resp.headers
+    filler.unlink()
+    assert stored(store) == before
+    assert c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=auth).status_code == 201
+    assert c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth).status_code \
+        == 200
     store.close()
 
 

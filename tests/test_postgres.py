@@ -8,15 +8,23 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine, insert
+from sqlalchemy.exc import SQLAlchemyError
 
-from pwguard.api.storage import Storage
-from tests.serve import free_port, start_server
-from tests.server_cases import GOOD_DIR, check_bundle, variant
+from pwguard.api.app import create_app
+from pwguard.api.build import build_text
+from pwguard.api.settings import Settings
+from pwguard.api.storage import Storage, versions
+from tests.serve import free_port, start_server, wait_until
+from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
+from tests.test_api_unit import TOKEN, Client
 
 PG_BIN = Path(os.environ.get("PWGUARD_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
@@ -163,3 +171,232 @@ def test_serve_with_a_role_that_may_only_select_exits_2_naming_the_grant(tmp_pat
         with storage.engine.begin() as conn:
             conn.exec_driver_sql("DROP OWNED BY pwguard_reader")
             conn.exec_driver_sql("DROP ROLE pwguard_reader")
+
+
+# A password in every URL below: no message may show it.
+PASSWORD = "pw-s3cret-never-shown"
+SEEDED = ("aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb")
+
+
+@pytest.fixture
+def writer(storage: Storage, pg_url: str) -> Iterator[str]:
+    """A role with the privileges the server needs, on a database holding two versions
+    (the second active); yield its URL (with a password, which trust auth ignores)."""
+    for version in SEEDED:
+        storage.add_version(version, b"{}", b"{}")
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE pwguard_writer LOGIN PASSWORD '{PASSWORD}'")
+        conn.exec_driver_sql("GRANT SELECT, INSERT, UPDATE ON pwguard_versions, pwguard_active, "
+                             "pwguard_audit TO pwguard_writer")
+        conn.exec_driver_sql("GRANT USAGE ON SEQUENCE pwguard_audit_id_seq TO pwguard_writer")
+    try:
+        yield pg_url.replace("postgres@", f"pwguard_writer:{PASSWORD}@")
+    finally:
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql("DROP OWNED BY pwguard_writer")
+            conn.exec_driver_sql("DROP ROLE pwguard_writer")
+
+
+@pytest.fixture
+def admin_client() -> Iterator[Callable[[str], Client]]:
+    """Make the app in process on a URL (a new pool: role settings changed before apply)."""
+    made: list[Storage] = []
+
+    def make(url: str) -> Client:
+        made.append(Storage(url))
+        settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
+        return Client(create_app(settings, storage=made[-1], key=Ed25519PrivateKey.generate()))
+
+    yield make
+    for store in made:
+        store.close()
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def publish(c: Client) -> httpx.Response:
+    return c.put("/v1/admin/rules", content=GOOD_TEXT.encode(), headers=AUTH)
+
+
+def roll_back(c: Client) -> httpx.Response:
+    return c.post(f"/v1/admin/versions/{SEEDED[0]}/activate", headers=AUTH)
+
+
+def unchanged(storage: Storage) -> bool:
+    """Nothing stored, activated or audited since the `writer` fixture."""
+    return (storage.active_version(), storage.count_versions(),
+            [e.action for e in storage.audit_entries()]) == (SEEDED[1], 2, ["publish"] * 2)
+
+
+def waits_for_a_lock(storage: Storage) -> bool:
+    with storage.engine.connect() as conn:
+        return bool(conn.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE usename = 'pwguard_writer' "
+            "AND wait_event_type = 'Lock'").scalar())
+
+
+def in_thread(call: Callable[[], httpx.Response]) -> tuple[threading.Thread, list[httpx.Response]]:
+    answers: list[httpx.Response] = []
+    thread = threading.Thread(target=lambda: answers.append(call()))
+    thread.start()
+    return thread, answers
+
+
+def test_publish_and_rollback_past_the_lock_timeout_on_postgresql_say_retry(
+    storage, writer, admin_client, caplog
+):
+    # they answered "database unavailable ... (see /healthz)" while /healthz said "ok"
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER ROLE pwguard_writer SET lock_timeout = '200ms'")
+    c = admin_client(writer)
+    locked = {"detail": "the database is locked (lock timeout): another session held a lock on "
+                        "the pwguard tables past lock_timeout; retry, and if it persists find "
+                        "that session in pg_locks and pg_stat_activity; nothing changed"}
+    with storage.engine.connect() as holder:
+        holder.exec_driver_sql("SELECT * FROM pwguard_active FOR UPDATE")
+        for resp in (publish(c), roll_back(c)):
+            assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == \
+                (503, locked, "5")
+        assert c.get("/healthz").json()["database"] == "ok"
+        holder.rollback()
+    assert unchanged(storage)
+    assert publish(c).status_code == 201  # once the lock is released, the same call works
+    assert PASSWORD not in caplog.text
+
+
+def test_a_serialization_failure_on_postgresql_answers_503_retry(storage, writer, admin_client):
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER ROLE pwguard_writer SET default_transaction_isolation = "
+                             "'repeatable read'")
+    c = admin_client(writer)
+    with storage.engine.connect() as holder:
+        holder.exec_driver_sql("UPDATE pwguard_active SET updated_at = now()")
+        thread, answers = in_thread(lambda: publish(c))
+        wait_until(lambda: waits_for_a_lock(storage), 30, "the publish to wait for the row")
+        holder.commit()  # the row it waits for changed: repeatable read cannot go on
+        thread.join(30)
+    resp = answers[0]
+    assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (503, {
+        "detail": "the database is busy (serialization failure): a concurrent transaction "
+                  "changed the same rows; retry; nothing changed"}, "1")
+    assert unchanged(storage)
+    assert publish(c).status_code == 201
+
+
+def test_a_deadlock_on_postgresql_answers_503_retry(storage, writer, admin_client):
+    c = admin_client(writer)
+    built = build_text(GOOD_TEXT, "request.yaml", None).built
+    assert built is not None
+    with storage.engine.connect() as holder:
+        holder.exec_driver_sql("SET LOCAL deadlock_timeout = '20s'")  # the publish finds it
+        holder.execute(insert(versions).values(  # the publish's version, not committed
+            version=built.version, created_at=datetime.now(UTC), note="", actor="",
+            payload=b"{}", bundle=b"{}"))
+        thread, answers = in_thread(lambda: publish(c))
+        wait_until(lambda: waits_for_a_lock(storage), 30, "the publish to wait for the insert")
+        holder.exec_driver_sql("SELECT * FROM pwguard_active FOR UPDATE")  # the publish holds it
+        thread.join(30)
+        holder.rollback()
+    resp = answers[0]
+    assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (503, {
+        "detail": "the database is busy (deadlock): another session locked the pwguard tables "
+                  "in another order; retry; nothing changed"}, "1")
+    assert unchanged(storage)
+    assert publish(c).status_code == 201
+
+
+def test_too_many_connections_on_postgresql_answer_503_naming_the_limits(
+    storage, writer, admin_client, caplog
+):
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER ROLE pwguard_writer CONNECTION LIMIT 0")
+    c = admin_client(writer)
+    for resp in (publish(c), roll_back(c)):
+        assert (resp.status_code, resp.json(), resp.headers["retry-after"]) == (503, {
+            "detail": "the database refuses connections (too many connections): raise "
+                      "max_connections on the PostgreSQL server (or the CONNECTION LIMIT of role "
+                      "pwguard_writer or database postgres), or have other clients hold fewer, "
+                      "then retry; nothing changed"}, "5")
+    assert PASSWORD not in caplog.text
+    assert unchanged(storage)
+
+
+def test_out_of_memory_on_postgresql_answers_503_naming_it(storage, writer, admin_client):
+    # no test can exhaust the server's memory: a trigger raises the error as PostgreSQL would
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE FUNCTION pwguard_test_oom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "RAISE EXCEPTION 'out of memory' USING ERRCODE = 'out_of_memory', "
+            "DETAIL = 'Failed on request of size 8192.'; END $$")
+        conn.exec_driver_sql("CREATE TRIGGER oom BEFORE INSERT ON pwguard_versions "
+                             "FOR EACH ROW EXECUTE FUNCTION pwguard_test_oom()")
+    c = admin_client(writer)
+    try:
+        resp = publish(c)
+        assert (resp.status_code, resp.json()) == (503, {
+            "detail": "the database is out of memory (out of memory): free memory on the "
+                      "PostgreSQL server or lower its memory settings (work_mem, "
+                      "shared_buffers), then retry; nothing changed"})
+        assert "retry-after" not in resp.headers
+        assert unchanged(storage)
+    finally:
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql("DROP TRIGGER oom ON pwguard_versions")
+            conn.exec_driver_sql("DROP FUNCTION pwguard_test_oom")
+
+
+@pytest.fixture
+def tiny_tablespace(pg_url: str) -> Iterator[str]:
+    """A database whose tables live on a 512 KiB tmpfs (needs root); yield its URL."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    disk = Path(tempfile.mkdtemp(prefix="pwguard-tablespace-"))  # (postgres can reach it)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(disk)],
+                             capture_output=True, text=True, check=False)
+    if mounted.returncode != 0:
+        disk.rmdir()
+        pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
+    shutil.chown(disk, "postgres", "postgres")
+    admin = create_engine(Storage(pg_url).url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"CREATE TABLESPACE pwguard_tiny LOCATION '{disk}'")
+            conn.exec_driver_sql("CREATE DATABASE pwguard_disk")
+            conn.exec_driver_sql("ALTER DATABASE pwguard_disk SET default_tablespace = "
+                                 "pwguard_tiny")
+        yield pg_url.replace("/postgres?", "/pwguard_disk?").replace(
+            "postgres@", f"postgres:{PASSWORD}@")
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("DROP DATABASE IF EXISTS pwguard_disk WITH (FORCE)")
+            conn.exec_driver_sql("DROP TABLESPACE IF EXISTS pwguard_tiny")
+        admin.dispose()
+        subprocess.run(["umount", "-l", str(disk)], check=True)
+        disk.rmdir()
+
+
+def test_a_publish_on_a_full_postgresql_disk_answers_503_naming_it(tiny_tablespace,
+                                                                  admin_client):
+    store = Storage(tiny_tablespace)
+    store.create_schema()  # pwguard_versions has no page yet: a version needs a new one
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE filler (b bytea)")
+    with pytest.raises(SQLAlchemyError) as full:  # fill the tablespace
+        for _ in range(1000):
+            with store.engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO filler SELECT decode(repeat('ab', 8000), "
+                                     "'hex') FROM generate_series(1, 8)")
+    assert getattr(full.value.orig, "sqlstate", None) == "53100"
+    c = admin_client(tiny_tablespace)
+    resp = publish(c)
+    assert (resp.status_code, resp.json()) == (503, {
+        "detail": "the database is full (disk full): free disk space on the PostgreSQL server, "
+                  "where its data directory or the tables' tablespace lives; nothing changed"})
+    assert "retry-after" not in resp.headers
+    assert (store.active_version(), store.count_versions(), store.audit_entries()) == \
+        (None, 0, [])
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE filler")
+    assert publish(c).status_code == 201
+    store.close()

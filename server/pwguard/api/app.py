@@ -37,7 +37,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings, configure_logging
 from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
-from pwguard.api.storage import Storage, driver_message, write_refusal
+from pwguard.api.storage import Storage, database_failure, driver_message
 
 log = logging.getLogger("pwguard.api")
 
@@ -321,16 +321,18 @@ async def refuse_bad_request(request: Request, exc: Exception) -> JSONResponse:
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     """503 with one log line when the database fails a request (not a 500 and a traceback).
 
-    A database that answers but refuses writes (read-only, permission denied) is named with
-    the fix: /healthz only reads, so it would say the database is fine.
+    A failure the administrator can act on (`database_failure`: read-only, permission denied,
+    a full disk, a lock, too many connections...) is named with the fix: /healthz only reads,
+    so it would say the database is fine. A transient one says when to retry (Retry-After).
     """
     reason = database_error(exc)
-    refusal = write_refusal(exc, request.app.state.storage.url)
-    if refusal is not None:
-        log.warning("%s %s: the database refuses writes (%s): %s", request.method,
-                    request.url.path, reason, refusal.fix)
-        return JSONResponse({"detail": f"the database refuses writes ({refusal.why}): "
-                             f"{refusal.fix}; nothing changed"}, status_code=503)
+    failure = database_failure(exc, request.app.state.storage.url)
+    if failure is not None:
+        log.warning("%s %s: the database %s (%s): %s", request.method, request.url.path,
+                    failure.state, reason, failure.fix)
+        retry = {} if failure.retry_after is None else {"Retry-After": str(failure.retry_after)}
+        return JSONResponse({"detail": f"{failure.detail}; nothing changed"}, status_code=503,
+                            headers=retry)
     log.warning("%s %s: database unavailable (%s)", request.method, request.url.path, reason)
     return JSONResponse(
         {"detail": "database unavailable; nothing changed (see /healthz)"}, status_code=503

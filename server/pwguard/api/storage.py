@@ -9,6 +9,8 @@ timeout), PostgreSQL locks the single `active` row (`SELECT ... FOR UPDATE`).
 from __future__ import annotations
 
 import logging
+import re
+import shlex
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,13 +159,73 @@ class WriteRefusal:
     fix: str
 
 
+@dataclass(frozen=True)
+class DatabaseFailure:
+    """A database error the administrator can act on: what the database does (`state`: "is
+    full", "is locked"...), `why` in a few words, and `fix`: what to do (no SQL values, no
+    secrets). A transient one (a lock, a conflict, no connection free) has `retry_after`
+    seconds: the same request may succeed then as it is."""
+
+    state: str
+    why: str
+    fix: str
+    retry_after: int | None = None
+
+    @property
+    def detail(self) -> str:
+        return f"the database {self.state} ({self.why}): {self.fix}"
+
+
+def _sql_name(name: str | None, placeholder: str) -> str:
+    """A role or database name as SQL writes it (quoted unless plain lowercase)."""
+    if not name:
+        return placeholder
+    return name if re.fullmatch(r"[a-z_][a-z0-9_$]*", name) else '"' + name.replace('"', '""') + '"'
+
+
+# PostgreSQL's words for refusing a connection, by SQLSTATE. psycopg gives no SQLSTATE when
+# the server refuses a connection (only libpq's text, with `pgconn` set), so it is read from
+# the server's message then; an unknown message, or a server speaking another language, stays
+# unnamed. The password methods fail with 28P01, the others (peer, ident...) with 28000.
+CONNECT_REFUSALS = (
+    (re.compile(r'permission denied for database "'), "42501"),
+    (re.compile(r"(password|LDAP|RADIUS|PAM|BSD) authentication failed for user "), "28P01"),
+    (re.compile(r'role ".*" (does not exist|is not permitted to log in)|no pg_hba\.conf entry '
+                r"|pg_hba\.conf rejects |.*authentication failed for user "), "28000"),
+    (re.compile(r'database ".*" does not exist'), "3D000"),
+    (re.compile(r"sorry, too many clients|too many connections for |remaining connection slots "
+                r"are reserved"), "53300"),
+)
+
+
+def server_said(exc: BaseException) -> str:
+    """What the database said: for a refused PostgreSQL connection the server's FATAL line
+    without libpq's "connection to server ... failed:" before it, else `driver_message`."""
+    first = driver_message(exc)
+    said = re.search(r"FATAL:\s+(.*)", first)
+    if said:
+        return said.group(1).strip()
+    return re.sub(r"^connection failed: connection to server .*? failed: ", "", first)
+
+
+def _postgres_error(orig: BaseException) -> tuple[str, bool]:
+    """The SQLSTATE of a PostgreSQL error ("" if none is known) and whether it refused the
+    connection itself (psycopg sets `pgconn` only on an error of a connection attempt)."""
+    at_connect = getattr(orig, "pgconn", None) is not None
+    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    if at_connect and not sqlstate:
+        said = server_said(orig)
+        sqlstate = next((code for words, code in CONNECT_REFUSALS if words.match(said)), "")
+    return sqlstate, at_connect
+
+
 def write_refusal(exc: BaseException, url: str) -> WriteRefusal | None:
     """Whether a database error says the database is read-only or the server's role lacks a
     privilege (a read-only SQLite file, a PostgreSQL role with SELECT only, a standby), and
     what to do about it; None for any other error (a connection lost, a damaged file...)."""
     orig = getattr(exc, "orig", None) or exc
     sqlite_name = str(getattr(orig, "sqlite_errorname", "") or "")
-    sqlstate = str(getattr(orig, "sqlstate", "") or "")
+    sqlstate, at_connect = _postgres_error(orig)
     parsed = make_url(url)
     if sqlite_name.startswith("SQLITE_READONLY") or sqlite_name == "SQLITE_PERM":
         if parsed.query.get("mode") == "ro":
@@ -173,8 +235,8 @@ def write_refusal(exc: BaseException, url: str) -> WriteRefusal | None:
             "-wal and -shm files"
         return WriteRefusal("read-only", f"make {files} and its folder writable by the user "
                             "pwguard runs as")
-    if sqlstate == "42501":  # insufficient_privilege
-        role = parsed.username or "<role>"
+    if sqlstate == "42501" and not at_connect:  # insufficient_privilege (on a table)
+        role = _sql_name(parsed.username, "<role>")
         return WriteRefusal(
             "permission denied",
             "GRANT SELECT, INSERT, UPDATE ON pwguard_versions, pwguard_active, pwguard_audit "
@@ -185,6 +247,97 @@ def write_refusal(exc: BaseException, url: str) -> WriteRefusal | None:
         return WriteRefusal(
             "read-only", "point PWGUARD_DATABASE_URL at the primary server, not a standby, "
             "with a role whose transactions are not read-only (default_transaction_read_only)")
+    return None
+
+
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_FULL = 5, 6, 13  # primary result codes
+
+
+def database_failure(exc: BaseException, url: str) -> DatabaseFailure | None:
+    """What a database error means to the administrator and what to do, by SQLite result code
+    or PostgreSQL SQLSTATE: a refusal to write (`write_refusal`), a full disk, a lock held too
+    long, a conflict, too many connections, no memory, a connection refused at start (no
+    CONNECT privilege, a wrong password, a role or database missing); None for any other."""
+    refusal = write_refusal(exc, url)
+    if refusal is not None:
+        return DatabaseFailure("refuses writes", refusal.why, refusal.fix)
+    orig = getattr(exc, "orig", None) or exc
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int):
+        return _sqlite_failure(sqlite_code, str(getattr(orig, "sqlite_errorname", "")), url)
+    sqlstate, at_connect = _postgres_error(orig)
+    return _postgres_failure(sqlstate, at_connect, orig, url)
+
+
+def _sqlite_failure(code: int, name: str, url: str) -> DatabaseFailure | None:
+    path = sqlite_file(url)
+    file = str(path.absolute()) if path else "the SQLite file"
+    folder = str(path.absolute().parent) if path else "the SQLite file's folder"
+    grow = f"free disk space at {folder}, where the SQLite file and its -wal file grow"
+    if code & 0xFF == SQLITE_FULL:
+        return DatabaseFailure("is full", "disk full", grow)
+    if name == "SQLITE_IOERR_SHMSIZE":  # what a full disk gives when the -shm file is new
+        return DatabaseFailure("is full", "disk full, or an I/O error growing its -shm file",
+                               grow)
+    if code & 0xFF in (SQLITE_BUSY, SQLITE_LOCKED):
+        holder = f" (fuser {file})" if path else ""
+        return DatabaseFailure(
+            "is locked", "busy", f"another process held the SQLite write lock on {file} past "
+            f"the busy timeout; retry, and if it persists find the process that holds it"
+            f"{holder}", retry_after=5)
+    return None
+
+
+def _postgres_failure(
+    sqlstate: str, at_connect: bool, orig: BaseException, url: str,
+) -> DatabaseFailure | None:
+    parsed = make_url(url)
+    role = _sql_name(parsed.username, "<role>")
+    database = _sql_name(parsed.database, "<database>")
+    refused = "refuses the connection"
+    if sqlstate == "42501" and at_connect:
+        return DatabaseFailure(refused, "permission denied",
+                               f"GRANT CONNECT ON DATABASE {database} TO {role}")
+    if at_connect and getattr(getattr(orig, "pgconn", None), "needs_password", False):
+        return DatabaseFailure(refused, "no password", f"pg_hba.conf asks role {role} for a "
+                               "password: put it in PWGUARD_DATABASE_URL "
+                               "(postgresql://user:password@host/db)")
+    if sqlstate == "28P01":
+        return DatabaseFailure(refused, "wrong password", f"check the password of role {role} "
+                               f"in PWGUARD_DATABASE_URL (ALTER ROLE {role} PASSWORD sets it), "
+                               "and the authentication method pg_hba.conf gives this host")
+    if sqlstate == "28000":
+        return DatabaseFailure(refused, "role refused", f"check that role {role} exists and "
+                               f"may log in (CREATE ROLE {role} LOGIN), and that pg_hba.conf "
+                               f"lets it connect to {database} from this host")
+    if sqlstate == "3D000":
+        owner = f"-O {shlex.quote(parsed.username)} " if parsed.username else ""
+        name = shlex.quote(parsed.database) if parsed.database else "<database>"
+        return DatabaseFailure(refused, "no such database", f"create it (createdb {owner}"
+                               f"{name}), or fix the database name in PWGUARD_DATABASE_URL")
+    if sqlstate == "53300":
+        return DatabaseFailure(
+            "refuses connections", "too many connections", "raise max_connections on the "
+            f"PostgreSQL server (or the CONNECTION LIMIT of role {role} or database "
+            f"{database}), or have other clients hold fewer, then retry", retry_after=5)
+    if sqlstate == "53100":
+        return DatabaseFailure("is full", "disk full", "free disk space on the PostgreSQL "
+                               "server, where its data directory or the tables' tablespace lives")
+    if sqlstate == "53200":
+        return DatabaseFailure("is out of memory", "out of memory", "free memory on the "
+                               "PostgreSQL server or lower its memory settings (work_mem, "
+                               "shared_buffers), then retry")
+    if sqlstate == "55P03":
+        return DatabaseFailure(
+            "is locked", "lock timeout", "another session held a lock on the pwguard tables "
+            "past lock_timeout; retry, and if it persists find that session in pg_locks and "
+            "pg_stat_activity", retry_after=5)
+    if sqlstate == "40001":
+        return DatabaseFailure("is busy", "serialization failure", "a concurrent transaction "
+                               "changed the same rows; retry", retry_after=1)
+    if sqlstate == "40P01":
+        return DatabaseFailure("is busy", "deadlock", "another session locked the pwguard "
+                               "tables in another order; retry", retry_after=1)
     return None
 
 
