@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import subprocess
@@ -20,8 +21,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.app import create_app
 from pwguard.api.build import build_text
-from pwguard.api.settings import Settings
-from pwguard.api.storage import Storage, versions
+from pwguard.api.settings import Settings, shown_url
+from pwguard.api.storage import Storage, engine_url, versions
 from tests.serve import free_port, start_server, wait_until
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
 from tests.test_api_unit import TOKEN, Client
@@ -358,7 +359,7 @@ def tiny_tablespace(pg_url: str) -> Iterator[str]:
         disk.rmdir()
         pytest.skip(f"cannot mount a tmpfs: {mounted.stderr.strip()}")
     shutil.chown(disk, "postgres", "postgres")
-    admin = create_engine(Storage(pg_url).url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(engine_url(pg_url), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"CREATE TABLESPACE pwguard_tiny LOCATION '{disk}'")
@@ -400,3 +401,107 @@ def test_a_publish_on_a_full_postgresql_disk_answers_503_naming_it(tiny_tablespa
         conn.exec_driver_sql("DROP TABLE filler")
     assert publish(c).status_code == 201
     store.close()
+
+
+def serve_refused(tmp_path: Path, url: str) -> str:
+    """Run `pwguard serve` on `url` expecting exit 2; its one line of stderr."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")},
+           "PWGUARD_DATABASE_URL": url, "PWGUARD_PORT": str(free_port()),
+           "PWGUARD_SIGNING_KEY": base64.b64encode(bytes(32)).decode()}
+    proc = subprocess.run([sys.executable, "-m", "pwguard.cli", "serve", "--rules",
+                           str(GOOD_DIR)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert PASSWORD not in proc.stderr + proc.stdout
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr
+    return proc.stderr.rstrip("\n")
+
+
+def as_role(pg_url: str, role: str, database: str = "postgres", password: str = PASSWORD) -> str:
+    credentials = f"{role}:{password}" if password else role
+    return pg_url.replace("postgres@", f"{credentials}@").replace("/postgres?", f"/{database}?")
+
+
+def test_serve_refused_at_connect_says_why_and_the_fix_in_one_line(tmp_path, pg_url):
+    # a role without CONNECT got two lines (the server's FATAL and DETAIL) and no fix
+    admin = create_engine(engine_url(pg_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE pwguard_guest LOGIN PASSWORD '{PASSWORD}'")
+        conn.exec_driver_sql("CREATE ROLE pwguard_limited LOGIN CONNECTION LIMIT 0")
+        conn.exec_driver_sql("CREATE DATABASE pwguard_closed")
+        conn.exec_driver_sql("REVOKE CONNECT ON DATABASE pwguard_closed FROM PUBLIC")
+    refused = "the database refuses the connection"
+    try:
+        cases = {
+            as_role(pg_url, "pwguard_guest", "pwguard_closed"):
+                f'{refused} (permission denied: permission denied for database "pwguard_closed"'
+                "): GRANT CONNECT ON DATABASE pwguard_closed TO pwguard_guest",
+            as_role(pg_url, "pwguard_nobody"):
+                f'{refused} (role refused: role "pwguard_nobody" does not exist): check that '
+                "role pwguard_nobody exists and may log in (CREATE ROLE pwguard_nobody LOGIN), "
+                "and that pg_hba.conf lets it connect to postgres from this host",
+            as_role(pg_url, "pwguard_guest", "pwguard_missing"):
+                f'{refused} (no such database: database "pwguard_missing" does not exist): '
+                "create it (createdb -O pwguard_guest pwguard_missing), or fix the database "
+                "name in PWGUARD_DATABASE_URL",
+            as_role(pg_url, "pwguard_limited"):
+                "the database refuses connections (too many connections: too many connections "
+                'for role "pwguard_limited"): raise max_connections on the PostgreSQL server '
+                "(or the CONNECTION LIMIT of role pwguard_limited or database postgres), or "
+                "have other clients hold fewer, then retry",
+        }
+        for url, said in cases.items():
+            assert serve_refused(tmp_path, url) == \
+                f"pwguard serve: PWGUARD_DATABASE_URL {shown_url(url)!r}: {said}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("DROP DATABASE pwguard_closed")
+            conn.exec_driver_sql("DROP ROLE pwguard_guest")
+            conn.exec_driver_sql("DROP ROLE pwguard_limited")
+        admin.dispose()
+
+
+def test_serve_refused_a_password_says_check_it_or_give_it(tmp_path, pg_url):
+    admin = create_engine(engine_url(pg_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE pwguard_guest LOGIN PASSWORD '{PASSWORD}'")
+        hba = Path(conn.exec_driver_sql("SHOW hba_file").scalar())
+    trusted = hba.read_text()
+    hba.write_text("local all pwguard_guest scram-sha-256\n" + trusted)  # a password, for it
+
+    def asks_for_password() -> bool:
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_reload_conf()")
+        probe = create_engine(engine_url(as_role(pg_url, "pwguard_guest", password="")))
+        try:
+            probe.connect().close()
+        except SQLAlchemyError:
+            return True
+        finally:
+            probe.dispose()
+        return False
+
+    try:
+        wait_until(asks_for_password, 30, "pg_hba.conf to ask pwguard_guest for a password")
+        refused = "the database refuses the connection"
+        wrong = as_role(pg_url, "pwguard_guest", password="wrong-" + PASSWORD)
+        assert serve_refused(tmp_path, wrong) == (
+            f"pwguard serve: PWGUARD_DATABASE_URL {shown_url(wrong)!r}: {refused} (wrong "
+            'password: password authentication failed for user "pwguard_guest"): check the '
+            "password of role pwguard_guest in PWGUARD_DATABASE_URL (ALTER ROLE pwguard_guest "
+            "PASSWORD sets it), and the authentication method pg_hba.conf gives this host")
+        none = as_role(pg_url, "pwguard_guest", password="")
+        assert serve_refused(tmp_path, none) == (
+            f"pwguard serve: PWGUARD_DATABASE_URL {shown_url(none)!r}: {refused} (no password: "
+            "fe_sendauth: no password supplied): pg_hba.conf asks role pwguard_guest for a "
+            "password: put it in PWGUARD_DATABASE_URL (postgresql://user:password@host/db)")
+        right = create_engine(engine_url(as_role(pg_url, "pwguard_guest")))
+        right.connect().close()  # (the right password gets in)
+        right.dispose()
+    finally:
+        hba.write_text(trusted)
+        with admin.connect() as conn:
+            conn.exec_driver_sql("SELECT pg_reload_conf()")
+            conn.exec_driver_sql("DROP ROLE pwguard_guest")
+        admin.dispose()

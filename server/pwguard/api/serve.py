@@ -24,7 +24,14 @@ from pwguard.api.settings import (
     validation_problems,
 )
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
-from pwguard.api.storage import Storage, driver_message, is_sqlite, write_refusal
+from pwguard.api.storage import (
+    Storage,
+    database_failure,
+    driver_message,
+    is_sqlite,
+    server_said,
+    write_refusal,
+)
 from pwguard.cliargs import parse_args
 
 log = logging.getLogger("pwguard.serve")
@@ -89,12 +96,17 @@ def database_hint(url: str, reason: str) -> str:
 
 def database_problem(url: str, exc: SQLAlchemyError, *, opening: bool) -> str:
     """One line for a database error at start: a database that refuses writes says so with
-    the fix; else the driver's reason (after a hint when it would not open)."""
+    the fix, as does any failure `database_failure` names (a connection refused, a full disk,
+    a lock...); else the driver's reason (after a hint when it would not open)."""
     where = f"PWGUARD_DATABASE_URL {shown_url(url)!r}"
     refusal = write_refusal(exc, url)
     if refusal is not None:
         return (f"{where}: the database refuses writes ({refusal.why}: {driver_message(exc)}), "
                 f"and the server stores each rules version there: {refusal.fix}")
+    failure = database_failure(exc, url)
+    if failure is not None:
+        return (f"{where}: the database {failure.state} ({failure.why}: {server_said(exc)}): "
+                f"{failure.fix}")
     reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
     if opening:
         return (f"cannot open the database PWGUARD_DATABASE_URL={shown_url(url)!r}: "
