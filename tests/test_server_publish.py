@@ -19,7 +19,7 @@ from pwguard.api import publish
 from pwguard.lint import lint_paths
 from pwguard.rules import loader
 from pwguard.rules.bundle import version_of
-from tests.serve import ROOT, RunningServer, free_port, server_fixture
+from tests.serve import ROOT, RunningServer, free_port, server_fixture, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
 
 publish_server = server_fixture("module", rules_dir=GOOD_DIR)
@@ -204,6 +204,18 @@ def test_publish_usage_and_connection_problems_exit_2(
     url = publish_server.url if server == "ok" else f"http://127.0.0.1:{free_port()}"
     assert run(monkeypatch, token, str(tmp_path), "--server", url, "--timeout", "5") == 2
     assert expected in capsys.readouterr().err
+
+
+def test_publish_to_a_server_started_without_an_admin_token_says_so(
+    tmp_path, monkeypatch, capsys
+):
+    # `make run` starts one: the token sent is not what is wrong, the server has none
+    (tmp_path / "r.yaml").write_text(variant(24))
+    with start_server(tmp_path / "srv", GOOD_DIR, {"PWGUARD_ADMIN_TOKEN": ""}) as srv:
+        assert run(monkeypatch, "any-token", str(tmp_path), "--server", srv.url) == 2
+    err = capsys.readouterr().err
+    assert "the server's admin API is off (it was started without PWGUARD_ADMIN_TOKEN)" in err
+    assert "refused the token" not in err and "Traceback" not in err
 
 
 def test_publish_by_a_user_with_a_non_ascii_name_records_it_as_the_actor(

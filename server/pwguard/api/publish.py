@@ -210,6 +210,12 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
                   "one request", file=sys.stderr)
         print(f"pwguard publish: the server refused the rules: {message}", file=sys.stderr)
         return 1
+    if resp.status_code == 401 and isinstance(detail, str) and "disabled" in detail:
+        # the server has no token at all (e.g. `make run`): the one sent is not the problem
+        print("pwguard publish: the server's admin API is off (it was started without "
+              "PWGUARD_ADMIN_TOKEN): restart it with PWGUARD_ADMIN_TOKEN set to the token you "
+              "publish with", file=sys.stderr)
+        return 2
     if resp.status_code == 401:
         print("pwguard publish: the server refused the token: check PWGUARD_ADMIN_TOKEN",
               file=sys.stderr)
