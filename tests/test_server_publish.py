@@ -218,6 +218,26 @@ def test_publish_to_a_server_started_without_an_admin_token_says_so(
     assert "refused the token" not in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [("/v1/rules", "--server is the server's base URL, without /v1/rules: pass --server {url}"),
+     ("/v1/", "--server is the server's base URL, without /v1: pass --server {url}"),
+     ("/pwguard", "is {url}/pwguard a pwguard server (`pwguard serve`, whose "
+      "{url}/pwguard/v1/rules is the bundle)? --server is its base URL")],
+    ids=["rules-url", "v1", "other-path"],
+)
+def test_a_server_url_with_a_path_that_answers_404_says_which_url_to_give(
+    publish_server, tmp_path, monkeypatch, capsys, path, expected
+):
+    (tmp_path / "r.yaml").write_text(variant(26))
+    before = served_version(publish_server)
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path), "--server",
+               publish_server.url + path) == 2
+    err = capsys.readouterr().err
+    assert "answered 404" in err and expected.format(url=publish_server.url) in err, err
+    assert served_version(publish_server) == before
+
+
 def test_publish_by_a_user_with_a_non_ascii_name_records_it_as_the_actor(
     publish_server, tmp_path, monkeypatch, capsys
 ):

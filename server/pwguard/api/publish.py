@@ -167,6 +167,17 @@ def redirect_problem(resp: httpx.Response, url: str) -> str:
             f"--server {suggestion.rstrip('/')}")
 
 
+def not_a_server_hint(url: str) -> str:
+    """What to check when the PUT URL is not a pwguard server's admin API (404, 405)."""
+    base = url.removesuffix(ADMIN_RULES)
+    for tail in ("/v1/rules.json", "/v1/rules", "/v1/admin", "/v1"):
+        if base.rstrip("/").endswith(tail):
+            return (f"--server is the server's base URL, without {tail}: pass --server "
+                    f"{base.rstrip('/').removesuffix(tail) or base}")
+    return (f"is {base} a pwguard server (`pwguard serve`, whose {base}/v1/rules is the "
+            "bundle)? --server is its base URL; a static export or CDN cannot be published to")
+
+
 def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> int:
     """Print what the server answered to the PUT; return the exit code."""
     try:
@@ -228,5 +239,7 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
     if resp.status_code == 413:
         line += (f"; the rules ({len(body.data) if body else '?'} bytes) are over the server's "
                  "PWGUARD_MAX_BODY_BYTES: raise it on the server")
+    if resp.status_code in (404, 405):
+        line += f"; {not_a_server_hint(url)}"
     print(line, file=sys.stderr)
     return 2
