@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ from pwguard.api import publish
 from pwguard.lint import lint_paths
 from pwguard.rules import loader
 from pwguard.rules.bundle import version_of
+from tests.certs import CertFiles, make_cert
 from tests.serve import ROOT, RunningServer, free_port, server_fixture, start_server
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
 
@@ -307,10 +309,10 @@ def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
 
 
 @contextmanager
-def answering(status: int, body: object = None, headers: dict[str, str] | None = None
-              ) -> Iterator[str]:
+def answering(status: int, body: object = None, headers: dict[str, str] | None = None,
+              tls: CertFiles | None = None) -> Iterator[str]:
     """A real HTTP server on a free loopback port that answers every PUT with `status`, the
-    JSON of `body` and `headers`; yields its base URL."""
+    JSON of `body` and `headers` (over TLS with `tls`); yields its base URL."""
     data = b"" if body is None else json.dumps(body).encode()
 
     class Handler(BaseHTTPRequestHandler):
@@ -328,10 +330,14 @@ def answering(status: int, body: object = None, headers: dict[str, str] | None =
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
@@ -373,6 +379,29 @@ def test_a_redirect_names_where_it_goes_and_the_server_url_to_give(
         assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
     err = capsys.readouterr().err
     assert expected.format(host="127.0.0.1:1") in err, err
+
+
+def test_a_certificate_from_an_unknown_ca_names_ssl_cert_file(tmp_path, monkeypatch, capsys):
+    (tmp_path / "r.yaml").write_text(variant(64))
+    cert = make_cert(tmp_path / "tls", ["rules.corp"])
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    with answering(200, {"version": "v", "changed": False}, tls=cert) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+        err = capsys.readouterr().err
+        assert "CERTIFICATE_VERIFY_FAILED" in err and "set SSL_CERT_FILE to that CA's PEM" in err
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert.cert))  # the fix it names works
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 0
+
+
+def test_https_to_the_plain_http_server_says_it_speaks_http(
+    publish_server, tmp_path, monkeypatch, capsys
+):
+    (tmp_path / "r.yaml").write_text(variant(65))
+    url = publish_server.url.replace("http://", "https://")
+    assert run(monkeypatch, publish_server.admin_token, str(tmp_path), "--server", url) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach" in err and "the server answers plain HTTP there" in err, err
 
 
 @pytest.mark.parametrize("token", ["tok\nSECRET123", "tok\x01SECRET123", "tok\rSECRET123"],

@@ -124,9 +124,22 @@ def main(argv: list[str]) -> int:
         reason = str(exc) or type(exc).__name__
         if len(token) >= 8:  # httpx's messages do not quote headers; should one ever, hide it
             reason = reason.replace(token, "***")
-        print(f"pwguard publish: cannot reach {url}: {reason}", file=sys.stderr)
+        print(f"pwguard publish: cannot reach {url}: {reason}{tls_hint(reason)}",
+              file=sys.stderr)
         return 2
     return report(resp, url, body)
+
+
+def tls_hint(reason: str) -> str:
+    """The likely fix of a TLS failure, from its message; empty for other failures."""
+    if "CERTIFICATE_VERIFY_FAILED" in reason:
+        return ("; if the server's certificate comes from your own CA, set SSL_CERT_FILE to "
+                "that CA's PEM file (publish trusts the certifi bundle, not the system store)")
+    if any(sign in reason for sign in ("WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE",
+                                       "PACKET_LENGTH_TOO_LONG")):
+        return ("; the server answers plain HTTP there (`pwguard serve` does): use the https:// "
+                "URL of its TLS proxy, or http:// on a trusted network")
+    return ""
 
 
 REDIRECTS = (301, 302, 303, 307, 308)
