@@ -394,6 +394,21 @@ def test_a_certificate_from_an_unknown_ca_names_ssl_cert_file(tmp_path, monkeypa
         assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 0
 
 
+@pytest.mark.parametrize(
+    ("server", "warned"),
+    [("http://192.0.2.1:9", True), ("http://rules.corp.invalid", True),
+     ("http://127.0.0.1:9", False), ("http://localhost:9", False), ("http://[::1]:9", False),
+     ("https://192.0.2.1:9", False)],
+)
+def test_plain_http_to_another_machine_is_warned_about(
+    tmp_path, monkeypatch, capsys, server, warned
+):
+    (tmp_path / "r.yaml").write_text(variant(66))
+    assert run(monkeypatch, "t", str(tmp_path), "--server", server, "--timeout", "0.5") == 2
+    err = capsys.readouterr().err
+    assert ("the admin token and the rules travel in clear" in err) == warned, err
+
+
 def test_https_to_the_plain_http_server_says_it_speaks_http(
     publish_server, tmp_path, monkeypatch, capsys
 ):

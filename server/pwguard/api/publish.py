@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import os
 import re
 import sys
@@ -51,6 +52,20 @@ def server_url_problem(server: str) -> str | None:
     return None
 
 
+def cleartext_warning(server: str) -> str | None:
+    """A warning when --server is plain http to another machine: the token travels in clear."""
+    url = httpx.URL(server)
+    host = url.host.strip("[]").lower()
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+    if url.scheme != "http" or loopback:
+        return None
+    return (f"warning: {server} is plain http: the admin token and the rules travel in clear; "
+            "use the https:// URL of the server's TLS proxy")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pwguard publish",
@@ -78,6 +93,9 @@ def main(argv: list[str]) -> int:
     if url_problem:
         print(f"pwguard publish: {url_problem}", file=sys.stderr)
         return 2
+    warning = cleartext_warning(args.server)
+    if warning:
+        print(f"pwguard publish: {warning}", file=sys.stderr)
     if len(args.note) > 500:
         print("pwguard publish: --note is limited to 500 characters", file=sys.stderr)
         return 2
