@@ -326,6 +326,16 @@ def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):
     assert public_key_b64(load_private_key(str(path))) == public_key_b64(first)
 
 
+def test_every_start_logs_the_public_key_the_extension_needs(tmp_path):
+    # dev prints it once when it generates the key; a later start must still say it
+    with start_server(tmp_path, rules_dir=GOOD_DIR, env={"PWGUARD_SIGNING_KEY": ""}) as srv:
+        key = public_key_b64(load_private_key(str(tmp_path / "pwguard.db.signing-key")))
+        srv.log_path.unlink()
+        srv.restart()
+        assert "generated a dev signing key" not in srv.log()
+        assert f"public key {key} (the extension's publicKey)" in srv.log()
+
+
 def test_dev_never_creates_the_folder_of_the_database(tmp_path):
     # it created the missing folders (as root: /nonexistent/dir/) for the dev signing key
     missing = tmp_path / "nonexistent" / "dir"

@@ -23,7 +23,7 @@ from pwguard.api.settings import (
     sqlite_file_problem,
     validation_problems,
 )
-from pwguard.api.signing import SigningKeyError, key_id, sign_bundle
+from pwguard.api.signing import SigningKeyError, key_id, public_key_b64, sign_bundle
 from pwguard.api.storage import (
     Storage,
     database_failure,
@@ -213,7 +213,8 @@ def prepare(settings: Settings) -> int:
         return fail(database_problem(settings.database_url, exc, opening=False))
     finally:
         storage.close()
-    log.info("signing key id %s", key_id(key))
+    log.info("signing key id %s, public key %s (the extension's publicKey)", key_id(key),
+             public_key_b64(key))
     return 0
 
 
