@@ -379,3 +379,24 @@ def test_phrase_automaton_gives_the_rules_of_every_phrase_found() -> None:
         assert rules.phrase_bits(folded) == plain, folded
         hits += plain != 0
     assert hits > 100
+
+
+def test_an_mhtml_save_is_refused_with_the_format_to_save_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Chrome's "Webpage, Single File": quoted-printable HTML in a MIME archive, where
+    # type=3D"checkbox" hides every box; it read as "0 controls", exit 0
+    import quopri
+
+    html = (RULES / "fixtures" / "change-password" / "en.2025.html").read_bytes()
+    page = tmp_path / "saved.mhtml"
+    page.write_bytes(
+        b"From: <Saved by Blink>\r\nSnapshot-Content-Location: https://accounts.zoho.com/\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/related;\r\n\ttype=\"text/html\";\r\n"
+        b"\tboundary=\"----B----\"\r\n\r\n------B----\r\nContent-Type: text/html\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n" + quopri.encodestring(html)
+        + b"\r\n------B------\r\n")
+    assert main([str(page)]) == 2
+    assert capsys.readouterr().err == (
+        f"pwguard scan: {page} is an MHTML archive (\"Webpage, Single File\"), which scan does "
+        "not read: save the page as \"Webpage, Complete\" (an .html file) and scan that\n")

@@ -216,6 +216,17 @@ def table(controls: list[Control]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+MIME_HEADERS = (b"from:", b"mime-version:", b"content-type:", b"subject:", b"date:",
+                b"snapshot-content-location:", b"content-location:", b"message-id:")
+
+
+def is_mhtml(data: bytes) -> bool:
+    """Whether a saved page is an MHTML (.mht/.mhtml) archive rather than HTML: it opens with
+    MIME headers and declares multipart/related."""
+    head = data[:4096].lstrip().lower()
+    return head.startswith(MIME_HEADERS) and b"multipart/related" in head
+
+
 def url_problem(url: str | None) -> str | None:
     """Why --url cannot be a page's URL, or None. A relative or non-https URL matches no
     rule's sites, so every dangerous box would be reported uncovered."""
@@ -269,6 +280,11 @@ def main(argv: list[str]) -> int:
         except FileProblem as exc:
             reason = f"larger than {MAX_PAGE} bytes" if exc.too_large else exc.reason
             print(f"pwguard scan: cannot read {printable(name)}: {reason}", file=sys.stderr)
+            return 2
+        if is_mhtml(data):  # its HTML is quoted-printable: every box would go unseen
+            print(f"pwguard scan: {printable(name)} is an MHTML archive (\"Webpage, Single "
+                  "File\"), which scan does not read: save the page as \"Webpage, Complete\" "
+                  "(an .html file) and scan that", file=sys.stderr)
             return 2
         controls += scan_page(path, Page(data), rules, vocab)
     findings = findings_of(controls)
