@@ -178,6 +178,15 @@ def test_keygen_writes_a_0600_private_key_and_prints_the_policy_public_key(tmp_p
     assert verify_bundle(sign_bundle(PAYLOAD, key), policy["publicKey"])["format"] == 1
 
 
+def test_keygen_into_a_relative_folder_prints_the_absolute_key_path_to_set(
+    tmp_path, monkeypatch, capsys
+):
+    # the server (a service, another folder) would not find a path relative to here
+    monkeypatch.chdir(tmp_path)
+    assert keys.main(["--out", "k"]) == 0
+    assert f"PWGUARD_SIGNING_KEY={tmp_path / 'k' / keys.PRIVATE_NAME}\n" in capsys.readouterr().out
+
+
 def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path)]) == 0
     first = (tmp_path / keys.PRIVATE_NAME).read_bytes()

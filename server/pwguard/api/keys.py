@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
         print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
         return 2
     snippet = policy_snippet(pub, args.server_url)
-    print(f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private}")
+    print(f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private.absolute()}")
     print(f"public key:  {public}")
     print(f"key id:      {key_id(key)}")
     print()
