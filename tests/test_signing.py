@@ -14,9 +14,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from pwguard.api import keys
 from pwguard.api.signing import (
+    PRIVATE_KEY_NAME,
     BundleError,
     SigningKeyError,
     canonical_json,
+    generate_key_file,
     key_id,
     load_private_key,
     parse_public_keys,
@@ -94,6 +96,14 @@ def test_unusable_private_keys_name_the_setting_and_the_fix(tmp_path: Path):
     with pytest.raises(SigningKeyError, match=r"garbage.key.*pwguard keygen"):
         load_private_key(str(tmp_path / "garbage.key"))
 
+
+
+def test_the_folder_keygen_wrote_to_is_answered_with_the_key_file_in_it(tmp_path: Path):
+    generate_key_file(tmp_path / PRIVATE_KEY_NAME)
+    with pytest.raises(SigningKeyError) as info:
+        load_private_key(str(tmp_path))
+    assert str(info.value) == (f"PWGUARD_SIGNING_KEY: {tmp_path} is a folder; set "
+                               f"PWGUARD_SIGNING_KEY to {tmp_path / PRIVATE_KEY_NAME}")
 
 SEED = bytes(range(1, 33))
 PEM_BODY = "".join(private_key_pem(Ed25519PrivateKey.from_private_bytes(SEED)).decode()

@@ -138,6 +138,9 @@ def read_key_file(path: Path, where: str) -> str:
                 ) from None
         if exc.missing:
             message = f"no key file at {path}; create one with `pwguard keygen --out DIR`"
+        elif exc.not_regular and (path / PRIVATE_KEY_NAME).is_file():  # keygen's --out DIR
+            message = (f"{path} is a folder; set PWGUARD_SIGNING_KEY to "
+                       f"{path / PRIVATE_KEY_NAME}")
         elif exc.not_regular:
             message = f"{path} is not a regular file; {KEY_FILE_CONTENT}"
         elif exc.too_large:
