@@ -312,8 +312,9 @@ def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
 def answering(status: int, body: object = None, headers: dict[str, str] | None = None,
               tls: CertFiles | None = None) -> Iterator[str]:
     """A real HTTP server on a free loopback port that answers every PUT with `status`, the
-    JSON of `body` and `headers` (over TLS with `tls`); yields its base URL."""
-    data = b"" if body is None else json.dumps(body).encode()
+    JSON of `body` (bytes: as they are, as HTML) and `headers` (over TLS with `tls`); yields
+    its base URL."""
+    data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_PUT(self) -> None:
@@ -321,7 +322,8 @@ def answering(status: int, body: object = None, headers: dict[str, str] | None =
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type",
+                             "text/html" if isinstance(body, bytes) else "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -358,6 +360,19 @@ def test_odd_findings_in_a_422_are_shown_as_far_as_they_go_without_a_traceback(
     assert f"{tmp_path / 'r.yaml'}:0:4: X002 m" in err  # the line was not a number
     assert "3 finding(s) in the server's answer are not objects" in err
     assert "the server refused the rules: rules rejected" in err and "Traceback" not in err
+
+
+def test_an_html_error_page_is_told_in_one_line_by_its_title(tmp_path, monkeypatch, capsys):
+    # nginx serving a static export answers a PUT with its HTML 405 page
+    (tmp_path / "r.yaml").write_text(variant(67))
+    page = (b"<html>\r\n<head><title>405 Not Allowed</title></head>\r\n<body>\r\n"
+            b"<center><h1>405 Not Allowed</h1></center>\r\n</body>\r\n</html>\r\n")
+    with answering(405, page) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    err = capsys.readouterr().err
+    assert "<" not in err, err
+    assert f"pwguard publish: {url}/v1/admin/rules answered 405: 405 Not Allowed; is {url} a " \
+        "pwguard server" in err, err
 
 
 @pytest.mark.parametrize(

@@ -199,7 +199,7 @@ def redirect_problem(resp: httpx.Response, url: str) -> str:
 
 
 def not_a_server_hint(url: str) -> str:
-    """What to check when the PUT URL is not a pwguard server's admin API (404, 405)."""
+    """What to check when the PUT URL is not a pwguard server's admin API (404, 405, 501)."""
     base = url.removesuffix(ADMIN_RULES)
     for tail in ("/v1/rules.json", "/v1/rules", "/v1/admin", "/v1"):
         if base.rstrip("/").endswith(tail):
@@ -207,6 +207,15 @@ def not_a_server_hint(url: str) -> str:
                     f"{base.rstrip('/').removesuffix(tail) or base}")
     return (f"is {base} a pwguard server (`pwguard serve`, whose {base}/v1/rules is the "
             "bundle)? --server is its base URL; a static export or CDN cannot be published to")
+
+
+HTML_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+
+
+def one_line(text: str) -> str:
+    """A non-JSON answer told in one line: an HTML error page by its title, else its start."""
+    title = HTML_TITLE.search(text[:4000])
+    return " ".join((title.group(1) if title else text[:300]).split())[:300]
 
 
 def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> int:
@@ -265,12 +274,12 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
     if resp.status_code in REDIRECTS:
         print(f"pwguard publish: {redirect_problem(resp, url)}", file=sys.stderr)
         return 2
-    said = detail if detail is not None else resp.text[:300].strip()
+    said = detail if detail is not None else one_line(resp.text)
     line = f"pwguard publish: {url} answered {resp.status_code}: {said or '(no explanation)'}"
     if resp.status_code == 413:
         line += (f"; the rules ({len(body.data) if body else '?'} bytes) are over the server's "
                  "PWGUARD_MAX_BODY_BYTES: raise it on the server")
-    if resp.status_code in (404, 405):
+    if resp.status_code in (404, 405, 501):
         line += f"; {not_a_server_hint(url)}"
     print(line, file=sys.stderr)
     return 2
