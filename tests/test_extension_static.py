@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from pwguard.api import keys
 from pwguard.rules import bundle, sites
 
 REPO = Path(__file__).resolve().parent.parent
@@ -120,6 +121,9 @@ def test_manifest_key_gives_the_documented_chrome_extension_id() -> None:
     readme = (EXT / "README.md").read_text(encoding="utf-8")
     assert ext_id in readme, f"extension/README.md must document the Chrome id {ext_id}"
     assert "3rdparty" in readme and "extensions" in readme
+    # and `pwguard keygen` prints policy files for both browsers' ids
+    assert ext_id == keys.CHROME_EXTENSION_ID
+    assert manifest()["browser_specific_settings"]["gecko"]["id"] == keys.FIREFOX_EXTENSION_ID
 
 
 def test_locales_cover_every_message_with_descriptions() -> None:

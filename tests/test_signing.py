@@ -182,10 +182,16 @@ def test_keygen_writes_a_0600_private_key_and_prints_the_policy_public_key(tmp_p
     pub = public_key_b64(key)
     assert f"publicKey: {pub}" in out
     assert (tmp_path / "k" / keys.PUBLIC_NAME).read_text().strip() == pub
-    policy = json.loads(out[out.index("{"):])
-    assert policy == {"serverUrl": "https://rules.corp", "publicKey": pub, "pollMinutes": 5}
+    # the two policy files, ready to save: Chrome's, then Firefox's policies.json
+    decoder = json.JSONDecoder()
+    chrome, end = decoder.raw_decode(out, out.index("{"))
+    firefox, _ = decoder.raw_decode(out, out.index("{", end))
+    policy = {"serverUrl": "https://rules.corp", "publicKey": pub, "pollMinutes": 5}
+    assert chrome == {"3rdparty": {"extensions": {keys.CHROME_EXTENSION_ID: policy}}}
+    assert firefox == {
+        "policies": {"3rdparty": {"Extensions": {keys.FIREFOX_EXTENSION_ID: policy}}}}
     assert key_id(key) in out
-    assert verify_bundle(sign_bundle(PAYLOAD, key), policy["publicKey"])["format"] == 1
+    assert verify_bundle(sign_bundle(PAYLOAD, key), pub)["format"] == 1
 
 
 def test_keygen_into_a_relative_folder_prints_the_absolute_key_path_to_set(

@@ -24,8 +24,11 @@ from pwguard.cliargs import parse_args
 
 PRIVATE_NAME = PRIVATE_KEY_NAME
 PUBLIC_NAME = "pwguard-signing.pub"
-EXTENSION_POLICY_NAME = "pwguard-managed-policy.json"
-CHROME_EXTENSION_ID = "<chrome-extension-id>"
+# the extension's ids, for the policy files keygen prints (tests/test_extension_static.py
+# holds them to extension/manifest.json): Chrome's is the unpacked extension's, fixed by the
+# manifest's key (a Chrome Web Store upload gets an id of its own)
+CHROME_EXTENSION_ID = "ifejdgnbhbhkfhlplcanjgbknffbngka"
+FIREFOX_EXTENSION_ID = "pwguard@pwguard.dev"
 
 log = logging.getLogger("pwguard.keys")
 DEV_KEY_DIR = Path(".pwguard")  # where dev keeps its key when the database is not SQLite
@@ -88,6 +91,14 @@ def policy_snippet(public_key: str, server_url: str) -> dict[str, object]:
     return {"serverUrl": server_url, "publicKey": public_key, "pollMinutes": 5}
 
 
+def policy_files(values: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    """The Chrome policy file and the Firefox policies.json that give the extension `values`."""
+    chrome: dict[str, object] = {"3rdparty": {"extensions": {CHROME_EXTENSION_ID: values}}}
+    firefox: dict[str, object] = {
+        "policies": {"3rdparty": {"Extensions": {FIREFOX_EXTENSION_ID: values}}}}
+    return chrome, firefox
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pwguard keygen",
@@ -97,7 +108,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--out", required=True, type=Path, help="folder to write the key pair to")
     parser.add_argument(
-        "--server-url", default="https://rules.example.org",
+        "--server-url", default="https://rules.example.com",
         help="server URL to put in the printed policy snippet",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing key pair")
@@ -131,7 +142,12 @@ def main(argv: list[str]) -> int:
     print()
     print(f"publicKey: {pub}")
     print()
-    print("managed policy for the extension (Chrome: 3rdparty > extensions > <id>; Firefox:")
-    print("policies.json 3rdparty > Extensions > <id>):")
-    print(json.dumps(snippet, indent=2))
+    chrome, firefox = policy_files(snippet)
+    print("Chrome policy (Linux: /etc/opt/chrome/policies/managed/pwguard.json, Chromium:")
+    print("/etc/chromium/policies/managed/pwguard.json; the id is the unpacked extension's, a")
+    print("Chrome Web Store upload gets its own: put that one instead):")
+    print(json.dumps(chrome, indent=2))
+    print()
+    print("Firefox policy (policies.json in the distribution/ folder of the installation):")
+    print(json.dumps(firefox, indent=2))
     return 0
