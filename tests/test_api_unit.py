@@ -18,10 +18,12 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
+from pydantic import ValidationError
 from sqlalchemy import event
 
 from pwguard.api.app import RulesCache, create_app, etag_matches
-from pwguard.api.settings import Settings
+from pwguard.api.serve import build_parser
+from pwguard.api.settings import Settings, validation_problems
 from pwguard.api.signing import bundle_etag, key_id, public_key_b64
 from pwguard.api.storage import Storage, engine_url
 from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
@@ -81,6 +83,20 @@ def test_production_settings_problems_name_the_variable_and_the_fix(changes, pro
     assert len(found) == 1 and problem in found[0]
     assert Settings(**base).problems() == []
     assert Settings(env="dev", admin_token="").problems() == []
+
+
+def test_environment_and_log_level_names_are_taken_in_any_case(monkeypatch):
+    # as loggers and people write them: INFO, Production
+    monkeypatch.setenv("PWGUARD_ENV", " Production ")
+    monkeypatch.setenv("PWGUARD_LOG_LEVEL", "INFO")
+    settings = Settings()
+    assert (settings.env, settings.log_level) == ("production", "info")
+    monkeypatch.setenv("PWGUARD_LOG_LEVEL", "verbose")
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert [p.split(":")[0] for p in validation_problems(refused.value)] == ["PWGUARD_LOG_LEVEL"]
+    args = build_parser().parse_args(["--env", "Production", "--log-level", "DEBUG"])
+    assert (args.env, args.log_level) == ("production", "debug")
 
 
 @pytest.mark.parametrize("env", ["dev", "production"])

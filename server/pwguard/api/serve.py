@@ -73,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", help="listen address (PWGUARD_HOST)")
     parser.add_argument("--port", type=int, help="listen port (PWGUARD_PORT)")
     parser.add_argument("--workers", type=int, help="worker processes (PWGUARD_WORKERS)")
-    parser.add_argument("--env", choices=["dev", "production"], help="PWGUARD_ENV")
-    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"],
+    # (any case, as the variables: --log-level INFO)
+    parser.add_argument("--env", type=str.lower, choices=["dev", "production"],
+                        help="PWGUARD_ENV")
+    parser.add_argument("--log-level", type=str.lower,
+                        choices=["critical", "error", "warning", "info", "debug"],
                         help="PWGUARD_LOG_LEVEL")
     return parser
 

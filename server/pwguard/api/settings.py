@@ -7,7 +7,7 @@ import stat
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -168,6 +168,13 @@ class Settings(BaseSettings):
         "info", description="log level of the server; the audit lines of publishes and "
         "rollbacks (logger pwguard.audit, level info) are written at every level"
     )
+
+    @field_validator("env", "log_level", mode="before")
+    @classmethod
+    def _any_case(cls, value: object) -> object:
+        """PWGUARD_LOG_LEVEL=INFO, PWGUARD_ENV=Production: names as loggers and people write
+        them, taken as the lower-case ones."""
+        return value.strip().lower() if isinstance(value, str) else value
 
     def default_key_path(self) -> Path:
         """Where dev mode keeps the generated key: beside the SQLite file, else ./.pwguard/."""
