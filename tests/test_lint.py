@@ -296,6 +296,35 @@ def test_yaml_merge_key_is_F004_saying_it_is_not_supported() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("written", "shown"),
+    [
+        ("!!python/object:os.system {id: x}", "!!python/object:os.system"),
+        ("!foo {id: x}", "!foo"),
+        ("!!set {id, x}", "!!set"),
+        ("!!omap [id: x]", "!!omap"),
+    ],
+)
+def test_tag_on_a_mapping_or_list_is_F004_not_dropped(written: str, shown: str) -> None:
+    # a tag on a scalar was refused (SafeLoader), one on a mapping or list was dropped: the
+    # value was read as if the tag were not there, and a tagged rule passed the gate
+    clean = (CASES / "clean.yaml").read_text()
+    rule = "  - id: mobile-sessions\n"
+    text = clean.replace(rule, f"  - {written}\n{rule}", 1)
+    assert text != clean
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert [(f.code, f.line, f.col) for f in result.findings] == [("F004", 2, 5)]
+    assert result.findings[0].message == (
+        f"unsupported YAML tag `{shown}`: remove it (rule files are plain mappings and lists)"
+    )
+    assert result.ruleset is None
+    # the tag on the rule itself, or on `rules:`
+    tagged = clean.replace(rule, "  - !!python/object:x\n    id: mobile-sessions\n", 1)
+    assert codes_lines(lint_text(tagged, "x.yaml", CASES / "fixtures")) == [("F004", 2)]
+    tagged = clean.replace("rules:\n", "rules: !!python/object/apply:os.system\n", 1)
+    assert codes_lines(lint_text(tagged, "x.yaml", CASES / "fixtures")) == [("F004", 1)]
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

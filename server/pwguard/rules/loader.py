@@ -150,6 +150,16 @@ class _Builder:
         if depth > MAX_DEPTH:
             raise LoadError("F004", f"nesting deeper than {MAX_DEPTH} levels", *_pos(node))
         self.values[path] = _pos(node)
+        if isinstance(node, yaml.CollectionNode) and node.tag not in _PLAIN_COLLECTIONS:
+            # scalars go through SafeLoader, which refuses tags it does not know; a mapping or
+            # a list is built here, so a tag on it (`!!python/object:x {...}`, `!!set`,
+            # `!!omap`) would be dropped silently and the rule read as if it were not there
+            raise LoadError(
+                "F004",
+                f"unsupported YAML tag {_tag_text(node.tag)}: remove it (rule files are plain "
+                "mappings and lists)",
+                *_pos(node),
+            )
         if isinstance(node, yaml.MappingNode):
             out: dict[Any, Any] = {}
             for key_node, value_node in node.value:
@@ -201,6 +211,16 @@ class _Builder:
                     *_pos(node),
                 ) from None
         return value
+
+
+_PLAIN_COLLECTIONS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+
+
+def _tag_text(tag: str) -> str:
+    """A tag as it is written in YAML (`!!set`, `!foo`), quoted for a message."""
+    standard = "tag:yaml.org,2002:"
+    short = "!!" + tag.removeprefix(standard) if tag.startswith(standard) else tag
+    return f"`{short[:80]}`"
 
 
 def _pos(node: yaml.Node) -> Pos:
