@@ -325,6 +325,30 @@ def test_tag_on_a_mapping_or_list_is_F004_not_dropped(written: str, shown: str) 
     assert codes_lines(lint_text(tagged, "x.yaml", CASES / "fixtures")) == [("F004", 1)]
 
 
+@pytest.mark.parametrize(
+    ("text", "where", "fix"),
+    [
+        ("rules:\n\t- id: x\n", (2, 1), "; write spaces instead of the tab"),
+        ("rules:\n  - id:\tx\n", (2, 8), "; write spaces instead of the tab"),
+        ("rules: []\n---\nrules: []\n", (2, 1),
+         "; a rule file is one document: put every rule in one `rules:` list and remove the "
+         "`---` line"),
+        ("rules:\n  - id: 1" + "0" * 5000 + "\n", (2, 9),
+         "invalid YAML value: a number of more than 4300 digits; quote it if it is text"),
+    ],
+    ids=["tab-indent", "tab-after-colon", "two-documents", "huge-number"],
+)
+def test_careless_yaml_is_F004_saying_what_to_do(
+    text: str, where: tuple[int, int], fix: str
+) -> None:
+    # the YAML error alone ("found character '\t' that cannot start any token", "expected a
+    # single document in the stream") said what was wrong but not what to write; a number
+    # too long for Python advised calling sys.set_int_max_str_digits()
+    result = lint_text(text, "x.yaml")
+    assert [(f.code, f.line, f.col) for f in result.findings] == [("F004", *where)]
+    assert result.findings[0].message.endswith(fix)
+
+
 def test_bom_and_json_are_accepted() -> None:
     text = (CASES / "clean.yaml").read_text()
     assert lint_text("\ufeff" + text, "x.yaml", CASES / "fixtures").findings == []

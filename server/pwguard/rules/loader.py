@@ -17,6 +17,7 @@ import difflib
 import json
 import os
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,7 +198,11 @@ class _Builder:
                 "F004", f"unsupported YAML value: {_problem(exc)}", *_pos(node)
             ) from None
         except (ValueError, OverflowError) as exc:  # e.g. a timestamp PyYAML cannot represent
-            raise LoadError("F004", f"invalid YAML value: {exc}", *_pos(node)) from None
+            reason = str(exc)
+            if "integer string conversion" in reason:  # not Python's advice on sys.set_int_...
+                reason = (f"a number of more than {sys.get_int_max_str_digits()} digits; "
+                          "quote it if it is text")
+            raise LoadError("F004", f"invalid YAML value: {reason}", *_pos(node)) from None
         if isinstance(value, str) and (m := _SURROGATE.search(value)):
             # PyYAML keeps "\ud83d\ude00" (JSON's escape of one character) as two halves: join
             # them; a lone half is not Unicode and the payload could not be UTF-8
@@ -233,6 +238,18 @@ def _problem(exc: yaml.YAMLError) -> str:
     return f"{context}: {problem}" if context else str(problem)
 
 
+def _fix(problem: str) -> str:
+    """What to do about the YAML errors careless editing makes most (empty if none is known)."""
+    if "'\\t'" in problem or "tab character" in problem:
+        return "; write spaces instead of the tab"
+    if "single document" in problem:
+        return (
+            "; a rule file is one document: put every rule in one `rules:` list and remove "
+            "the `---` line"
+        )
+    return ""
+
+
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     """json.loads' object_pairs_hook: a duplicate key is F005 (JSON keeps the last one)."""
     out: dict[str, Any] = {}
@@ -255,7 +272,10 @@ def parse_document(text: str) -> tuple[Any, _Builder]:
         try:
             data = json.loads(text, object_pairs_hook=_no_duplicate_keys)
         except (ValueError, RecursionError):  # not JSON either: the YAML error says why
-            raise LoadError("F004", f"YAML syntax error: {_problem(exc)}", line, col) from None
+            problem = _problem(exc)
+            raise LoadError(
+                "F004", f"YAML syntax error: {problem}{_fix(problem)}", line, col
+            ) from None
         except LoadError:  # a duplicate key: found again below, with its position
             if not tabs:
                 raise
