@@ -82,7 +82,17 @@ def check(ctx: Context) -> None:
                     )
                     continue
                 ws = words(folded)
-                if ws and all(w in common for w in ws):
+                if not ws:
+                    # punctuation or invisible characters only ("......", zero-width spaces):
+                    # nothing in it says which box it means
+                    ctx.report(
+                        "L003",
+                        index,
+                        keys,
+                        f"phrase {phrase!r} has no words; quote the words of the label that make the box dangerous",  # noqa: E501
+                    )
+                    continue
+                if all(w in common for w in ws):
                     ctx.report(
                         "L003",
                         index,

@@ -187,8 +187,8 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
     (
         "L003",
         _E,
-        "label phrase of common words only",
-        "Words like 'terminate all sessions' also label the harmless web-sessions box; include the words that make the box dangerous (mobile, app, token...).",
+        "label phrase of common words only, or of no words",
+        "Words like 'terminate all sessions' also label the harmless web-sessions box; include the words that make the box dangerous (mobile, app, token...). A phrase of punctuation or invisible characters only names no box at all.",
     ),
     (
         "L004",
