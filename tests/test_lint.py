@@ -248,6 +248,26 @@ def test_site_the_extension_would_refuse_is_U001(site: str) -> None:
     assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("U001", 7)]
 
 
+@pytest.mark.parametrize(
+    "site",
+    ["https://accounts.zoho.com/#security", "https://accounts.zoho.com/u/h *",
+     "https://accounts.zoho.com/contraseña/*", 'https://accounts.zoho.com/"x"*'],
+    ids=["fragment", "space", "non-ascii", "quote"],
+)
+def test_site_whose_path_no_url_can_have_is_U001(site: str) -> None:
+    # the extension matches a site's path against the URL's `pathname + search`, which never
+    # holds a fragment, a space or a non-ASCII character (browsers percent-encode them): the
+    # rule never ran, and lint said nothing
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("      - https://accounts.zoho.com/*", f"      - {json.dumps(site)}", 1)
+    assert text != clean
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert codes_lines(result) == [("U001", 7)]
+    assert "can never match a URL" in result.findings[0].message
+    query = clean.replace("https://accounts.zoho.com/*", "https://accounts.zoho.com/*?lang=es", 1)
+    assert lint_text(query, "x.yaml", CASES / "fixtures").findings == []  # a query can match
+
+
 def test_json_true_field_with_a_trailing_newline_is_R004() -> None:
     # the extension compares keys exactly: "rmappses\n" would guard nothing
     clean = (CASES / "clean.yaml").read_text()

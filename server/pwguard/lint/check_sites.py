@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 from pwguard.lint.context import Context
 from pwguard.rules.sites import PatternError, is_all_sites, parse_pattern, permission_of
+
+# characters a URL's path and query never hold as such (the extension matches a pattern's
+# path against `pathname + search`, which browsers percent-encode): a pattern with one
+# matches no page at all
+NOT_IN_URL = re.compile(r'[#\s\x00-\x1f\x7f"<>]|[^\x00-\x7f]')
 
 
 def check(ctx: Context) -> None:
@@ -25,6 +32,15 @@ def check(ctx: Context) -> None:
                 p = parse_pattern(pattern)
             except PatternError as exc:
                 ctx.report("U001", index, keys, str(exc))
+                continue
+            if NOT_IN_URL.search(p.path):
+                ctx.report(
+                    "U001",
+                    index,
+                    keys,
+                    f"{pattern!r}: the path {p.path!r} can never match a URL: drop any "
+                    "`#fragment` and percent-encode spaces and non-ASCII characters",
+                )
                 continue
             if is_all_sites(p):
                 ctx.report(

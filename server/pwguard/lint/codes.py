@@ -120,7 +120,7 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "U001",
         _E,
         "invalid match pattern",
-        "The browser would reject the pattern and the rule would never run; write `https://host/*`.",
+        "The browser would reject the pattern, or no URL can match it (a `#fragment`, a space or a non-ASCII character in its path: browsers match the percent-encoded path and query), and the rule would never run; write `https://host/*`.",
     ),
     (
         "U002",
