@@ -268,6 +268,28 @@ def test_site_whose_path_no_url_can_have_is_U001(site: str) -> None:
     assert lint_text(query, "x.yaml", CASES / "fixtures").findings == []  # a query can match
 
 
+@pytest.mark.parametrize(
+    ("help_", "says"),
+    [
+        ("https://{host}/u/h\n#sessions", "holds white space or a control character"),
+        ("https://{host}/u/h\t", "holds white space or a control character"),
+        ("https://{host}/u/h\x7f", "holds white space or a control character"),
+        ("https://{{host}}/u/h", "its host '{accounts.zoho.com}' is not a host name"),
+        ("https://{host/u/h", "its host '{host' is not a host name"),
+    ],
+    ids=["newline", "tab", "delete", "double-braces", "unclosed-brace"],
+)
+def test_help_link_that_is_not_the_one_written_is_H001(help_: str, says: str) -> None:
+    # only a plain space was refused: browsers drop a tab or line break from a URL, and a
+    # brace left in the host made a link to no host at all; lint was clean
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("help: https://{host}/u/h#sessions", f"help: {json.dumps(help_)}", 1)
+    assert text != clean
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert codes_lines(result) == [("H001", 19)]
+    assert says in result.findings[0].message
+
+
 def test_json_true_field_with_a_trailing_newline_is_R004() -> None:
     # the extension compares keys exactly: "rmappses\n" would guard nothing
     clean = (CASES / "clean.yaml").read_text()
