@@ -477,6 +477,30 @@ def test_text_output_is_path_line_col_code_message(capsys: pytest.CaptureFixture
     )
 
 
+@pytest.mark.parametrize(
+    ("comment", "message"),
+    [
+        ("# pwguard: ignore[] legacy",
+         "`pwguard: ignore[]` names no code; write the code it silences, e.g. ignore[L002]"),
+        ("# pwguard: ignore[ , ] legacy",
+         "`pwguard: ignore[]` names no code; write the code it silences, e.g. ignore[L002]"),
+        ("# pwguard: ignore[R001 M002] legacy",
+         "unknown code 'R001 M002' in a silencing comment; separate codes with commas"),
+    ],
+    ids=["empty", "only-commas", "space-separated"],
+)
+def test_silence_that_silences_nothing_says_why(comment: str, message: str) -> None:
+    # `ignore[] reason` silenced nothing and said nothing: the finding stayed with no word
+    # about the comment meant to hide it
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("method: PUT", f"method: GET  {comment}", 1)
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert [(f.code, f.line, f.message) for f in result.findings] == [
+        ("R001", 13, "method 'GET' must be one of PUT, POST, PATCH, DELETE"),
+        ("I002", 13, message),
+    ]
+
+
 def test_select_and_ignore_by_prefix(capsys: pytest.CaptureFixture[str]) -> None:
     case = str(CASES / "I001_silence_without_reason.yaml")
     assert main([case, "--select", "R"]) == 1

@@ -2,7 +2,8 @@
 
 The reason is required: a silence without one is itself a finding (I001) and silences
 nothing. Codes may be given by prefix (`L` or `L00`). A code that is not in the catalogue
-and is no prefix of one is reported (I002).
+and is no prefix of one is reported (I002), as is a silence that names no code at all
+(`ignore[] reason`).
 
 Findings that stop the rules loading (F and S codes, `codes.ALWAYS_REPORTED`) cannot be
 silenced: the rules would look clean while every command that loads them refuses them. A
@@ -63,15 +64,34 @@ def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
                     )
                 )
                 continue
+            if not s.codes:  # silences nothing: say so rather than look like it works
+                extra.append(
+                    Finding.at(
+                        path,
+                        s.line,
+                        s.col,
+                        "I002",
+                        "`pwguard: ignore[]` names no code; write the code it silences, "
+                        "e.g. ignore[L002]",
+                        severity("I002"),
+                    )
+                )
             for code in s.codes:
                 if not any(known.startswith(code) for known in CODES):
+                    parts = code.split()
+                    hint = (
+                        "; separate codes with commas"
+                        if len(parts) > 1
+                        and all(any(k.startswith(p) for k in CODES) for p in parts)
+                        else ""
+                    )
                     extra.append(
                         Finding.at(
                             path,
                             s.line,
                             s.col,
                             "I002",
-                            f"unknown code {code!r} in a silencing comment",
+                            f"unknown code {code!r} in a silencing comment{hint}",
                             severity("I002"),
                         )
                     )
