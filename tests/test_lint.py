@@ -19,7 +19,7 @@ CASES = Path(__file__).parent / "lint_cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z0-9 ]+)$")
 # codes whose bad input cannot be a committed YAML file; each has its own test below
-CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "E006", "P001"}
+CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "E006", "E007", "P001"}
 
 
 def expected(path: Path) -> set[tuple[str, int]]:
@@ -440,6 +440,41 @@ def test_a_file_of_many_rules_is_linted_in_time_linear_in_its_size() -> None:
     assert result.ruleset is None
     last = max(result.findings, key=lambda f: f.line)
     assert (last.code, last.line, last.col) == ("S002", 16001, 3)
+
+
+def _rules_naming_every_page(count: int) -> str:
+    rule = (CASES / "clean.yaml").read_text().split("rules:\n", 1)[1]
+    every = "    examples: {match: ['**/*.html'], no_match: ['**/*.html']}\n"
+    rule = re.sub(r"(?s)    examples:.*", lambda _: every, rule)
+    return "rules:\n" + "".join(rule.replace("mobile-sessions", f"r{i}") for i in range(count))
+
+
+def test_examples_naming_too_many_pages_in_all_are_E007_and_lint_stops_checking_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a 60-byte `examples: {match: ['**/*.html']}` names every fixture page: a file of a few
+    # thousand such rules kept lint and the PUT gate busy for minutes and wrote a finding per
+    # rule and page (over a million)
+    from pwguard.lint import check_examples
+
+    monkeypatch.setattr(check_examples, "MAX_PAGE_CHECKS", 7)  # 3 pages a pattern here
+    text = _rules_naming_every_page(3)
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    # the third pattern (the second rule's `match`) takes it to 9 pages
+    line = [n for n, t in enumerate(text.splitlines(), 1) if "examples:" in t][1]
+    e007 = [f for f in result.findings if f.code == "E007"]
+    assert [(f.line, f.col) for f in e007] == [(line, 24)]
+    assert e007[0].message.startswith("the examples name more than 7 pages in all")
+    assert all(f.line < line for f in result.findings if f.code in ("E002", "E003"))
+
+
+def test_examples_naming_every_page_of_the_repo_fixtures_stop_at_the_limit() -> None:
+    import time
+
+    start = time.monotonic()
+    result = lint_text(_rules_naming_every_page(400), "x.yaml")  # the repo's rules/fixtures
+    assert time.monotonic() - start < 30
+    assert [f.code for f in result.findings].count("E007") == 1
 
 
 def test_duplicate_ids_across_files_are_S006(tmp_path: Path) -> None:

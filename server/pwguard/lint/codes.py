@@ -313,6 +313,12 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "Each line is one selector of the portable subset (`#` then a space starts a comment); a broken line would let over-generic rules through.",
     ),
     (
+        "E007",
+        _E,
+        "examples name too many pages",
+        "Each example page is checked against its rule: rules whose examples name every fixture page (`**/*.html`) would keep `pwguard lint` and the server's gate busy for minutes and report a finding per page. Name the pages that show each rule working; over 100000 (rule, page) pairs in all, the rest are not checked.",
+    ),
+    (
         "I001",
         _E,
         "silencing comment without a reason",
