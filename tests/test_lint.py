@@ -290,6 +290,33 @@ def test_help_link_that_is_not_the_one_written_is_H001(help_: str, says: str) ->
     assert says in result.findings[0].message
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "code"),
+    [
+        ('selector: "#ter_mob"', 'selector: "' + "#a:checked," * 40000 + '#a"', "C001"),
+        ("- desktop and mobile app sessions", "- " + "terminate all sessions " * 20000, "L003"),
+        ("- https://accounts.zoho.com/*", "- https://accounts.zoho.com/" + "a " * 200000, "U001"),
+        ("- https://accounts.zoho.com/*", "- https://" + "A" * 400000 + "/*", "U001"),
+        ('path: "*/closesession"', 'path: "' + "/?" * 200000 + '"', "R002"),
+        ("match: [change-password.html]", "match: [" + "x" * 400000 + "]", "E001"),
+        ("    action: block\n", "    action: block\n    ? " + "k" * 400000 + "\n    : 1\n", "S001"),
+    ],
+    ids=["selector", "phrase", "site-path", "site-host", "request-path", "example", "field"],
+)
+def test_a_huge_value_is_quoted_cut_in_its_finding(old: str, new: str, code: str) -> None:
+    # the whole value went into the message: a 600 KB finding line (and 422 body)
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace(old, new, 1)
+    assert text != clean
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    found = [f for f in result.findings if f.code == code]
+    assert found, result.findings
+    assert all(len(f.message) < 600 for f in result.findings), [
+        (f.code, len(f.message)) for f in result.findings
+    ]
+    assert "characters)" in found[0].message
+
+
 def test_json_true_field_with_a_trailing_newline_is_R004() -> None:
     # the extension compares keys exactly: "rmappses\n" would guard nothing
     clean = (CASES / "clean.yaml").read_text()

@@ -9,6 +9,7 @@ import soupsieve
 
 from pwguard.lint.context import Context
 from pwguard.rules.engine import fold
+from pwguard.rules.finding import shown
 from pwguard.rules.selectors import SelectorError, compile_selector
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
@@ -41,11 +42,17 @@ def check(ctx: Context) -> None:
                     except Exception as sv_exc:  # soupsieve.SelectorSyntaxError and friends
                         first = str(sv_exc).splitlines()[0]
                         ctx.report(
-                            "C001", index, keys, f"invalid selector {control.selector!r}: {first}"
+                            "C001",
+                            index,
+                            keys,
+                            f"invalid selector {shown(control.selector)}: {first}",
                         )
                     else:
                         ctx.report(
-                            "C002", index, keys, f"{control.selector!r}: {exc.message}; {exc.hint}"
+                            "C002",
+                            index,
+                            keys,
+                            f"{shown(control.selector)}: {exc.message}; {exc.hint}",
                         )
                     continue
                 hit = next((h for h in harmless if matcher(h.element)), None)
@@ -54,7 +61,7 @@ def check(ctx: Context) -> None:
                         "C003",
                         index,
                         keys,
-                        f"selector {control.selector!r} matches the harmless control {hit.describe()}",  # noqa: E501
+                        f"selector {shown(control.selector)} matches the harmless control {hit.describe()}",  # noqa: E501
                     )
                 continue
             phrases = control.label or []
@@ -70,7 +77,10 @@ def check(ctx: Context) -> None:
                     continue
                 if folded in seen:
                     ctx.report(
-                        "L005", index, keys, f"phrase {phrase!r} is listed twice (after folding)"
+                        "L005",
+                        index,
+                        keys,
+                        f"phrase {shown(phrase)} is listed twice (after folding)",
                     )
                 seen.add(folded)
                 if width(folded) < MIN_PHRASE:
@@ -78,7 +88,7 @@ def check(ctx: Context) -> None:
                         "L002",
                         index,
                         keys,
-                        f"phrase {phrase!r} is shorter than {MIN_PHRASE} characters (CJK count 2); quote more of the label",  # noqa: E501
+                        f"phrase {shown(phrase)} is shorter than {MIN_PHRASE} characters (CJK count 2); quote more of the label",  # noqa: E501
                     )
                     continue
                 ws = words(folded)
@@ -89,7 +99,7 @@ def check(ctx: Context) -> None:
                         "L003",
                         index,
                         keys,
-                        f"phrase {phrase!r} has no words; quote the words of the label that make the box dangerous",  # noqa: E501
+                        f"phrase {shown(phrase)} has no words; quote the words of the label that make the box dangerous",  # noqa: E501
                     )
                     continue
                 if all(w in common for w in ws):
@@ -97,7 +107,7 @@ def check(ctx: Context) -> None:
                         "L003",
                         index,
                         keys,
-                        f"phrase {phrase!r} has only common words; add the words that make the box dangerous",  # noqa: E501
+                        f"phrase {shown(phrase)} has only common words; add the words that make the box dangerous",  # noqa: E501
                     )
                     continue
                 hit = next((h for h in harmless if folded in h.folded), None)
@@ -106,5 +116,5 @@ def check(ctx: Context) -> None:
                         "L004",
                         index,
                         keys,
-                        f"phrase {phrase!r} matches the harmless control {hit.describe()}",
+                        f"phrase {shown(phrase)} matches the harmless control {hit.describe()}",
                     )

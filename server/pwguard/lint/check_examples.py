@@ -8,6 +8,7 @@ from pathlib import Path, PurePosixPath
 from pwguard.lint.context import Context, Fixtures, load_page, page_problem
 from pwguard.rules.engine import Element, Page, fold, rule_covers
 from pwguard.rules.files import FileProblem
+from pwguard.rules.finding import shown
 from pwguard.rules.model import Rule
 
 
@@ -51,7 +52,7 @@ def check(ctx: Context) -> None:
     for index, rule in ctx.rules():
         examples = rule.examples
         if examples is None or not (examples.match or examples.no_match):
-            ctx.report("E004", index, ("id",), f"rule {rule.id!r} has no examples")
+            ctx.report("E004", index, ("id",), f"rule {shown(rule.id)} has no examples")
             continue
         fixtures = ctx.fixtures(index)
         if fixtures is None:
@@ -68,13 +69,19 @@ def check(ctx: Context) -> None:
                     or not pure.parts  # "." or "./": the folder itself (glob("") raises)
                 ):
                     ctx.report(
-                        "E005", index, keys, f"{pattern!r} must be a relative path inside fixtures/"
+                        "E005",
+                        index,
+                        keys,
+                        f"{shown(pattern)} must be a relative path inside fixtures/",
                     )
                     continue
                 files = _pages(fixtures, pattern)
                 if not files:
                     ctx.report(
-                        "E001", index, keys, f"{pattern!r} matches no file under {fixtures.root}"
+                        "E001",
+                        index,
+                        keys,
+                        f"{shown(pattern)} matches no file under {fixtures.root}",
                     )
                     continue
                 checked += len(files)

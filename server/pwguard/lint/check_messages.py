@@ -6,6 +6,7 @@ import re
 from urllib.parse import urlsplit
 
 from pwguard.lint.context import Context
+from pwguard.rules.finding import shown
 
 MAX_MESSAGE = 300
 LANG_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
@@ -33,7 +34,7 @@ def check(ctx: Context) -> None:
                     "M006",
                     index,
                     keys,
-                    f"{lang!r} is not a language tag like `en`, `es` or `pt-BR`",
+                    f"{shown(lang)} is not a language tag like `en`, `es` or `pt-BR`",
                 )
             if not text.strip():
                 ctx.report("M005", index, keys, f"message `{lang}` is empty")
@@ -70,7 +71,7 @@ def check(ctx: Context) -> None:
                 "H001",
                 index,
                 ("help",),
-                f"help {rule.help!r} is not an absolute https URL (https://{{host}}/u/h#sessions)",
+                f"help {shown(rule.help)} is not an absolute https URL (https://{{host}}/u/h#sessions)",
             )
         elif NOT_IN_LINK.search(rule.help):
             # browsers drop a tab or line break from a URL and refuse a space in its host:
@@ -79,7 +80,7 @@ def check(ctx: Context) -> None:
                 "H001",
                 index,
                 ("help",),
-                f"help {rule.help!r} holds white space or a control character; remove it "
+                f"help {shown(rule.help)} holds white space or a control character; remove it "
                 "(a space in a path is %20)",
             )
         elif "{" in (parts.hostname or "") or "}" in (parts.hostname or ""):
@@ -87,6 +88,6 @@ def check(ctx: Context) -> None:
                 "H001",
                 index,
                 ("help",),
-                f"help {rule.help!r}: its host {parts.hostname!r} is not a host name (a brace "
-                "left over?); write https://{host}/... or the host itself",
+                f"help {shown(rule.help)}: its host {shown(parts.hostname or '')} is not a host "
+                "name (a brace left over?); write https://{host}/... or the host itself",
             )

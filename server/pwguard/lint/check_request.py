@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pwguard.lint.context import Context
+from pwguard.rules.finding import shown
 
 METHODS = ("PUT", "POST", "PATCH", "DELETE")
 FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -21,7 +22,7 @@ def check(ctx: Context) -> None:
                 "R001",
                 index,
                 ("request", "method"),
-                f"method {guard.method!r} must be one of {', '.join(METHODS)}",
+                f"method {shown(guard.method)} must be one of {', '.join(METHODS)}",
             )
         if rule.action != "block":
             # the extension enforces request guards of block rules only (content.js)
@@ -36,7 +37,7 @@ def check(ctx: Context) -> None:
                 "R002",
                 index,
                 ("request", "path"),
-                f"path {guard.path!r} must start with `/` or `*`",
+                f"path {shown(guard.path)} must start with `/` or `*`",
             )
         elif NOT_IN_PATH.search(guard.path):
             # the extension globs the URL's pathname: no query or fragment, percent-encoded
@@ -44,7 +45,7 @@ def check(ctx: Context) -> None:
                 "R002",
                 index,
                 ("request", "path"),
-                f"path {guard.path!r} can never match a URL path: drop any `?query` or "
+                f"path {shown(guard.path)} can never match a URL path: drop any `?query` or "
                 "`#fragment` and percent-encode spaces and non-ASCII characters",
             )
         if not guard.json_true:
@@ -57,5 +58,8 @@ def check(ctx: Context) -> None:
         for i, name in enumerate(guard.json_true):
             if not FIELD.fullmatch(name):  # not `$`: it allows a trailing newline
                 ctx.report(
-                    "R004", index, ("request", "json_true", i), f"{name!r} is not a JSON field name"
+                    "R004",
+                    index,
+                    ("request", "json_true", i),
+                    f"{shown(name)} is not a JSON field name",
                 )

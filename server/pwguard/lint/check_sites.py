@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from pwguard.lint.context import Context
+from pwguard.rules.finding import cut, shown
 from pwguard.rules.sites import PatternError, is_all_sites, parse_pattern, permission_of
 
 # characters a URL's path and query never hold as such (the extension matches a pattern's
@@ -26,7 +27,7 @@ def check(ctx: Context) -> None:
         for i, pattern in enumerate(rule.sites):
             keys = ("sites", i)
             if pattern in seen:
-                ctx.report("U007", index, keys, f"{pattern!r} is listed twice")
+                ctx.report("U007", index, keys, f"{shown(pattern)} is listed twice")
             seen.add(pattern)
             try:
                 p = parse_pattern(pattern)
@@ -38,7 +39,7 @@ def check(ctx: Context) -> None:
                     "U001",
                     index,
                     keys,
-                    f"{pattern!r}: the path {p.path!r} can never match a URL: drop any "
+                    f"{shown(pattern)}: the path {shown(p.path)} can never match a URL: drop any "
                     "`#fragment` and percent-encode spaces and non-ASCII characters",
                 )
                 continue
@@ -47,15 +48,16 @@ def check(ctx: Context) -> None:
                     "U003",
                     index,
                     keys,
-                    f"{pattern!r} matches every site; name the hosts (https://accounts.zoho.com/*)",
+                    f"{shown(pattern)} matches every site; name the hosts (https://accounts.zoho.com/*)",
                 )
                 continue
             if p.scheme != "https":
+                https = f"https://{p.host or 'host'}{p.path}"
                 ctx.report(
                     "U002",
                     index,
                     keys,
-                    f"{pattern!r} is not https; write https://{p.host or 'host'}{p.path}",
+                    f"{shown(pattern)} is not https; write {cut(https)}",
                 )
                 continue
             where = permission_of(pattern)
@@ -64,7 +66,7 @@ def check(ctx: Context) -> None:
                     "U004",
                     index,
                     keys,
-                    f"{pattern!r} lies outside the extension's host permissions "
+                    f"{shown(pattern)} lies outside the extension's host permissions "
                     "(pwguard.rules.sites.ZOHO_HOSTS / OPTIONAL_HOSTS)",
                 )
             elif where == "optional":
@@ -72,5 +74,5 @@ def check(ctx: Context) -> None:
                     "U005",
                     index,
                     keys,
-                    f"{pattern!r} is only in the optional host permission: it works once an administrator grants that host",  # noqa: E501
+                    f"{shown(pattern)} is only in the optional host permission: it works once an administrator grants that host",  # noqa: E501
                 )

@@ -12,7 +12,7 @@ from pathlib import Path
 from pwguard.lint.codes import severity
 from pwguard.rules.engine import Element, Page, fold
 from pwguard.rules.files import MAX_PAGE, FileProblem, describe_error, kind_problem, read_limited
-from pwguard.rules.finding import Finding
+from pwguard.rules.finding import Finding, shown
 from pwguard.rules.loader import MAX_BYTES, LoadResult
 from pwguard.rules.model import Rule
 from pwguard.rules.selectors import SelectorError, compile_selector
@@ -121,7 +121,7 @@ class Fixtures:
                 matchers.append(compile_selector(sel))
             except SelectorError as exc:
                 self.problems.append(
-                    (line, f"harmless selector {sel!r}: {exc.message}; {exc.hint}")
+                    (line, f"harmless selector {shown(sel)}: {exc.message}; {exc.hint}")
                 )
         harmless_root = self.root / HARMLESS_DIR
         for path in self.pages():

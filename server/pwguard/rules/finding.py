@@ -30,6 +30,22 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
+SHOWN_CHARS = 100
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """A value a message quotes, as `repr` shows it, cut after `limit` characters with its
+    length said: a finding about a 600 KB selector stays one readable line."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def cut(text: str, limit: int = SHOWN_CHARS) -> str:
+    """Like `shown`, for text a message gives unquoted (a suggested rewrite)."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 @dataclass(frozen=True)
 class Finding:
     """`path:line:col: CODE message`; lines and columns count from 1 (0 = unknown)."""

@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from pwguard.rules.files import FileProblem, describe_error, read_limited
-from pwguard.rules.finding import Finding
+from pwguard.rules.finding import SHOWN_CHARS, Finding, shown
 from pwguard.rules.model import Rule, RuleSet
 
 MAX_BYTES = 1024 * 1024
@@ -180,7 +180,7 @@ class _Builder:
                     first = self.keys.get((*path, key), (0, 0))[0]
                     raise LoadError(
                         "F005",
-                        f"duplicate key {key!r} (first at line {first}); keep one",
+                        f"duplicate key {shown(key)} (first at line {first}); keep one",
                         *_pos(key_node),
                     )
                 self.keys[(*path, key)] = _pos(key_node)
@@ -255,7 +255,7 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise LoadError("F005", f"duplicate key {key!r}; keep one")
+            raise LoadError("F005", f"duplicate key {shown(key)}; keep one")
         out[key] = value
     return out
 
@@ -326,8 +326,11 @@ _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
 def _name(key: object) -> str:
     """A field name as messages show it: as written when it is a plain name, else quoted
-    with escapes (a key holding a newline must not break the finding's line)."""
+    with escapes (a key holding a newline must not break the finding's line); cut as
+    `shown` cuts values."""
     text = str(key)
+    if len(text) > SHOWN_CHARS:
+        return f"{json.dumps(text[:SHOWN_CHARS], ensure_ascii=False)}... ({len(text)} characters)"
     return text if _PLAIN_NAME.fullmatch(text) else json.dumps(text, ensure_ascii=False)
 
 
@@ -336,7 +339,7 @@ def _loc_text(loc: KeyPath) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif not _PLAIN_NAME.fullmatch(part):
+        elif not _PLAIN_NAME.fullmatch(part) or len(part) > SHOWN_CHARS:
             out += f"[{_name(part)}]" if out else _name(part)
         else:
             out += f".{part}" if out else part
@@ -373,7 +376,7 @@ def validation_findings(exc: ValidationError, rule_index: int, result: LoadResul
             path, line, col = result.position(rule_index, *loc)
             code, msg = (
                 "S004",
-                f"id {err['input']!r} must match [a-z0-9-]+ (lowercase, digits, dashes)",
+                f"id {shown(err['input'])} must match [a-z0-9-]+ (lowercase, digits, dashes)",
             )
         elif kind == "value_error" and loc[:1] == ("controls",):
             path, line, col = result.position(rule_index, *loc)
@@ -462,7 +465,7 @@ def _finish(result: LoadResult, rules: list[Rule | None]) -> LoadResult:
                     line,
                     col,
                     "S006",
-                    f"duplicate id {rule.id!r} (first at {first[0]}:{first[1]}); ids must be unique",  # noqa: E501
+                    f"duplicate id {shown(rule.id)} (first at {first[0]}:{first[1]}); ids must be unique",  # noqa: E501
                 )
             )
         else:

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pwguard.rules.finding import cut, shown
+
 ZOHO_HOSTS: tuple[str, ...] = (
     "https://accounts.zoho.com/*",
     "https://accounts.zoho.eu/*",
@@ -109,27 +111,28 @@ def parse_pattern(pattern: str) -> MatchPattern:
         return MatchPattern(pattern, "<all_urls>", "*", "*")
     scheme, sep, rest = pattern.partition("://")
     if not sep:
-        raise PatternError(f"{pattern!r} has no `://`; write it like https://accounts.zoho.com/*")
+        raise PatternError(f"{shown(pattern)} has no `://`; write it like https://accounts.zoho.com/*")
     if scheme not in SCHEMES:
         raise PatternError(
-            f"{pattern!r}: scheme {scheme!r} is not one of {', '.join(sorted(SCHEMES))}"
+            f"{shown(pattern)}: scheme {shown(scheme)} is not one of {', '.join(sorted(SCHEMES))}"
         )
     host, slash, path = rest.partition("/")
     if not slash:
-        raise PatternError(f"{pattern!r} has no path; add `/*` (https://{host}/*)")
+        raise PatternError(f"{shown(pattern)} has no path; add `/*` ({cut(f'https://{host}/*')})")
     if scheme == "file":
         return MatchPattern(pattern, scheme, "", "/" + path)
     if ":" in host:  # ports are ignored (Firefox) or must be `*` (Chrome): drop them
         host, _, port = host.partition(":")
         if port != "*" and not re.fullmatch(r"[0-9]+", port):  # ASCII digits, as engine.js
-            raise PatternError(f"{pattern!r}: invalid port {port!r}")
+            raise PatternError(f"{shown(pattern)}: invalid port {shown(port)}")
     if "@" in host:
-        raise PatternError(f"{pattern!r}: a match pattern cannot contain a user name")
+        raise PatternError(f"{shown(pattern)}: a match pattern cannot contain a user name")
     if host != host.lower():
-        raise PatternError(f"{pattern!r}: write the host in lowercase ({host.lower()})")
+        raise PatternError(f"{shown(pattern)}: write the host in lowercase ({cut(host.lower())})")
     if not host or not _HOST.fullmatch(host):  # not `$`: it would accept a trailing newline
         raise PatternError(
-            f"{pattern!r}: invalid host {host!r}; use `*`, `*.example.com` or an exact host name"
+            f"{shown(pattern)}: invalid host {shown(host)}; use `*`, `*.example.com` or an exact "
+            "host name"
         )
     return MatchPattern(pattern, scheme, host, "/" + path)
 
