@@ -753,6 +753,8 @@ def test_explain_and_list_codes(capsys: pytest.CaptureFixture[str]) -> None:
         ["--explain", "Z123"], ["no/such/dir"], ["--select", "Q"], ["--format", "xml"], ["--bogus"],
         # these linted rules/ (--explain '') or selected every code (--select '', ',,,')
         ["--explain", ""], ["--select", ""], ["--select", ",,,"], ["--ignore", " , "],
+        # P codes are pwguard scan's: lint reported nothing but F and S, and exited 0
+        ["--select", "P", str(CASES / "C002_has.yaml")], ["--select", "P001,P"],
     ],
 )
 def test_usage_and_io_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

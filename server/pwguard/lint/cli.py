@@ -21,6 +21,9 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+LINT_CODES = [c for c in CODES if not c.startswith("P")]  # P: page scan (pwguard scan)
+
+
 def _prefixes(values: list[str]) -> list[str]:
     return [p.strip().upper() for v in values for p in v.split(",") if p.strip()]
 
@@ -110,6 +113,16 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(
             f"pwguard lint: no code starts with {', '.join(unknown)}; see --list-codes",
+            file=sys.stderr,
+        )
+        return 2
+    # P codes are `pwguard scan`'s: `--select P` alone left lint nothing to report but F and
+    # S findings, and a file full of errors passed (exit 0)
+    scan_only = [p for p in select + ignore if not any(c.startswith(p) for c in LINT_CODES)]
+    if scan_only:
+        print(
+            f"pwguard lint: {', '.join(scan_only)} names only codes of `pwguard scan`, which "
+            "lint never reports; see --list-codes",
             file=sys.stderr,
         )
         return 2
