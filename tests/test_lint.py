@@ -82,6 +82,18 @@ def test_invalid_utf8_is_F002_on_its_line(tmp_path: Path) -> None:
     assert result.findings[0].col == 12
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_utf16_or_utf32_file_is_F002_saying_to_save_it_as_utf8(
+    encoding: str, tmp_path: Path
+) -> None:
+    # Windows Notepad's "Unicode" is UTF-16: it was called a binary file (NUL byte)
+    (tmp_path / "r.yaml").write_bytes((CASES / "clean.yaml").read_text().encode(encoding))
+    result = lint_paths([tmp_path / "r.yaml"])
+    assert [(f.code, f.line, f.message) for f in result.findings] == [
+        ("F002", 1, f"{encoding.upper()} text (byte order mark); save the file as UTF-8")
+    ]
+
+
 def test_oversized_file_is_F003(tmp_path: Path) -> None:
     (tmp_path / "r.yaml").write_bytes(b"rules: []\n" + b"#" * (1024 * 1024 + 1))
     assert codes_lines(lint_paths([tmp_path])) == [("F003", 1)]

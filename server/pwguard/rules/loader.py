@@ -101,11 +101,26 @@ def read_text(path: Path) -> str:
     return decode(data)
 
 
+# byte order marks of the Unicode encodings other than UTF-8 (UTF-32 first: its little-endian
+# mark begins with UTF-16's)
+_OTHER_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
 def decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
         raise LoadError(
             "F003", f"text is {len(data)} bytes, over the {MAX_BYTES}-byte limit; split it"
         )
+    for bom, encoding in _OTHER_BOMS:
+        if data.startswith(bom):  # Windows Notepad's "Unicode" is UTF-16: not a binary file
+            raise LoadError(
+                "F002", f"{encoding} text (byte order mark); save the file as UTF-8"
+            )
     if b"\x00" in data:
         line = data[: data.index(b"\x00")].count(b"\n") + 1
         raise LoadError("F002", "binary file (NUL byte); rule files are UTF-8 text", line)
