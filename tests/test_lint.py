@@ -368,6 +368,19 @@ def test_example_naming_the_fixtures_folder_itself_is_E005(pattern: str) -> None
     assert codes_lines(lint_text(text, "x.yaml", CASES / "fixtures")) == [("E005", 21)]
 
 
+def test_example_naming_a_link_out_of_fixtures_says_so(tmp_path: Path) -> None:
+    # it said "matches no file" of a page that is there, as a link to a file outside
+    shutil.copytree(CASES / "fixtures", tmp_path / "fixtures")
+    (tmp_path / "fixtures" / "out.html").symlink_to("/etc/passwd")
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("match: [change-password.html]", "match: [out.html]", 1)
+    result = lint_text(text, "x.yaml", tmp_path / "fixtures")
+    assert [(f.code, f.line, f.message) for f in result.findings] == [
+        ("E001", 21, f"'out.html' names only files outside {tmp_path / 'fixtures'} (symbolic "
+         "links that leave it, which are not read); copy the pages into it")
+    ]
+
+
 def test_yaml_merge_key_is_F004_saying_it_is_not_supported() -> None:
     text = "base: &b {action: block}\nrules:\n  - <<: *b\n    id: x\n"
     result = lint_text(text, "x.yaml")

@@ -33,18 +33,25 @@ def _covered(path: Path, rule: Rule) -> list[str]:
 MAX_PAGE_CHECKS = 100_000
 
 
-def _pages(fixtures: Fixtures, pattern: str) -> list[Path]:
-    """The regular files under the fixtures folder that `pattern` names (once per pattern)."""
-    files = fixtures.globbed.get(pattern)
-    if files is None:
+def _pages(fixtures: Fixtures, pattern: str) -> tuple[list[Path], int]:
+    """The regular files under the fixtures folder that `pattern` names, and how many more it
+    names through symbolic links that leave the folder (those are not read); once per
+    pattern."""
+    known = fixtures.globbed.get(pattern)
+    if known is None:
         root = fixtures.root.resolve()
+        files, outside = [], 0
         try:
-            found = fixtures.root.glob(pattern) if fixtures.exists else iter(())
-            files = sorted(p for p in found if p.is_file() and root in p.resolve().parents)
+            for p in fixtures.root.glob(pattern) if fixtures.exists else ():
+                if p.is_file():
+                    if root in p.resolve().parents:
+                        files.append(p)
+                    else:
+                        outside += 1
         except (ValueError, NotImplementedError, OSError, IndexError):
-            files = []
-        fixtures.globbed[pattern] = files
-    return files
+            files, outside = [], 0
+        known = fixtures.globbed[pattern] = (sorted(files), outside)
+    return known
 
 
 def check(ctx: Context) -> None:
@@ -75,13 +82,16 @@ def check(ctx: Context) -> None:
                         f"{shown(pattern)} must be a relative path inside fixtures/",
                     )
                     continue
-                files = _pages(fixtures, pattern)
+                files, outside = _pages(fixtures, pattern)
                 if not files:
                     ctx.report(
                         "E001",
                         index,
                         keys,
-                        f"{shown(pattern)} matches no file under {fixtures.root}",
+                        f"{shown(pattern)} names only files outside {fixtures.root} (symbolic "
+                        "links that leave it, which are not read); copy the pages into it"
+                        if outside
+                        else f"{shown(pattern)} matches no file under {fixtures.root}",
                     )
                     continue
                 checked += len(files)

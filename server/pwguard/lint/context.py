@@ -77,8 +77,9 @@ class Fixtures:
     problems: list[tuple[int, str]] = field(default_factory=list)  # harmless-controls.txt
     # files that cannot be read: path -> (code, message), reported once (F001, F003)
     unreadable: dict[Path, tuple[str, str]] = field(default_factory=dict)
-    # example pattern -> the pages it names (check_examples: one glob per pattern, not per rule)
-    globbed: dict[str, list[Path]] = field(default_factory=dict)
+    # example pattern -> the pages it names, and how many links out of the folder it names
+    # (check_examples: one glob per pattern, not per rule)
+    globbed: dict[str, tuple[list[Path], int]] = field(default_factory=dict)
 
     @property
     def exists(self) -> bool:
