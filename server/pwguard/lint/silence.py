@@ -52,30 +52,16 @@ def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
     extra: list[Finding] = []
     for path, text in texts.items():
         for s in silences(text):
+
+            def bad(code: str, message: str, at: Silence = s, where: str = path) -> None:
+                extra.append(Finding.at(where, at.line, at.col, code, message, severity(code)))
+
             if not s.reason:
-                extra.append(
-                    Finding.at(
-                        path,
-                        s.line,
-                        s.col,
-                        "I001",
-                        f"`pwguard: ignore[{','.join(s.codes)}]` needs a reason after it",
-                        severity("I001"),
-                    )
-                )
+                bad("I001", f"`pwguard: ignore[{','.join(s.codes)}]` needs a reason after it")
                 continue
             if not s.codes:  # silences nothing: say so rather than look like it works
-                extra.append(
-                    Finding.at(
-                        path,
-                        s.line,
-                        s.col,
-                        "I002",
-                        "`pwguard: ignore[]` names no code; write the code it silences, "
-                        "e.g. ignore[L002]",
-                        severity("I002"),
-                    )
-                )
+                bad("I002", "`pwguard: ignore[]` names no code; write the code it silences, "
+                    "e.g. ignore[L002]")
             for code in s.codes:
                 if not any(known.startswith(code) for known in CODES):
                     parts = code.split()
@@ -85,16 +71,7 @@ def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
                         and all(any(k.startswith(p) for k in CODES) for p in parts)
                         else ""
                     )
-                    extra.append(
-                        Finding.at(
-                            path,
-                            s.line,
-                            s.col,
-                            "I002",
-                            f"unknown code {code!r} in a silencing comment{hint}",
-                            severity("I002"),
-                        )
-                    )
+                    bad("I002", f"unknown code {code!r} in a silencing comment{hint}")
             by_line.setdefault((path, s.line), []).append(s)
     kept = []
     for f in findings:
