@@ -351,8 +351,11 @@
     const close = el(doc, "button", null, "\u00D7");
     close.type = "button";
     close.setAttribute("aria-label", words.dismiss);
-    close.addEventListener("click", () => {
-      const focused = root.activeElement === close;
+    close.addEventListener("click", (ev) => {
+      // only for the keyboard (Enter or Space: a click of `detail` 0): a mouse click or a tap
+      // focuses the button too, and moving that focus into the form would put a caret in its
+      // first field (on a phone, open the on-screen keyboard) that the person never asked for
+      const focused = root.activeElement === close && ev.detail === 0;
       host.hidden = true;
       host.style.setProperty("display", "none", "important");
       if (focused) focusAfter(doc, host);
