@@ -524,6 +524,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   // ---- pages open before the content scripts could run in them ----
   // (the manifest's content_scripts, as the registrations for white-label hosts)
+  const INJECT_WAIT_MS = 5000; // how long a grant's answer waits for the open tabs' injection
   const MAIN_FILES = ["guard-main.js"];
   const ISOLATED_FILES = ["messages.js", "engine.js", "banner.js", "content.js"];
 
@@ -671,7 +672,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       if (!fromExtensionPage(sender)) throw new Error("refresh-hosts is only for the options page");
       // after a grant on the options page: answer once the content scripts are in place
       const active = await registerExtraHosts((await getState()).payload);
-      await protectOpenTabs(active);
+      // (not forever: executeScript waits on a page that hangs, and the person waits here)
+      await Promise.race([protectOpenTabs(active), new Promise((done) => setTimeout(done, INJECT_WAIT_MS))]);
       return { active };
     },
     [M.SAVE_SETTINGS]: async (msg, sender) => {
