@@ -523,10 +523,16 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   // ---- pages open before the content scripts could run in them ----
-  // (the manifest's content_scripts, as the registrations for white-label hosts)
   const INJECT_WAIT_MS = 5000; // how long a grant's answer waits for the open tabs' injection
-  const MAIN_FILES = ["guard-main.js"];
-  const ISOLATED_FILES = ["messages.js", "engine.js", "banner.js", "content.js"];
+  // the files of the manifest's content_scripts, by world (also those registered for
+  // white-label hosts): one list, the manifest's (Firefox gives them as full URLs, which the
+  // scripting API refuses: made relative)
+  const DECLARED = ext.runtime.getManifest().content_scripts || [];
+  const BASE = ext.runtime.getURL("");
+  const relative = (file) => (file.startsWith(BASE) ? file.slice(BASE.length) : file);
+  const filesOf = (entries) => [...new Set(entries.flatMap((c) => (c.js || []).map(relative)))];
+  const MAIN_FILES = filesOf(DECLARED.filter((c) => c.world === "MAIN"));
+  const ISOLATED_FILES = filesOf(DECLARED.filter((c) => c.world !== "MAIN"));
 
   /** Put the content scripts into the frames of open tabs matching `patterns` that lack
    * them. Chrome runs content scripts only in pages loaded after the install (Firefox puts
@@ -553,8 +559,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         const frameIds = probes.filter((p) => p.result === false).map((p) => p.frameId);
         if (frameIds.length === 0) return;
         const target = { tabId: tab.id, frameIds };
-        await ext.scripting.executeScript({ target, files: ISOLATED_FILES, injectImmediately: true });
-        await ext.scripting.executeScript({ target, files: MAIN_FILES, world: "MAIN", injectImmediately: true });
+        if (ISOLATED_FILES.length) {
+          await ext.scripting.executeScript({ target, files: ISOLATED_FILES, injectImmediately: true });
+        }
+        if (MAIN_FILES.length) {
+          await ext.scripting.executeScript({ target, files: MAIN_FILES, world: "MAIN", injectImmediately: true });
+        }
       } catch (err) {
         console.warn("pwguard: could not protect a tab opened before the extension ran in it:", err);
       }
