@@ -516,8 +516,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   async function reschedule({ replace = true } = {}) {
     const s = await settings();
     if (replace) await ext.alarms.clear(M.ALARM);
-    else if (!s.serverUrl || (await ext.alarms.get(M.ALARM))) return false;
-    if (!s.serverUrl) return false;
+    if (!s.serverUrl || (!replace && (await ext.alarms.get(M.ALARM)))) return false;
     await ext.alarms.create(M.ALARM, { periodInMinutes: s.pollMinutes, delayInMinutes: s.pollMinutes });
     return true;
   }
@@ -622,6 +621,15 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return `${site.slice(0, slash)}/*`;
   }
 
+  /** After a grant or a revocation: the content scripts registered for the granted hosts the
+   * rules name, and put into their pages already open; the registered patterns. */
+  async function refreshExtraHosts() {
+    const active = await registerExtraHosts((await getState()).payload);
+    // (not forever: executeScript waits on a page that hangs, and a person may wait here)
+    await Promise.race([protectOpenTabs(active), new Promise((done) => setTimeout(done, INJECT_WAIT_MS))]);
+    return active;
+  }
+
   async function updateExtraHosts(payload) {
     if (!ext.scripting || !ext.scripting.registerContentScripts) return [];
     const matches = await grantedExtraSites(payload);
@@ -681,10 +689,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     [M.REFRESH_HOSTS]: async (msg, sender) => {
       if (!fromExtensionPage(sender)) throw new Error("refresh-hosts is only for the options page");
       // after a grant on the options page: answer once the content scripts are in place
-      const active = await registerExtraHosts((await getState()).payload);
-      // (not forever: executeScript waits on a page that hangs, and the person waits here)
-      await Promise.race([protectOpenTabs(active), new Promise((done) => setTimeout(done, INJECT_WAIT_MS))]);
-      return { active };
+      return { active: await refreshExtraHosts() };
     },
     [M.SAVE_SETTINGS]: async (msg, sender) => {
       if (!fromExtensionPage(sender)) throw new Error("save-settings is only for the options page");
@@ -727,10 +732,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
-    const refresh = async () => {
-      const active = await registerExtraHosts((await getState()).payload).catch(() => []);
-      await protectOpenTabs(active);
-    };
+    const refresh = () => refreshExtraHosts().catch(() => undefined); // (logged there)
     ext.permissions.onAdded.addListener(refresh);
     ext.permissions.onRemoved.addListener(refresh);
   }
