@@ -25,6 +25,7 @@ from pwguard.api.settings import (
 )
 from pwguard.api.signing import SigningKeyError, key_id, public_key_b64, sign_bundle
 from pwguard.api.storage import (
+    REFUSES_WRITES,
     Storage,
     database_failure,
     driver_message,
@@ -102,14 +103,12 @@ def database_problem(url: str, exc: SQLAlchemyError, *, opening: bool) -> str:
     the fix, as does any failure `database_failure` names (a connection refused, a full disk,
     a lock...); else the driver's reason (after a hint when it would not open)."""
     where = f"PWGUARD_DATABASE_URL {shown_url(url)!r}"
-    refusal = write_refusal(exc, url)
-    if refusal is not None:
-        return (f"{where}: the database refuses writes ({refusal.why}: {driver_message(exc)}), "
-                f"and the server stores each rules version there: {refusal.fix}")
-    failure = database_failure(exc, url)
+    failure = database_failure(exc, url)  # (a refusal to write among them: write_refusal)
     if failure is not None:
-        return (f"{where}: the database {failure.state} ({failure.why}: {server_said(exc)}): "
-                f"{failure.fix}")
+        stores = (", and the server stores each rules version there"
+                  if failure.state == REFUSES_WRITES else "")
+        return (f"{where}: the database {failure.state} ({failure.why}: {server_said(exc)})"
+                f"{stores}: {failure.fix}")
     reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip()
     if opening:
         return (f"cannot open the database PWGUARD_DATABASE_URL={shown_url(url)!r}: "

@@ -159,6 +159,9 @@ class WriteRefusal:
     fix: str
 
 
+REFUSES_WRITES = "refuses writes"  # DatabaseFailure.state of a write_refusal
+
+
 @dataclass(frozen=True)
 class DatabaseFailure:
     """A database error the administrator can act on: what the database does (`state`: "is
@@ -260,7 +263,7 @@ def database_failure(exc: BaseException, url: str) -> DatabaseFailure | None:
     CONNECT privilege, a wrong password, a role or database missing); None for any other."""
     refusal = write_refusal(exc, url)
     if refusal is not None:
-        return DatabaseFailure("refuses writes", refusal.why, refusal.fix)
+        return DatabaseFailure(REFUSES_WRITES, refusal.why, refusal.fix)
     orig = getattr(exc, "orig", None) or exc
     sqlite_code = getattr(orig, "sqlite_errorcode", None)
     if isinstance(sqlite_code, int):
