@@ -622,11 +622,16 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   /** After a grant or a revocation: the content scripts registered for the granted hosts the
-   * rules name, and put into their pages already open; the registered patterns. */
+   * rules name, and put into their pages already open, as into those of a Zoho host given back
+   * after it was withheld (no page loaded meanwhile got the manifest's scripts); the
+   * registered patterns. */
   async function refreshExtraHosts() {
     const active = await registerExtraHosts((await getState()).payload);
+    const missing = await unreachableHosts();
+    const reachable = STATIC_HOSTS.filter((origin) => !missing.includes(origin));
     // (not forever: executeScript waits on a page that hangs, and a person may wait here)
-    await Promise.race([protectOpenTabs(active), new Promise((done) => setTimeout(done, INJECT_WAIT_MS))]);
+    await Promise.race([protectOpenTabs([...reachable, ...active]),
+      new Promise((done) => setTimeout(done, INJECT_WAIT_MS))]);
     return active;
   }
 
@@ -661,10 +666,41 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return matches;
   }
 
+  // ---- where pwguard may run ----
+  /** The manifest's Zoho hosts the browser does not let pwguard reach now, where nothing of it
+   * runs: a person withheld them (Chrome's site access "On click" or "On specific sites",
+   * Firefox's permissions in about:addons). */
+  async function unreachableHosts() {
+    const granted = await Promise.all(STATIC_HOSTS.map((origin) =>
+      ext.permissions.contains({ origins: [origin] }).catch(() => false)));
+    return STATIC_HOSTS.filter((origin, i) => !granted[i]);
+  }
+
+  /** The toolbar icon says "!" while a Zoho host is out of reach (its title says which), the
+   * one sign a person sees without opening the options page; the hosts out of reach. */
+  async function showReach() {
+    const missing = await unreachableHosts();
+    if (ext.action) {
+      const hosts = missing.map((origin) => new URL(origin.replace("/*", "/")).host).join(", ");
+      const name = ext.i18n.getMessage("extName") || "pwguard";
+      await Promise.all([
+        ext.action.setBadgeText({ text: missing.length ? "!" : "" }),
+        ext.action.setBadgeBackgroundColor({ color: "#c62828" }),
+        ext.action.setTitle({ title: missing.length
+          ? ext.i18n.getMessage("badgeUnreachable", [hosts]) || `${name}: not allowed on ${hosts}`
+          : name }),
+      ]);
+    }
+    return missing;
+  }
+
   // ---- status and the message router ----
   async function status() {
-    const [s, state] = await Promise.all([settings(), getState()]);
+    const [s, state, unreachable, privateWindows] = await Promise.all([settings(), getState(),
+      unreachableHosts(), ext.extension.isAllowedIncognitoAccess().catch(() => null)]);
     return {
+      // the manifest's Zoho hosts pwguard may not run on; whether it runs in private windows
+      unreachable, privateWindows,
       version: state.version, source: state.source, lastSync: state.lastSync,
       lastAttempt: state.lastAttempt,
       lastError: unstored ? [unstored, state.lastError].filter(Boolean).join("; ") : state.lastError,
@@ -732,7 +768,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
-    const refresh = () => refreshExtraHosts().catch(() => undefined); // (logged there)
+    const refresh = () => {
+      showReach().catch((err) => console.error("pwguard: could not show where it may run:", err));
+      return refreshExtraHosts().catch(() => undefined); // (logged there)
+    };
     ext.permissions.onAdded.addListener(refresh);
     ext.permissions.onRemoved.addListener(refresh);
   }
@@ -753,6 +792,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   // disabled, and enabling it fires neither onStartup nor onInstalled): one runs now, so
   // settings or a policy changed meanwhile take effect at once, not a poll interval later.
   async function wake() {
+    showReach().catch((err) => console.error("pwguard: could not show where it may run:", err));
     await ensureState().catch((err) => console.error("pwguard: could not store the bundled rules:", err));
     if (await schedule({ replace: false })) await sync();
   }

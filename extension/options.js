@@ -55,6 +55,14 @@
       $(`status-${key}`).dataset.value = status[key] || "";
     }
     $("status-lastError").textContent = status.lastError || "";
+    const unreachable = status.unreachable || [];
+    $("unreachableHosts").replaceChildren(...listItems(unreachable.map((o) => o.replace(/^https:\/\/|\/\*$/g, ""))));
+    $("reach").hidden = unreachable.length === 0;
+    const inPrivate = status.privateWindows;
+    $("status-privateWindows").textContent = typeof inPrivate !== "boolean" ? ""
+      : inPrivate ? t("privateAllowed", "protected")
+        : t("privateNotAllowed", "not protected: allow pwguard in private windows");
+    $("status-privateWindows").dataset.value = String(inPrivate);
     for (const key of FIELDS) {
       const managed = (status.managed || []).includes(key);
       if (managed) $(key).value = status[key] ?? "";
@@ -62,9 +70,9 @@
       document.querySelector(`.managed[data-for="${key}"]`).hidden = !managed;
     }
     $("saveErrors").replaceChildren(...listItems(saveErrors));
-    const { version, source, lastSync, lastAttempt, lastError } = status;
-    document.documentElement.dataset.status = JSON.stringify(
-      { version, source, from: status.from || "", lastSync, lastAttempt, lastError, saveErrors });
+    const { version, source, lastSync, lastAttempt, lastError, privateWindows } = status;
+    document.documentElement.dataset.status = JSON.stringify({ version, source,
+      from: status.from || "", lastSync, lastAttempt, lastError, saveErrors, unreachable, privateWindows });
     if (!busyNow) document.documentElement.dataset.ready = "true";
   }
 
@@ -187,6 +195,23 @@
       .catch((err) => grantResult("error", String(err && err.message ? err.message : err)))
       .then(showGranted);
   });
+
+  // the Zoho hosts a person withheld, given back: asked at once, inside the click; the open
+  // Zoho pages are protected once the background has put the content scripts into them
+  $("allowZoho").addEventListener("click", () => {
+    ext.permissions.request({ origins: (newest && newest.unreachable) || [] })
+      .then((granted) => granted && send(M.REFRESH_HOSTS))
+      .then(() => draw(send(M.GET_STATUS)), fail);
+  });
+
+  // a host withheld or given back elsewhere (chrome://extensions, about:addons)
+  for (const event of [ext.permissions.onAdded, ext.permissions.onRemoved]) {
+    if (!event) continue;
+    event.addListener(() => {
+      draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
+      showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
+    });
+  }
 
   // a sync the page did not ask for (the alarm's, a policy change's) is drawn as it is stored
   // (the settings saved here are not: what the page shows of them is the policy's)

@@ -66,10 +66,10 @@ def test_the_banner_speaks_the_browser_language_when_the_page_gives_none_the_rul
 def test_the_options_page_speaks_the_browser_interface_language(
         extension_dir: Path, tmp_path: Path) -> None:
     """The options page (also the toolbar popup) in the language of the browser's interface:
-    every text it labels, the Source value and its <html lang>. Chromium only, with --lang=es:
-    an extension's pages follow the interface's language, not the pages' (accept-languages),
-    and the Firefox ESR installed here has an English interface only (Spanish would take a
-    language pack)."""
+    every text it labels, the Source and Private windows values and its <html lang>. Chromium
+    only, with --lang=es: an extension's pages follow the interface's language, not the pages'
+    (accept-languages), and the Firefox ESR installed here has an English interface only
+    (Spanish would take a language pack)."""
     es = json.loads((REPO / "extension" / "_locales" / "es" / "messages.json").read_text("utf-8"))
     instance = ChromiumBrowser(extension_dir, tmp_path, ALL_HOSTS, args=["--lang=es"])
     try:
@@ -77,11 +77,13 @@ def test_the_options_page_speaks_the_browser_interface_language(
         shown = instance.js("""const text = id => document.getElementById(id).textContent;
             return {lang: document.documentElement.lang, source: text("status-source"),
                     from: text("status-from"), lastSync: text("status-lastSync"),
+                    inPrivate: text("status-privateWindows"),
                     labelled: [...document.querySelectorAll("[data-i18n]")]
                       .map(n => [n.dataset.i18n, n.textContent])};""")
-        assert (shown["lang"], shown["source"], shown["from"], shown["lastSync"]) == (
+        assert (shown["lang"], shown["source"], shown["from"], shown["lastSync"],
+                shown["inPrivate"]) == (
             "es", es["sourceBundled"]["message"], es["statusFromBundled"]["message"],
-            es["never"]["message"]), shown
+            es["never"]["message"], es["privateNotAllowed"]["message"]), shown
         assert shown["labelled"], shown
         wrong = [(key, text) for key, text in shown["labelled"] if text != es[key]["message"]]
         assert not wrong, wrong
