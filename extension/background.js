@@ -694,10 +694,19 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return missing;
   }
 
+  /** Whether pwguard runs in private windows (null: this browser does not say). */
+  async function inPrivateWindows() {
+    try {
+      return await ext.extension.isAllowedIncognitoAccess();
+    } catch {
+      return null;
+    }
+  }
+
   // ---- status and the message router ----
   async function status() {
     const [s, state, unreachable, privateWindows] = await Promise.all([settings(), getState(),
-      unreachableHosts(), ext.extension.isAllowedIncognitoAccess().catch(() => null)]);
+      unreachableHosts(), inPrivateWindows()]);
     return {
       // the manifest's Zoho hosts pwguard may not run on; whether it runs in private windows
       unreachable, privateWindows,
