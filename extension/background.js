@@ -602,14 +602,36 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       for (const site of rule.sites || []) if (!isStaticPattern(site)) wanted.add(site);
     }
     const matches = new Set();
+    const { origins = [] } = await ext.permissions.getAll();
     for (const site of wanted) {
       try {
-        if (await ext.permissions.contains({ origins: [site] })) matches.add(wholeHost(site));
+        if (await ext.permissions.contains({ origins: [site] })) {
+          matches.add(wholeHost(site));
+          continue;
+        }
       } catch {
         /* not a pattern this browser accepts as an origin */
       }
+      // a site whose host has a wildcard ("https://*.portals.example.net/accounts/*"): the
+      // hosts granted one by one on the options page that it takes in
+      for (const origin of origins) {
+        if (!isStaticPattern(origin) && coversHost(site, origin)) matches.add(origin);
+      }
     }
     return [...matches].sort();
+  }
+
+  // whether the host of a rule's site ("https://*.example.net/accounts/*") takes in a granted
+  // whole host ("https://acme.example.net/*", as the options page asks for them)
+  function coversHost(site, origin) {
+    const host = /^https:\/\/([a-z0-9.-]+)\/\*$/.exec(origin);
+    if (!host) return false;
+    try {
+      const p = E.parse_pattern(site);
+      return E.url_matches(`${p.scheme}://${p.host}/*`, `https://${host[1]}/`);
+    } catch {
+      return false;
+    }
   }
 
   // "https://portal.example.com/accounts/*" -> "https://portal.example.com/*": content scripts

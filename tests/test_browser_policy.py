@@ -94,9 +94,22 @@ MARKER_YAML = """
       en: The portal's sessions and tokens boxes are blocked by your organisation.
       es: Su organización bloquea las casillas de sesiones y tokens del portal.
     help: https://{host}/accounts/p/acme/u/h#sessions
+  - id: test-portals-wildcard
+    title: Dangerous boxes on every portal of a reseller's domain
+    why: Each customer's portal serves Zoho's own dialog under the reseller's domain.
+    action: block
+    sites:
+      - https://*.portals.example.net/accounts/*
+    controls:
+      - selector: "#ter_mob"
+    message:
+      en: The portal's sessions box is blocked by your organisation.
+      es: Su organización bloquea la casilla de sesiones del portal.
+    help: https://{host}/accounts/p/acme/u/h#sessions
 """
 PORTAL = "portal.example.org"
 PORTAL_PATH = "/accounts/p/acme/u/h"
+WILD_PORTAL = "acme.portals.example.net"  # taken in by a rule's site "https://*.portals..."
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +156,8 @@ def browser(request: pytest.FixtureRequest, policy_server: Any, extension_dir: P
     settings = {"serverUrl": policy_server.url, "publicKey": policy_server.public_key,
                 "pollMinutes": POLL_MINUTES}
     workdir = tmp_path_factory.mktemp(f"{request.param}-policy")
-    engine = launch(request.param, extension_dir, workdir, settings, (*ALL_HOSTS, PORTAL))
+    engine = launch(request.param, extension_dir, workdir, settings,
+                    (*ALL_HOSTS, PORTAL, WILD_PORTAL))
     try:
         yield engine
     finally:
@@ -399,6 +413,30 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
           && {state: r.dataset.state, text: r.textContent};""")
     assert result == {"state": "granted-unused", "text": MESSAGES_EN["grantHostNoRule"][
         "message"].replace("$PATTERN$", unnamed)}, result
+
+
+def test_a_host_allowed_on_the_options_page_that_a_rule_names_by_a_wildcard_is_protected(
+        managed: Browser, zoho: ZohoMock) -> None:
+    """A rule's site with a wildcard host ("https://*.portals.example.net/accounts/*") takes in
+    each host of that domain the administrator allows on the options page."""
+    from tools.zoho_pages import change_password_page
+
+    zoho.add_page(PORTAL_PATH, change_password_page("en", step=2, live=True))
+    status_when(managed, lambda s: s["source"] == "server")
+    pattern = f"https://{WILD_PORTAL}/*"
+    if isinstance(managed, ChromiumBrowser):
+        managed.allow_on_extensions_page(pattern)  # (see the white-label test above)
+    managed.open_options()
+    managed.type_into("#grantHost", WILD_PORTAL)
+    managed.click("#grantHostButton")
+    result = managed.wait("""const r = document.getElementById("grantHostResult");
+        return r.dataset.state && r.dataset.state !== "pending"
+          && {state: r.dataset.state, text: r.textContent};""")
+    assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
+    managed.open(f"https://{WILD_PORTAL}:{zoho.port}{PORTAL_PATH}#security/security_pwd")
+    assert_blocked(managed, "#ter_mob")
+    assert managed.js(CONTROL, "#ter_apiToken") == {
+        "checked": False, "disabled": False, "mark": None}  # (the rule names #ter_mob only)
 
 
 def test_the_host_field_refuses_what_is_not_an_https_host(managed: Browser) -> None:
