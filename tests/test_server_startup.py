@@ -294,27 +294,54 @@ def test_a_host_it_cannot_listen_on_exits_2_naming_pwguard_host_before_storing_a
     assert not (tmp_path / "db.sqlite").exists()  # checked before the rules are stored
 
 
-def test_a_port_in_use_exits_2_naming_pwguard_port_and_the_running_server_keeps_its_rules(
-    tmp_path,
+@pytest.mark.parametrize(
+    ("given", "name", "fix"),
+    [("option", "--port", "give --port a free port, e.g. 8080"),
+     ("variable", "PWGUARD_PORT", "set PWGUARD_PORT (or --port) to a free port, e.g. 8080")],
+)
+def test_a_port_in_use_exits_2_naming_what_gave_it_and_the_running_server_keeps_its_rules(
+    tmp_path, given, name, fix
 ):
+    # it named PWGUARD_PORT when the port came from --port
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "r.yaml").write_text(variant(31))
     with start_server(tmp_path / "srv", rules_dir=GOOD_DIR) as srv:
         listed = httpx.get(srv.url + "/v1/admin/versions", headers=srv.admin_headers).json()
         # a second server on the same database and port, with other rules in its folder
-        proc = serve(tmp_path, "--rules", str(rules), "--port", str(srv.port),
+        port = {"--port": str(srv.port)} if given == "option" else {}
+        proc = serve(tmp_path, "--rules", str(rules), *[a for kv in port.items() for a in kv],
                      PWGUARD_DATABASE_URL=srv.database_url,
-                     PWGUARD_SIGNING_KEY=srv.env["PWGUARD_SIGNING_KEY"])
+                     PWGUARD_SIGNING_KEY=srv.env["PWGUARD_SIGNING_KEY"],
+                     PWGUARD_PORT=str(free_port() if given == "option" else srv.port))
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr.strip().splitlines() == [
-            f"pwguard serve: PWGUARD_PORT {srv.port} is already in use on '127.0.0.1' (another "
-            "server listens there): stop it or set PWGUARD_PORT (or --port) to a free port, "
-            "e.g. 8080"]
+            f"pwguard serve: {name} {srv.port} is already in use on '127.0.0.1' (another "
+            f"server listens there): stop it or {fix}"]
         # its rules were neither stored nor activated under the running server
         assert httpx.get(srv.url + "/v1/admin/versions",
                          headers=srv.admin_headers).json() == listed
         assert "Traceback" not in srv.log()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [(["--port", "70000"], {}, "--port: Input should be less than or equal to 65535 (got "
+      "'70000')"),
+     ([], {"PWGUARD_PORT": "70000"}, "PWGUARD_PORT: Input should be less than or equal to "
+      "65535 (got '70000')"),
+     (["--port", "-1"], {}, "--port: Input should be greater than or equal to 0 (got '-1')"),
+     (["--host", "192.0.2.1"], {}, "--host '192.0.2.1' is not an address of this machine: "
+      "give --host 127.0.0.1 (this machine only), 0.0.0.0 (every interface) or another "
+      "address of this machine")],
+    ids=["port-option", "port-variable", "negative-port-option", "host-option"],
+)
+def test_a_bad_port_or_host_is_named_as_the_user_gave_it(tmp_path, args, env, expected):
+    # the messages named PWGUARD_PORT / PWGUARD_HOST when the value came from --port / --host
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), *args, **env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"pwguard serve: {expected}"]
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 def test_dev_generates_a_private_signing_key_beside_the_database_once(tmp_path):

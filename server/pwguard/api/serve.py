@@ -8,6 +8,7 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -121,23 +122,48 @@ def fail(message: str) -> int:
     return 2
 
 
-HOST_FIX = ("set PWGUARD_HOST (or --host) to 127.0.0.1 (this machine only), 0.0.0.0 (every "
-            "interface) or another address of this machine")
-PORT_FIX = "set PWGUARD_PORT (or --port) to a free port, e.g. 8080"
+HOST_CHOICES = ("127.0.0.1 (this machine only), 0.0.0.0 (every interface) or another address "
+                "of this machine")
+FREE_PORT = "a free port, e.g. 8080"
 
 
-def listen_problem(host: str, port: int) -> str | None:
+def given_options(args: argparse.Namespace) -> dict[str, str]:
+    """Settings field -> the command-line option that set it (`port` -> `--port`), for the
+    options given: messages name what the user gave, not the variable it overrides."""
+    return {field: option for option, field in OPTIONS.items()
+            if getattr(args, option[2:].replace("-", "_")) is not None}
+
+
+def setting_name(field: str, given: Mapping[str, str]) -> str:
+    """`--port` when the value came from that option, else `PWGUARD_PORT`."""
+    return given.get(field) or f"PWGUARD_{field.upper()}"
+
+
+def setting_fix(field: str, given: Mapping[str, str], value: str) -> str:
+    """How to change a setting, the way the user gave it."""
+    option = next(o for o, f in OPTIONS.items() if f == field)
+    if field in given:
+        return f"give {option} {value}"
+    return f"set PWGUARD_{field.upper()} (or {option}) to {value}"
+
+
+def listen_problem(host: str, port: int, given: Mapping[str, str] | None = None) -> str | None:
     """Why uvicorn could not listen on host:port, or None: bind (then release) every address.
 
     Binds as uvicorn does (SO_REUSEADDR; IPv6 sockets IPv6-only), so a port another server
-    listens on is refused and one left in TIME_WAIT by a restart is not.
+    listens on is refused and one left in TIME_WAIT by a restart is not. `given`: the
+    settings that came from options (`given_options`), named as such.
     """
+    given = given or {}
+    host_name, port_name = setting_name("host", given), setting_name("port", given)
+    host_fix = setting_fix("host", given, HOST_CHOICES)
+    port_fix = setting_fix("port", given, FREE_PORT)
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as exc:
         reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
-        return f"PWGUARD_HOST {host!r} is not an address to listen on ({reason}): {HOST_FIX}"
+        return f"{host_name} {host!r} is not an address to listen on ({reason}): {host_fix}"
     sockets: list[socket.socket] = []
     try:
         for family, kind, proto, _, address in infos:
@@ -151,24 +177,25 @@ def listen_problem(host: str, port: int) -> str | None:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind(address)
     except OSError as exc:
-        where = f"PWGUARD_HOST {host!r}, PWGUARD_PORT {port}"
+        where = f"{host_name} {host!r}, {port_name} {port}"
         if exc.errno == errno.EADDRINUSE:
-            return (f"PWGUARD_PORT {port} is already in use on {host!r} (another server "
-                    f"listens there): stop it or {PORT_FIX}")
+            return (f"{port_name} {port} is already in use on {host!r} (another server "
+                    f"listens there): stop it or {port_fix}")
         if exc.errno == errno.EACCES:
-            return (f"PWGUARD_PORT {port}: permission denied (ports below 1024 need "
-                    f"privileges): {PORT_FIX}, behind a reverse proxy if need be")
+            return (f"{port_name} {port}: permission denied (ports below 1024 need "
+                    f"privileges): {port_fix}, behind a reverse proxy if need be")
         if exc.errno == errno.EADDRNOTAVAIL:
-            return f"PWGUARD_HOST {host!r} is not an address of this machine: {HOST_FIX}"
-        return f"cannot listen on {where}: {exc.strerror or exc}: {HOST_FIX}; {PORT_FIX}"
+            return f"{host_name} {host!r} is not an address of this machine: {host_fix}"
+        return f"cannot listen on {where}: {exc.strerror or exc}: {host_fix}; {port_fix}"
     finally:
         for sock in sockets:
             sock.close()
     return None
 
 
-def prepare(settings: Settings) -> int:
-    """Everything before listening; returns 0 or an exit code after printing why."""
+def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
+    """Everything before listening; returns 0 or an exit code after printing why. `given`:
+    the settings that came from command-line options (`given_options`)."""
     problems = settings.problems()
     if problems:
         for p in problems:
@@ -176,7 +203,7 @@ def prepare(settings: Settings) -> int:
         return 2
     # before anything is stored: a second `pwguard serve` on a taken port must not
     # activate its rules folder on the database of the server already listening there
-    problem = listen_problem(settings.host, settings.port)
+    problem = listen_problem(settings.host, settings.port, given)
     if problem:
         return fail(problem)
     # before the key: in dev it is generated beside the SQLite file
@@ -258,18 +285,18 @@ def main(argv: list[str]) -> int:
     args = parse_args(build_parser(), argv)
     if isinstance(args, int):
         return args
-    for option, field in OPTIONS.items():
-        value = getattr(args, option[2:].replace("-", "_"))
-        if value is not None:
-            os.environ[f"PWGUARD_{field.upper()}"] = str(value)
+    given = given_options(args)
+    for field, option in given.items():
+        # (the worker processes read their settings from the environment)
+        os.environ[f"PWGUARD_{field.upper()}"] = str(getattr(args, option[2:].replace("-", "_")))
     try:
         settings = Settings()
     except ValidationError as exc:
-        for problem in validation_problems(exc):
+        for problem in validation_problems(exc, given):
             print(f"pwguard serve: {problem}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    code = prepare(settings)
+    code = prepare(settings, given)
     if code:
         return code
     import uvicorn
@@ -290,6 +317,7 @@ def main(argv: list[str]) -> int:
             return 0
         return fail(
             f"the server did not start (uvicorn's error above); if it is about the address, "
-            f"check PWGUARD_HOST {settings.host!r} and PWGUARD_PORT {settings.port}"
+            f"check {setting_name('host', given)} {settings.host!r} and "
+            f"{setting_name('port', given)} {settings.port}"
         )
     return 0

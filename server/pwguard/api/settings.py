@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import stat
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -113,14 +114,18 @@ def sqlite_file_problem(url: str) -> str | None:
     return None
 
 
-def validation_problems(exc: ValidationError) -> list[str]:
+def validation_problems(exc: ValidationError, given: Mapping[str, str] | None = None) -> list[str]:
     """Settings() refusing the environment, as one `PWGUARD_<NAME>: <what> (got <value>)` line
-    per problem (pydantic's own text is several lines naming the field, not the variable)."""
-    return [
-        f"PWGUARD_{'_'.join(str(p) for p in err['loc']).upper()}: {err['msg']} "
-        f"(got {err.get('input')!r})"
-        for err in exc.errors()
-    ]
+    per problem (pydantic's own text is several lines naming the field, not the variable).
+    `given` maps a field to the command-line option its value came from (`port` ->
+    `--port`): that option is named instead of the variable."""
+    names = given or {}
+    problems = []
+    for err in exc.errors():
+        field = "_".join(str(p) for p in err["loc"])
+        name = names.get(field) or f"PWGUARD_{field.upper()}"
+        problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
+    return problems
 
 
 class Settings(BaseSettings):
