@@ -263,6 +263,32 @@ def test_publish_and_rollback_while_another_process_holds_the_sqlite_lock_say_re
     store.close()
 
 
+def test_healthz_names_a_locked_database_as_the_admin_calls_do(tmp_path):
+    # it said only "unreachable: OperationalError" while a publish named the lock and the fix
+    url = two_versions(tmp_path / "locked.db")
+    store = Storage(url, busy_timeout_ms=100)
+    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
+                          storage=store, key=Ed25519PrivateKey.generate()))
+    assert c.get("/v1/rules").status_code == 200  # a bundle in memory: served all along
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")  # kept until the connection closes,
+    other.execute("BEGIN EXCLUSIVE")  # and in WAL mode it locks readers out too
+    other.execute("UPDATE pwguard_active SET version = version")
+    other.rollback()
+    resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(),
+                 headers={"Authorization": f"Bearer {TOKEN}"})
+    assert resp.status_code == 503
+    named = resp.json()["detail"].removesuffix("; nothing changed")
+    assert named.startswith("the database is locked (busy): ")
+    health = c.get("/healthz")
+    assert (health.status_code, health.json()) == (503, {
+        "status": "error", "database": named, "active_version": None,
+        "serving": "bbbbbbbbbbbbbbbb", "server_version": health.json()["server_version"]})
+    other.close()
+    assert c.get("/healthz").json()["database"] == "ok"
+    store.close()
+
+
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs: a disk that really fills up (needs root)."""

@@ -266,6 +266,28 @@ def test_publish_and_rollback_past_the_lock_timeout_on_postgresql_say_retry(
     assert PASSWORD not in caplog.text
 
 
+def test_healthz_of_a_real_server_names_a_database_refusing_connections(
+    tmp_path, storage, writer
+):
+    # it said only "unreachable: OperationalError"
+    with start_server(tmp_path, rules_dir=GOOD_DIR, env={"PWGUARD_DATABASE_URL": writer}) as srv:
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER ROLE pwguard_writer CONNECTION LIMIT 0")
+            # its pooled connections go: the next check must open a new one
+            conn.exec_driver_sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                 "WHERE usename = 'pwguard_writer'")
+        resp = httpx.get(srv.url + "/healthz", timeout=30)
+        assert (resp.status_code, resp.json()["status"], resp.json()["database"]) == (
+            503, "error", "the database refuses connections (too many connections): raise "
+            "max_connections on the PostgreSQL server (or the CONNECTION LIMIT of role "
+            "pwguard_writer or database postgres), or have other clients hold fewer, then retry")
+        assert PASSWORD not in resp.text
+        with storage.engine.begin() as conn:
+            conn.exec_driver_sql("ALTER ROLE pwguard_writer CONNECTION LIMIT -1")
+        assert httpx.get(srv.url + "/healthz", timeout=30).json()["database"] == "ok"
+        assert PASSWORD not in srv.log()
+
+
 def test_a_serialization_failure_on_postgresql_answers_503_retry(storage, writer, admin_client):
     with storage.engine.begin() as conn:
         conn.exec_driver_sql("ALTER ROLE pwguard_writer SET default_transaction_isolation = "
