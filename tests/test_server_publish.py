@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import socket
+import sqlite3
 import ssl
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,14 +19,27 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
 
 from pwguard.api import publish
+from pwguard.api.app import create_app
+from pwguard.api.settings import Settings
+from pwguard.api.storage import Storage
 from pwguard.lint import lint_paths
 from pwguard.rules import loader
 from pwguard.rules.bundle import version_of
 from tests.certs import CertFiles, make_cert
-from tests.serve import ROOT, RunningServer, free_port, server_fixture, start_server
+from tests.serve import (
+    ROOT,
+    RunningServer,
+    free_port,
+    server_fixture,
+    start_server,
+    wait_until,
+)
 from tests.server_cases import GOOD_DIR, GOOD_TEXT, check_bundle, variant
 
 publish_server = server_fixture("module", rules_dir=GOOD_DIR)
@@ -310,15 +328,17 @@ def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
 
 @contextmanager
 def answering(status: int, body: object = None, headers: dict[str, str] | None = None,
-              tls: CertFiles | None = None) -> Iterator[str]:
+              tls: CertFiles | None = None, puts: list[str] | None = None) -> Iterator[str]:
     """A real HTTP server on a free loopback port that answers every PUT with `status`, the
     JSON of `body` (bytes: as they are, as HTML) and `headers` (over TLS with `tls`); yields
-    its base URL."""
+    its base URL. Each PUT's path is appended to `puts`."""
     data = body if isinstance(body, bytes) else b"" if body is None else json.dumps(body).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_PUT(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if puts is not None:
+                puts.append(self.path)
             self.send_response(status)
             for name, value in (headers or {}).items():
                 self.send_header(name, value)
@@ -505,3 +525,148 @@ def test_several_files_over_what_the_server_lints_at_once_are_refused_before_sen
     err = capsys.readouterr().err
     assert "the 2 rule files make one request of " in err
     assert f"over the {loader.MAX_BYTES} a ruleset may have on the server" in err
+
+
+@contextmanager
+def uvicorn_serving(app: FastAPI) -> Iterator[str]:
+    """Real uvicorn serving `app` over real HTTP, in a thread, on a loopback port; yields its
+    base URL. (For a server built on a Storage made here: `pwguard serve` waits 30 s for an
+    SQLite lock before it answers 503.)"""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: server.started or not thread.is_alive(), 30, "uvicorn to start")
+        assert server.started, "uvicorn did not start"
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def publish_process(rules: Path, server: str, token: str) -> subprocess.Popen[str]:
+    """`pwguard publish RULES --server SERVER` as a process, its output piped."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")},
+           "PWGUARD_ADMIN_TOKEN": token,
+           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT / "server"),
+                                                     os.environ.get("PYTHONPATH", "")) if p)}
+    return subprocess.Popen([sys.executable, "-m", "pwguard.cli", "publish", str(rules),
+                             "--server", server], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def read_until(proc: subprocess.Popen[str], text: str) -> list[str]:
+    """Lines of the process's stderr up to the first holding `text` (each read waits for the
+    next line); fails with what it said if it ends first."""
+    assert proc.stderr is not None
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if text in line:
+            return lines
+    proc.wait(30)
+    raise AssertionError(f"publish exited {proc.returncode} without saying {text!r}:\n"
+                         + "".join(lines))
+
+
+TOKEN = "publish-retry-token-0123456789"
+
+
+def test_publish_on_a_locked_database_waits_as_the_server_advises_and_then_publishes(tmp_path):
+    # it printed the 503 and exited 2, though the server said when to retry (Retry-After)
+    db = tmp_path / "pwguard.db"
+    url = f"sqlite:///{db}"
+    store = Storage(url, busy_timeout_ms=200)
+    store.create_schema()
+    app = create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""), storage=store,
+                     key=Ed25519PrivateKey.generate())
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(variant(81))
+    ruleset = lint_paths([rules]).ruleset
+    assert ruleset is not None
+    version = version_of(ruleset)
+    holder = sqlite3.connect(db, isolation_level=None)
+    with uvicorn_serving(app) as server:
+        holder.execute("BEGIN IMMEDIATE")  # the write lock, as another process would hold it
+        with publish_process(rules, server, TOKEN) as proc:
+            try:
+                said = read_until(proc, "retrying in")[-1]
+                assert store.active_version() is None  # nothing published while locked
+                holder.rollback()  # released while publish waits
+                out, err = proc.communicate(timeout=60)
+            finally:
+                holder.close()
+                proc.kill()
+    assert said == (
+        "pwguard publish: server busy: the database is locked (busy): another process held the "
+        f"SQLite write lock on {db} past the busy timeout; retry, and if it persists find the "
+        f"process that holds it (fuser {db}); nothing changed; retrying in 5 s (attempt 2 of "
+        "3)\n")
+    assert proc.returncode == 0, err
+    assert out == (f"published {version} (new version): now active, served at "
+                   f"{server}/v1/rules\n")
+    assert "Traceback" not in err
+    assert store.active_version() == version
+    store.close()
+
+
+BUSY = {"detail": "the database is locked (busy): retry; nothing changed"}
+
+
+@pytest.mark.parametrize("status", [503, 429])
+def test_publish_tries_three_times_at_most_then_reports_the_last_answer(
+    tmp_path, monkeypatch, capsys, status
+):
+    (tmp_path / "r.yaml").write_text(variant(82))
+    puts: list[str] = []
+    with answering(status, BUSY, {"Retry-After": "0"}, puts=puts) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    err = capsys.readouterr().err.splitlines()
+    retrying = [line for line in err if "retrying" in line]
+    assert retrying == [
+        "pwguard publish: server busy: the database is locked (busy): retry; nothing changed; "
+        f"retrying in 0 s (attempt {n} of 3)" for n in (2, 3)]
+    assert len(puts) == 3
+    assert err[-1] == (f"pwguard publish: {url}/v1/admin/rules answered {status}: the database "
+                       "is locked (busy): retry; nothing changed; still busy after 3 attempts: "
+                       "publish again later")
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "said"),
+    [("31", "the server advises retrying in 31 s, more than publish waits (30 s in all): "
+      "publish again later"),
+     ("Wed, 21 Oct 2099 07:28:00 GMT", "the server advises retrying in "),
+     ("soon", "")],
+    ids=["over-30-s", "http-date-far-off", "unreadable"],
+)
+def test_a_retry_after_publish_will_not_wait_for_is_reported_at_once(
+    tmp_path, monkeypatch, capsys, retry_after, said
+):
+    (tmp_path / "r.yaml").write_text(variant(83))
+    puts: list[str] = []
+    with answering(503, BUSY, {"Retry-After": retry_after}, puts=puts) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    err = capsys.readouterr().err
+    assert len(puts) == 1 and "server busy" not in err  # no "retrying in N s" line
+    last = err.splitlines()[-1]
+    assert last.startswith(f"pwguard publish: {url}/v1/admin/rules answered 503: the database "
+                           "is locked (busy): retry; nothing changed")
+    assert said in last if said else last.endswith("nothing changed"), last
+
+
+def test_a_503_without_retry_after_is_reported_at_once(tmp_path, monkeypatch, capsys):
+    # e.g. a full disk: retrying as it is would fail the same way
+    (tmp_path / "r.yaml").write_text(variant(84))
+    puts: list[str] = []
+    full = {"detail": "the database is full (disk full): free disk space; nothing changed"}
+    with answering(503, full, puts=puts) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    assert len(puts) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"pwguard publish: {url}/v1/admin/rules answered 503: the database is full (disk full): "
+        "free disk space; nothing changed")

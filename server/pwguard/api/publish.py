@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import email.utils
 import ipaddress
+import math
 import os
 import re
 import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +76,9 @@ def main(argv: list[str]) -> int:
         description="Lint a rules folder, then publish it to a rules server as the new active "
         "version (PUT /v1/admin/rules). The token comes from PWGUARD_ADMIN_TOKEN. "
         "Exit 0 published, 1 lint findings (local or from the server), 2 usage, network or "
-        "authentication error, or a request the server refused (e.g. a note too long).",
+        "authentication error, or a request the server refused (e.g. a note too long). A "
+        f"busy server (503 or 429 with Retry-After) is asked again as it advises, up to "
+        f"{MAX_ATTEMPTS} attempts and {MAX_WAIT_SECONDS} s of waiting in all.",
     )
     parser.add_argument("dir", nargs="?", default="rules", type=Path,
                         help="rules folder or file (default: rules)")
@@ -129,23 +135,79 @@ def main(argv: list[str]) -> int:
         print(f"pwguard publish: {exc.message}", file=sys.stderr)
         return 2
     url = args.server.rstrip("/") + ADMIN_RULES
+    # note and actor as query parameters: URL-encoded, any language (headers are ASCII)
+    actor = os.environ.get("USER") or "pwguard publish"
+    params = {"actor": actor[:100], **({"note": args.note} if args.note else {})}
+    # A busy server (a lock held past its timeout, a conflict, no connection free) answers 503
+    # (or 429) with Retry-After: the same PUT is then sent again, as advised. That is safe: the
+    # PUT is idempotent. Versions are content-addressed (the same rules are one version, stored
+    # once), and publishing the active version again changes and records nothing
+    # (test_publishing_the_active_version_again_says_nothing_changed); the server's 503 for a
+    # database failure comes from a rolled-back transaction ("nothing changed"), and had an
+    # attempt been stored all the same, the next finds its version active and says so.
+    waited, note = 0, ""
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        try:
+            resp = httpx.put(
+                url, content=body.data, params=params,
+                headers={"Authorization": f"Bearer {token}", "Content-Type": body.content_type},
+                timeout=args.timeout,
+            )
+        except httpx.HTTPError as exc:
+            reason = str(exc) or type(exc).__name__
+            if len(token) >= 8:  # httpx's messages do not quote headers; should one ever, hide it
+                reason = reason.replace(token, "***")
+            print(f"pwguard publish: cannot reach {url}: {reason}{tls_hint(reason)}",
+                  file=sys.stderr)
+            return 2
+        advised = retry_after(resp)
+        if advised is None:
+            break
+        if attempt == MAX_ATTEMPTS:
+            note = f"still busy after {MAX_ATTEMPTS} attempts: publish again later"
+            break
+        if waited + advised > MAX_WAIT_SECONDS:
+            note = (f"the server advises retrying in {advised} s, more than publish waits "
+                    f"({MAX_WAIT_SECONDS} s in all): publish again later")
+            break
+        print(f"pwguard publish: server busy: {answer_text(resp)}; retrying in {advised} s "
+              f"(attempt {attempt + 1} of {MAX_ATTEMPTS})", file=sys.stderr, flush=True)
+        time.sleep(advised)  # the wait the server asked for
+        waited += advised
+    return report(resp, url, body, note)
+
+
+MAX_ATTEMPTS = 3  # PUTs of one publish to a server that answers "busy, retry in N s"
+MAX_WAIT_SECONDS = 30  # the most publish waits between them, in all
+RETRY_STATUSES = (429, 503)
+
+
+def retry_after(resp: httpx.Response) -> int | None:
+    """The seconds a 503 or 429 answer's Retry-After asks to wait (delay-seconds or an
+    HTTP-date, RFC 9110 10.2.3), rounded up; None for another answer, or none readable."""
+    if resp.status_code not in RETRY_STATUSES:
+        return None
+    value = resp.headers.get("retry-after", "").strip()
+    if value.isascii() and value.isdigit():
+        return int(value)
     try:
-        # note and actor as query parameters: URL-encoded, any language (headers are ASCII)
-        actor = os.environ.get("USER") or "pwguard publish"
-        params = {"actor": actor[:100], **({"note": args.note} if args.note else {})}
-        resp = httpx.put(
-            url, content=body.data, params=params,
-            headers={"Authorization": f"Bearer {token}", "Content-Type": body.content_type},
-            timeout=args.timeout,
-        )
-    except httpx.HTTPError as exc:
-        reason = str(exc) or type(exc).__name__
-        if len(token) >= 8:  # httpx's messages do not quote headers; should one ever, hide it
-            reason = reason.replace(token, "***")
-        print(f"pwguard publish: cannot reach {url}: {reason}{tls_hint(reason)}",
-              file=sys.stderr)
-        return 2
-    return report(resp, url, body)
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:  # (an HTTP-date is GMT)
+        when = when.replace(tzinfo=UTC)
+    return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
+
+
+def answer_text(resp: httpx.Response) -> str:
+    """What an answer says, in one line: its JSON `detail`, else the start of its text."""
+    try:
+        data: Any = resp.json()
+    except (ValueError, RecursionError):
+        data = None
+    detail = data.get("detail") if isinstance(data, dict) else None
+    said = detail if isinstance(detail, str) else one_line(resp.text)
+    return " ".join(said.split()) or "(no explanation)"
 
 
 def tls_hint(reason: str) -> str:
@@ -218,8 +280,10 @@ def one_line(text: str) -> str:
     return " ".join((title.group(1) if title else text[:300]).split())[:300]
 
 
-def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> int:
-    """Print what the server answered to the PUT; return the exit code."""
+def report(resp: httpx.Response, url: str, body: RequestBody | None = None,
+           note: str = "") -> int:
+    """Print what the server answered to the PUT; return the exit code. `note` ends the line
+    of an error answer (why it was not retried)."""
     try:
         data: Any = resp.json()
     except (ValueError, RecursionError):
@@ -281,5 +345,7 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None) -> i
                  "PWGUARD_MAX_BODY_BYTES: raise it on the server")
     if resp.status_code in (404, 405, 501):
         line += f"; {not_a_server_hint(url)}"
+    if note:
+        line += f"; {note}"
     print(line, file=sys.stderr)
     return 2
