@@ -614,6 +614,30 @@ def test_publish_on_a_locked_database_waits_as_the_server_advises_and_then_publi
     store.close()
 
 
+@pytest.mark.slow
+def test_publish_with_its_defaults_outwaits_pwguard_serve_on_a_locked_sqlite_file(tmp_path):
+    # the server waits 30 s for the lock before its 503; publish gave up at 30 s ("cannot
+    # reach ...: timed out"), so it never saw the Retry-After
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "r.yaml").write_text(variant(85))
+    with start_server(tmp_path / "srv", rules_dir=GOOD_DIR) as srv:
+        holder = sqlite3.connect(tmp_path / "srv" / "pwguard.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        with publish_process(rules, srv.url, srv.admin_token) as proc:
+            try:
+                said = read_until(proc, "retrying in")[-1]
+                holder.rollback()
+                out, err = proc.communicate(timeout=90)
+            finally:
+                holder.close()
+                proc.kill()
+        assert said.startswith("pwguard publish: server busy: the database is locked (busy): ")
+        assert proc.returncode == 0, err
+        assert out.startswith("published ") and "(new version)" in out
+        assert "Traceback" not in srv.log()
+
+
 BUSY = {"detail": "the database is locked (busy): retry; nothing changed"}
 
 

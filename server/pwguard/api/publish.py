@@ -33,6 +33,11 @@ HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 ADMIN_RULES = "/v1/admin/rules"  # the server's path publish PUTs to, below --server
 
 
+# Longer than `pwguard serve` waits for a locked SQLite file (Storage's busy timeout, 30 s)
+# before it answers 503 with Retry-After: a shorter one gave up just before that answer.
+DEFAULT_TIMEOUT = 60.0
+
+
 def timeout_seconds(value: str) -> float:
     """argparse type of --timeout: a finite number of seconds above 0."""
     try:
@@ -84,8 +89,8 @@ def main(argv: list[str]) -> int:
                         help="rules folder or file (default: rules)")
     parser.add_argument("--server", required=True, help="server base URL, e.g. https://rules.corp")
     parser.add_argument("--note", default="", help="why: stored with the version and audit log")
-    parser.add_argument("--timeout", type=timeout_seconds, default=30.0,
-                        help="HTTP timeout in seconds")
+    parser.add_argument("--timeout", type=timeout_seconds, default=DEFAULT_TIMEOUT,
+                        help=f"HTTP timeout in seconds (default {DEFAULT_TIMEOUT:g})")
     args = parse_args(parser, argv)
     if isinstance(args, int):
         return args
