@@ -278,9 +278,8 @@ def test_healthz_of_a_real_server_names_a_database_refusing_connections(
                                  "WHERE usename = 'pwguard_writer'")
         resp = httpx.get(srv.url + "/healthz", timeout=30)
         assert (resp.status_code, resp.json()["status"], resp.json()["database"]) == (
-            503, "error", "the database refuses connections (too many connections): raise "
-            "max_connections on the PostgreSQL server (or the CONNECTION LIMIT of role "
-            "pwguard_writer or database postgres), or have other clients hold fewer, then retry")
+            503, "error", "the database refuses connections (too many connections)")
+        assert "pwguard_writer" not in resp.text  # (the fix, with names, is for token holders)
         assert PASSWORD not in resp.text
         with storage.engine.begin() as conn:
             conn.exec_driver_sql("ALTER ROLE pwguard_writer CONNECTION LIMIT -1")

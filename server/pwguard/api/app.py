@@ -256,8 +256,8 @@ class HealthOut(BaseModel):
     status: str = Field(examples=["ok"])
     database: str = Field(
         examples=["ok"], description="ok, else what fails in one line: a failure the admin "
-        "API names too (a lock, a full disk, a connection refused...) with its fix, as it does; "
-        "any other as `unreachable: <error type>`")
+        "API names too (a lock, a full disk, a connection refused...) in its words, without "
+        "the fix the admin API and the log give; any other as `unreachable: <error type>`")
     active_version: str | None = Field(
         examples=["3f2a9c0d1e4b5a67"], description="the active version in the database "
         "(null when nothing is active or the database does not answer)")
@@ -483,10 +483,12 @@ def create_app(
         try:
             version = store.active_version()
         except Exception as exc:  # any driver error means the same thing to a load balancer
-            # to a person, a failure the admin calls name (a lock, a full disk, a connection
-            # refused...) is named here the same way, with its fix: one line, no password
+            # a failure the admin calls name (a lock, a full disk, a connection refused...) is
+            # named here in the same words, without the fix: this answer needs no token, and
+            # the fix names files, roles and databases (the admin calls and the log give it)
             failure = database_failure(exc, store.url)
-            said = failure.detail if failure else f"unreachable: {type(exc).__name__}"
+            said = (f"the database {failure.state} ({failure.why})" if failure
+                    else f"unreachable: {type(exc).__name__}")
             out = HealthOut(status="error", database=said, active_version=None,
                             serving=serving, server_version=__version__)
             return JSONResponse(out.model_dump(), status_code=503)
