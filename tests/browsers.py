@@ -719,7 +719,7 @@ class FirefoxBrowser(Browser):
                                     f"{options_path(self.manifest)}")
             self.tab = self.m.current_window_handle
             if policies is not None:
-                self._check_policies()
+                self._check_policies(policies)
         except BaseException:
             self._kill()
             raise
@@ -748,17 +748,28 @@ class FirefoxBrowser(Browser):
         assert self.ext_dir is not None
         self.addon_id = Addons(self.m).install(str(self.ext_dir), temp=True)
 
-    def _check_policies(self) -> None:
+    def _check_policies(self, policies: Mapping[str, Any]) -> None:
+        """RuntimeError unless the policy engine is active and holds what ``policies`` says
+        about this extension: its 3rdparty.Extensions entry and its ExtensionSettings entry,
+        for each of them that ``policies`` has."""
+        wants = {"3rdparty.Extensions": self.gecko_id in (
+                     (policies.get("3rdparty") or {}).get("Extensions") or {}),
+                 "ExtensionSettings": self.gecko_id in (policies.get("ExtensionSettings") or {})}
         with self.m.using_context("chrome"):
-            status, mine = self.m.execute_script(
+            status, third_party, settings = self.m.execute_script(
                 "return [Services.policies.status === Services.policies.ACTIVE,"
-                " Services.policies.getExtensionPolicy(arguments[0])];",
+                " Services.policies.getExtensionPolicy(arguments[0]),"
+                " Services.policies.getExtensionSettings(arguments[0])];",
                 script_args=[self.gecko_id])
-        if not status or mine is None:
+        seen = {"3rdparty.Extensions": third_party is not None,
+                "ExtensionSettings": settings is not None}
+        missing = [name for name, wanted in wants.items() if wanted and not seen[name]]
+        if not status or missing:
             raise RuntimeError(
                 f"firefox: the enterprise policies in {self.profile.parent / 'policies.json'} "
-                "are not active (policy engine status inactive or no 3rdparty.Extensions entry "
-                f"for {self.gecko_id}); this build may not honour browser.policies.alternatePath")
+                "are not active (policy engine status inactive, or no "
+                f"{' / '.join(missing) or 'policy'} entry for {self.gecko_id}); this build may "
+                "not honour browser.policies.alternatePath")
 
     def _wait_for_marionette(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
