@@ -11,6 +11,7 @@ Zoho hostname to 127.0.0.1, accept the mock's self-signed certificate, and expos
                                    the fragment differs) and wait for the load event
     js(body, *args)                run a function body in the page's MAIN world
     wait(body, *args, timeout=10)  poll a function body until truthy, return its value
+    private_window(url)            with-block on url in a new private/Incognito window
     click(selector)                trusted mouse click at the element's centre
     press(key)                     trusted key press on the focused element
     configure(...), sync_now(), extension_status()   through the options page
@@ -140,6 +141,14 @@ class Browser:
         before, which stays open meanwhile (not reloaded)."""
         raise NotImplementedError
         yield
+
+    @contextlib.contextmanager
+    def private_window(self, url: str) -> Iterator[Browser]:
+        """Open ``url`` in a new private window (Firefox) or Incognito window (Chromium), wait
+        for its load event, and yield a Browser for that tab (at least ``js`` and ``wait``,
+        so the tests.dom helpers work on it); the window is closed afterwards."""
+        raise NotImplementedError
+        yield self
 
     def close(self) -> None:
         raise NotImplementedError
@@ -525,6 +534,93 @@ class ChromiumBrowser(Browser):
             raise RuntimeError(f"chromium: chrome://extensions refused to allow "
                                f"{self.extension_id} on {pattern}: {error}")
 
+    def allow_in_incognito(self, timeout: float = 30) -> None:
+        """Turn on "Allow in Incognito" for the extension on chrome://extensions, as a person
+        would (that page's own ``chrome.developerPrivate.updateExtensionConfiguration`` behind
+        the toggle). Chromium unloads and reloads the extension for it (about 3 s; its pages
+        are refused meanwhile): this waits on that page for the reload, then checks that the
+        extension says it is allowed (isAllowedIncognitoAccess)."""
+        self.open(f"chrome://extensions/?id={self.extension_id}")
+        offered = self.js("""return chrome.developerPrivate.getExtensionInfo(arguments[0])
+            .then(info => info.incognitoAccess.isEnabled);""", self.extension_id)
+        if offered is not True:
+            raise RuntimeError(f"chromium: chrome://extensions offers no \"Allow in Incognito\" "
+                               f"for {self.extension_id} (manifest \"incognito\": "
+                               "\"not_allowed\"?)")
+        error = self.js("""const id = arguments[0];
+            window.pwgLoaded = false;
+            chrome.developerPrivate.onItemStateChanged.addListener(e => {
+              if (e.item_id === id && e.event_type === "LOADED") window.pwgLoaded = true; });
+            return chrome.developerPrivate.updateExtensionConfiguration(
+                {extensionId: id, incognitoAccess: true})
+              .then(() => null, e => String(e && e.message || e));""", self.extension_id)
+        if error:
+            raise RuntimeError(f"chromium: chrome://extensions refused to allow "
+                               f"{self.extension_id} in Incognito: {error}")
+        self.wait("return window.pwgLoaded", timeout=timeout)
+        self.open(self.options_url)
+        if self.js("return chrome.extension.isAllowedIncognitoAccess()") is not True:
+            raise RuntimeError(f"chromium: {self.extension_id} reloaded, but does not say it is "
+                               "allowed in Incognito")
+
+    @contextlib.contextmanager
+    def private_window(self, url: str) -> Iterator[Browser]:
+        """An Incognito window on ``url``, opened by ``chrome.windows.create({incognito:
+        true})`` from the extension's options page: no Playwright or CDP command opens one (a
+        CDP/Playwright browser context is an off-the-record profile of another kind, in which
+        Chromium runs no extension whatever its Incognito setting). An extension not allowed in
+        Incognito gets the window opened all the same, but no answer about it. Playwright never
+        reports that window's tab (its browser context is not one Playwright made), so the
+        yielded Browser drives it over the browser's CDP session (``_CdpTab``). It is yielded
+        once the tab has loaded ``url`` or the error page Chromium shows in its place."""
+        def session() -> Any:
+            browser = self._ctx.browser
+            assert browser is not None  # (a persistent context has its browser in Chromium)
+            cdp = browser.new_browser_cdp_session()
+            # Playwright accepts the mock's certificate in the tabs it tracks only: for this
+            # one, the browser-wide switch (without it, the tab sometimes shows "Privacy error")
+            cdp.send("Security.setIgnoreCertificateErrors", {"ignore": True})
+            return cdp
+
+        cdp = self._run(session)
+        try:
+            self.open(self.options_url)
+            incognito = self.js("""return chrome.windows.create({incognito: true,
+                url: arguments[0]}).then(w => w ? w.incognito : null);""", url)
+            if incognito is False:
+                raise RuntimeError("chromium: windows.create({incognito: true}) opened a window "
+                                   "that is not Incognito")
+        except BaseException:
+            self._run(cdp.detach)
+            raise
+
+        def find(timeout: float = 30) -> str:
+            deadline = time.monotonic() + timeout
+            try:
+                while True:  # each round trip is the poll interval
+                    targets = cdp.send("Target.getTargets")["targetInfos"]
+                    regular = {t["browserContextId"] for t in targets
+                               if t["url"].startswith(self.options_url)}
+                    mine = [t["targetId"] for t in targets if t["type"] == "page"
+                            and t["url"] == url and t["browserContextId"] not in regular]
+                    if mine:
+                        return str(mine[0])
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"chromium: no Incognito tab on {url} within "
+                                           f"{timeout}s of windows.create")
+            except BaseException:
+                cdp.detach()
+                raise
+
+        tab = _CdpTab(self._run, cdp, self._run(find))
+        try:
+            # loaded: the page, or an error page in its place (a refused certificate, a policy)
+            tab.wait("""return location.href !== "about:blank"
+                && document.readyState === "complete";""", timeout=30)
+            yield tab
+        finally:
+            tab.close()
+
     def background_js(self, body: str) -> Any:
         """Run the function body ``body`` in the extension's service worker (woken first by the
         options page's status request), e.g. to make an API fail as a browser in trouble
@@ -592,6 +688,74 @@ class ChromiumBrowser(Browser):
             self._run(stop)
         finally:
             self._pool.shutdown(wait=True)
+
+
+class _CdpTab(Browser):
+    """A Chromium tab that Playwright does not track (an Incognito window's), driven through
+    the browser's CDP session: attached with ``flatten: false``, its commands go in
+    ``Target.sendMessageToTarget`` and its answers come back as events, which Playwright's
+    sync API delivers during any later round trip. Only ``js`` (hence ``wait`` and the
+    tests.dom helpers) and ``close``."""
+
+    name = "chromium"
+
+    def __init__(self, run: Callable[..., Any], cdp: Any, target_id: str,
+                 timeout: float = 30) -> None:
+        self._run, self._cdp, self.target_id, self._timeout = run, cdp, target_id, timeout
+        self._replies: dict[int, dict[str, Any]] = {}
+        self._sent = 0
+        self._session: str | None = None
+
+        def on_message(event: dict[str, Any]) -> None:
+            if event.get("sessionId") == self._session:
+                message = json.loads(event["message"])
+                if "id" in message:
+                    self._replies[message["id"]] = message
+
+        def attach() -> str:
+            cdp.on("Target.receivedMessageFromTarget", on_message)
+            return str(cdp.send("Target.attachToTarget",
+                                {"targetId": target_id, "flatten": False})["sessionId"])
+        self._session = run(attach)
+
+    def _call(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        def call() -> dict[str, Any]:
+            self._sent += 1
+            ident = self._sent
+            self._cdp.send("Target.sendMessageToTarget", {"sessionId": self._session,
+                           "message": json.dumps({"id": ident, "method": method,
+                                                  "params": params})})
+            deadline = time.monotonic() + self._timeout
+            while ident not in self._replies:  # each round trip delivers pending events
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"chromium: no answer to {method} from the tab "
+                                       f"{self.target_id} within {self._timeout}s")
+                self._cdp.send("Browser.getVersion")
+            return self._replies.pop(ident)
+        reply: dict[str, Any] = self._run(call)
+        return reply
+
+    def js(self, body: str, *args: Any) -> Any:
+        expression = ("(function () {\n" + body + "\n}).apply(null, "
+                      + json.dumps(list(args)) + ")")
+        reply = self._call("Runtime.evaluate", {"expression": expression,
+                                                "awaitPromise": True, "returnByValue": True})
+        if "error" in reply:
+            raise JSError(f"chromium: {reply['error'].get('message')}")
+        result = reply["result"]
+        details = result.get("exceptionDetails")
+        if details:
+            raise JSError("chromium: " + str((details.get("exception") or {}).get(
+                "description") or details.get("text")))
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        def close() -> None:
+            try:
+                self._cdp.send("Target.closeTarget", {"targetId": self.target_id})
+            finally:
+                self._cdp.detach()
+        self._run(close)
 
 
 # ------------------------------------------------------------------------------------ firefox
@@ -732,6 +896,25 @@ class FirefoxBrowser(Browser):
         self.m.switch_to_window(next(h for h in self.m.window_handles if h not in before))
         try:
             yield
+        finally:
+            self.m.close()
+            self.m.switch_to_window(first)
+
+    @contextlib.contextmanager
+    def private_window(self, url: str) -> Iterator[Browser]:
+        """A private window (Marionette's new-window command with ``private``), checked to be
+        one in the chrome context, on ``url``; this browser works in it for the block."""
+        first = self.m.current_window_handle
+        handle = self.m.open(type="window", focus=True, private=True)["handle"]
+        self.m.switch_to_window(handle)
+        try:
+            with self.m.using_context("chrome"):
+                private = self.m.execute_script(
+                    "return PrivateBrowsingUtils.isWindowPrivate(window);")
+            if private is not True:
+                raise RuntimeError("firefox: the window Marionette opened is not private")
+            self.open(url)
+            yield self
         finally:
             self.m.close()
             self.m.switch_to_window(first)
