@@ -39,6 +39,7 @@ Chromium 156 on Linux honours.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,8 @@ from tests.browsers import (
 from tests.dom import BANNERS, CONTROL, STEP2, assert_blocked, banner_text, rule_for, squash
 from tests.zoho_mock import ALL_HOSTS, ZohoMock
 
+MESSAGES_EN = json.loads(
+    (Path(__file__).resolve().parents[1] / "extension/_locales/en/messages.json").read_text())
 GECKO_ID = "pwguard@pwguard.dev"
 ALLOWED = {"ExtensionSettings": {GECKO_ID: {"private_browsing": True}}}
 NOT_ALLOWED = {"ExtensionSettings": {GECKO_ID: {"installation_mode": "allowed"}}}
@@ -107,10 +110,16 @@ def unallowed(browser: Browser, extension_dir: Path,
 
 
 def allowed_in_private(browser: Browser) -> bool:
-    """What the extension itself says: extension.isAllowedIncognitoAccess()."""
+    """What the extension itself says (extension.isAllowedIncognitoAccess()), which its
+    options page shows under "Private windows"."""
     browser.open(browser.options_url)
+    browser.wait('return document.documentElement.dataset.ready === "true"')
     allowed: bool = browser.js("""const ext = globalThis.browser ?? globalThis.chrome;
         return ext.extension.isAllowedIncognitoAccess();""")
+    shown = browser.js("""const dd = document.getElementById("status-privateWindows");
+        return [dd.dataset.value, dd.textContent];""")
+    key = "privateAllowed" if allowed else "privateNotAllowed"
+    assert shown == [str(allowed).lower(), MESSAGES_EN[key]["message"]], shown
     return allowed
 
 
