@@ -355,6 +355,18 @@ def test_a_policy_the_browser_fails_to_read_stays_in_force(
             "last policy read is in force"), answer
 
 
+def grant_from_options_page(browser: Browser, host: str) -> dict[str, str]:
+    """``host`` typed into the options page's "Allow on host" and Allow pressed: the result
+    shown ({state, text}) once the grant is answered."""
+    browser.open_options()
+    browser.type_into("#grantHost", host)
+    browser.click("#grantHostButton")
+    result: dict[str, str] = browser.wait("""const r = document.getElementById("grantHostResult");
+        return r.dataset.state && r.dataset.state !== "pending"
+          && {state: r.dataset.state, text: r.textContent};""")
+    return result
+
+
 def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
         managed: Browser, zoho: ZohoMock) -> None:
     from tools.zoho_pages import change_password_page
@@ -383,12 +395,7 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
     # allowed from the options page in another tab, while the portal's page stays open
     managed.js("window.openedBefore = true;")
     with managed.in_new_tab():
-        managed.open_options()
-        managed.type_into("#grantHost", PORTAL)
-        managed.click("#grantHostButton")
-        result = managed.wait("""const r = document.getElementById("grantHostResult");
-            return r.dataset.state && r.dataset.state !== "pending"
-              && {state: r.dataset.state, text: r.textContent};""")
+        result = grant_from_options_page(managed, PORTAL)
         assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
         assert managed.js("""return [...document.querySelectorAll("#grantedHosts li")]
             .map(li => li.textContent);""") == [pattern]
@@ -405,12 +412,7 @@ def test_a_white_label_host_allowed_on_the_options_page_gets_its_boxes_blocked(
     unnamed = "https://unnamed.example.org/*"
     if isinstance(managed, ChromiumBrowser):
         managed.allow_on_extensions_page(unnamed)
-    managed.open_options()
-    managed.type_into("#grantHost", "unnamed.example.org")
-    managed.click("#grantHostButton")
-    result = managed.wait("""const r = document.getElementById("grantHostResult");
-        return r.dataset.state && r.dataset.state !== "pending"
-          && {state: r.dataset.state, text: r.textContent};""")
+    result = grant_from_options_page(managed, "unnamed.example.org")
     assert result == {"state": "granted-unused", "text": MESSAGES_EN["grantHostNoRule"][
         "message"].replace("$PATTERN$", unnamed)}, result
 
@@ -426,12 +428,7 @@ def test_a_host_allowed_on_the_options_page_that_a_rule_names_by_a_wildcard_is_p
     pattern = f"https://{WILD_PORTAL}/*"
     if isinstance(managed, ChromiumBrowser):
         managed.allow_on_extensions_page(pattern)  # (see the white-label test above)
-    managed.open_options()
-    managed.type_into("#grantHost", WILD_PORTAL)
-    managed.click("#grantHostButton")
-    result = managed.wait("""const r = document.getElementById("grantHostResult");
-        return r.dataset.state && r.dataset.state !== "pending"
-          && {state: r.dataset.state, text: r.textContent};""")
+    result = grant_from_options_page(managed, WILD_PORTAL)
     assert result == {"state": "granted", "text": f"Allowed on {pattern}"}, result
     managed.open(f"https://{WILD_PORTAL}:{zoho.port}{PORTAL_PATH}#security/security_pwd")
     assert_blocked(managed, "#ter_mob")
