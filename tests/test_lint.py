@@ -883,3 +883,25 @@ def test_pre_commit_hook_runs_pwguard_lint_on_the_rules(
     args = [str(bad) if a == "rules" else a for a in hook["args"]]
     assert cli.main([*entry, *args]) == 1
     assert "H001" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"GET  # pwguard: ignore[R001] legacy"',  # a quoted value
+        "'GET # pwguard: ignore[R001] legacy'",
+    ],
+    ids=["double-quoted", "single-quoted"],
+)
+def test_a_silence_inside_a_value_is_text_and_silences_nothing(value: str) -> None:
+    # it silenced the finding of its line although YAML reads it as part of the value
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("method: PUT", f"method: {value}", 1)
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert [f.code for f in result.findings] == ["R001"], result.findings
+
+
+def test_a_silence_after_a_quoted_value_still_silences() -> None:
+    clean = (CASES / "clean.yaml").read_text()
+    text = clean.replace("method: PUT", 'method: "GET"  # pwguard: ignore[R001] legacy API', 1)
+    assert lint_text(text, "x.yaml", CASES / "fixtures").findings == []

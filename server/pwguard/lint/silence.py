@@ -3,7 +3,8 @@
 The reason is required: a silence without one is itself a finding (I001) and silences
 nothing. Codes may be given by prefix (`L` or `L00`). A code that is not in the catalogue
 and is no prefix of one is reported (I002), as is a silence that names no code at all
-(`ignore[] reason`).
+(`ignore[] reason`). Only a comment silences: the same words inside a quoted or block value
+are that value's text.
 
 Findings that stop the rules loading (F and S codes, `codes.ALWAYS_REPORTED`) cannot be
 silenced: the rules would look clean while every command that loads them refuses them. A
@@ -13,7 +14,10 @@ silence naming one leaves it in place and its message says why.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+
+import yaml
 
 from pwguard.lint.codes import CODES, always_reported, severity
 from pwguard.rules.finding import Finding
@@ -43,7 +47,26 @@ def silences(text: str) -> list[Silence]:
             codes = tuple(c.strip().upper() for c in m.group("codes").split(",") if c.strip())
             reason = _NEXT_COMMENT.split(m.group("reason"), maxsplit=1)[0]
             out.append(Silence(n, m.start() + 1, codes, reason.strip(" \t-:—")))
-    return out
+    if not out:
+        return out
+    inside = _in_scalars(text)
+    return [s for s in out if not inside(s.line, s.col)]
+
+
+def _in_scalars(text: str) -> Callable[[int, int], bool]:
+    """Whether a place (1-based line and column) lies inside one of the text's YAML values:
+    a `#` in a quoted string or a block scalar (`>-`, `|`) is text, not a comment, and
+    silences nothing. Text that does not scan counts as having no values (its F finding
+    cannot be silenced anyway)."""
+    spans: list[tuple[tuple[int, int], tuple[int, int]]] = []
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, yaml.ScalarToken):
+                start, end = token.start_mark, token.end_mark
+                spans.append(((start.line, start.column), (end.line, end.column)))
+    except yaml.YAMLError:
+        return lambda line, col: False
+    return lambda line, col: any(a <= (line - 1, col - 1) < b for a, b in spans)
 
 
 def apply(findings: list[Finding], texts: dict[str, str]) -> list[Finding]:
