@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import errno
 import importlib
 import os
 import re
+import socket
 import sqlite3
 import stat
 import subprocess
@@ -17,7 +19,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.serve import prepare
+from pwguard.api.serve import listen_problem, prepare
 from pwguard.api.settings import Settings
 from pwguard.api.signing import (
     SigningKeyError,
@@ -322,6 +324,24 @@ def test_a_port_in_use_exits_2_naming_what_gave_it_and_the_running_server_keeps_
         assert httpx.get(srv.url + "/v1/admin/versions",
                          headers=srv.admin_headers).json() == listed
         assert "Traceback" not in srv.log()
+
+
+@pytest.mark.parametrize("given", [{"port": "--port"}, {}], ids=["option", "variable"])
+def test_the_default_port_in_use_is_not_the_free_port_the_fix_suggests(given):
+    # with 8080 taken (the default port, and `make run`'s), the fix said "e.g. 8080"
+    holder = socket.socket()
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            holder.bind(("127.0.0.1", 8080))
+            holder.listen()
+        except OSError as exc:  # another process listens there: in use all the same
+            assert exc.errno == errno.EADDRINUSE, exc
+        problem = listen_problem("127.0.0.1", 8080, given)
+    finally:
+        holder.close()
+    assert problem is not None and "8080 is already in use" in problem, problem
+    assert problem.endswith("a free port, e.g. 8081"), problem
 
 
 @pytest.mark.parametrize(

@@ -124,7 +124,12 @@ def fail(message: str) -> int:
 
 HOST_CHOICES = ("127.0.0.1 (this machine only), 0.0.0.0 (every interface) or another address "
                 "of this machine")
-FREE_PORT = "a free port, e.g. 8080"
+
+
+def free_port_example(port: int) -> str:
+    """The fix's example of a free port: 8080, or 8081 when 8080 is the port refused (the
+    default, and `make run`'s: a second server there was told to take 8080)."""
+    return f"a free port, e.g. {8081 if port == 8080 else 8080}"
 
 
 def given_options(args: argparse.Namespace) -> dict[str, str]:
@@ -157,7 +162,7 @@ def listen_problem(host: str, port: int, given: Mapping[str, str] | None = None)
     given = given or {}
     host_name, port_name = setting_name("host", given), setting_name("port", given)
     host_fix = setting_fix("host", given, HOST_CHOICES)
-    port_fix = setting_fix("port", given, FREE_PORT)
+    port_fix = setting_fix("port", given, free_port_example(port))
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
