@@ -185,6 +185,7 @@ def main(argv: list[str]) -> int:
 MAX_ATTEMPTS = 3  # PUTs of one publish to a server that answers "busy, retry in N s"
 MAX_WAIT_SECONDS = 30  # the most publish waits between them, in all
 RETRY_STATUSES = (429, 503)
+MAX_DELAY_DIGITS = 12  # a Retry-After longer than this (over 30,000 years) is not read
 
 
 def retry_after(resp: httpx.Response) -> int | None:
@@ -194,7 +195,9 @@ def retry_after(resp: httpx.Response) -> int | None:
         return None
     value = resp.headers.get("retry-after", "").strip()
     if value.isascii() and value.isdigit():
-        return int(value)
+        # (a run of thousands of digits is no delay: int() refuses over 4300 with ValueError)
+        digits = value.lstrip("0") or "0"
+        return int(digits) if len(digits) <= MAX_DELAY_DIGITS else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError, OverflowError):
