@@ -685,6 +685,21 @@ def test_a_retry_after_publish_will_not_wait_for_is_reported_at_once(
     assert said in last if said else last.endswith("nothing changed"), last
 
 
+def test_a_retry_that_would_wait_past_30_s_in_all_says_so(tmp_path, monkeypatch, capsys):
+    # it said "advises retrying in 20 s, more than publish waits (30 s in all)": 20 is not
+    (tmp_path / "r.yaml").write_text(variant(86))
+    puts: list[str] = []
+    slept: list[float] = []
+    monkeypatch.setattr(publish.time, "sleep", slept.append)  # (the waits, not made)
+    with answering(503, BUSY, {"Retry-After": "20"}, puts=puts) as url:
+        assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 2
+    assert (len(puts), slept) == (2, [20])
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"pwguard publish: {url}/v1/admin/rules answered 503: the database is locked (busy): "
+        "retry; nothing changed; the server advises retrying in 20 s, past the 30 s publish "
+        "waits in all (20 s waited already): publish again later")
+
+
 def test_a_503_without_retry_after_is_reported_at_once(tmp_path, monkeypatch, capsys):
     # e.g. a full disk: retrying as it is would fail the same way
     (tmp_path / "r.yaml").write_text(variant(84))

@@ -172,8 +172,10 @@ def main(argv: list[str]) -> int:
             note = f"still busy after {MAX_ATTEMPTS} attempts: publish again later"
             break
         if waited + advised > MAX_WAIT_SECONDS:
-            note = (f"the server advises retrying in {advised} s, more than publish waits "
-                    f"({MAX_WAIT_SECONDS} s in all): publish again later")
+            more = (f"more than publish waits ({MAX_WAIT_SECONDS} s in all)" if not waited
+                    else f"past the {MAX_WAIT_SECONDS} s publish waits in all ({waited} s "
+                    "waited already)")
+            note = f"the server advises retrying in {advised} s, {more}: publish again later"
             break
         print(f"pwguard publish: server busy: {answer_text(resp)}; retrying in {advised} s "
               f"(attempt {attempt + 1} of {MAX_ATTEMPTS})", file=sys.stderr, flush=True)
