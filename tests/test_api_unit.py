@@ -289,6 +289,38 @@ def test_healthz_names_a_locked_database_as_the_admin_calls_do(tmp_path):
     store.close()
 
 
+def test_the_log_names_the_fix_of_a_database_failure_that_healthz_names_without_it(
+    tmp_path, caplog
+):
+    # /healthz leaves the fix out (it needs no token); with no admin call made, the log
+    # said only "database unavailable (OperationalError: database is locked)"
+    url = two_versions(tmp_path / "locked.db")
+    store = Storage(url, busy_timeout_ms=100)
+    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir="",
+                                   active_check_seconds=0),
+                          storage=store, key=Ed25519PrivateKey.generate()))
+    assert c.get("/v1/rules").status_code == 200
+    other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("UPDATE pwguard_active SET version = version")
+    other.rollback()
+    try:
+        with caplog.at_level("WARNING", logger="pwguard"):
+            assert c.get("/v1/rules").status_code == 200  # served from memory
+            assert c.get("/healthz").json()["database"] == "the database is locked (busy)"
+    finally:
+        other.close()
+    lines = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert lines[0].endswith(
+        "; GET /v1/rules serves version bbbbbbbbbbbbbbbb from memory until it answers: the "
+        f"database is locked (busy): another process held the SQLite write lock on "
+        f"{tmp_path / 'locked.db'} past the busy timeout; retry, and if it persists find the "
+        f"process that holds it (fuser {tmp_path / 'locked.db'})"), lines[0]
+    store.close()
+
+
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 256 KiB tmpfs: a disk that really fills up (needs root)."""

@@ -187,12 +187,19 @@ class RulesCache:
             self._lock.release()
 
     def failed(self, exc: Exception) -> None:
-        """Note a database error: one log line when it starts, not one per request."""
+        """Note a database error: one log line when it starts, not one per request, with the
+        fix of a failure `database_failure` names (/healthz names it without the fix, and
+        no admin call may come to log it)."""
         reason = database_error(exc)
         if self.error is None:
             serving = self.current.version if self.current else None
-            log.warning("database unavailable (%s); GET /v1/rules %s until it answers", reason,
-                        f"serves version {serving} from memory" if serving else "answers 503")
+            try:
+                failure = database_failure(exc, self.storage.url)
+            except Exception:  # naming it must never keep the bundle in memory from being served
+                failure = None
+            log.warning("database unavailable (%s); GET /v1/rules %s until it answers%s", reason,
+                        f"serves version {serving} from memory" if serving else "answers 503",
+                        f": {failure.detail}" if failure else "")
         self.error = reason
 
     def set(self, version: str, body: bytes) -> None:
