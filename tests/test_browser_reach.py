@@ -15,6 +15,7 @@ How each browser withholds and gives back, as a person would:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,10 +62,14 @@ def site_access(browser: ChromiumBrowser, access: str) -> None:
         assert error is None, error
 
 
-def reach(browser: Browser) -> dict[str, Any]:
+def reach(browser: Browser, badge: str) -> dict[str, Any]:
     """What the options page (open in this tab) shows of the hosts out of reach, once drawn,
-    and the toolbar icon's badge and title."""
+    and the toolbar icon's badge and title, once the background has set the badge to ``badge``
+    (it does so on the same permission events as the page, each on its own)."""
     browser.wait('return document.documentElement.dataset.ready === "true"')
+    with contextlib.suppress(TimeoutError):  # (the comparison after shows what it is instead)
+        browser.wait("return chrome.action.getBadgeText({}).then(t => t === arguments[0]);",
+                     badge)
     shown: dict[str, Any] = browser.js("""return Promise.all([chrome.action.getBadgeText({}),
             chrome.action.getTitle({})]).then(([badge, title]) => ({
         shown: !document.getElementById("reach").hidden,
@@ -77,8 +82,8 @@ def reach(browser: Browser) -> dict[str, Any]:
 def test_a_withheld_zoho_host_is_told_and_protected_once_given_back(
         browser: Browser, zoho: ZohoMock) -> None:
     browser.open_options()
-    assert reach(browser) == {"shown": False, "hosts": [], "status": [], "badge": "",
-                              "title": NAME}
+    assert reach(browser, "") == {"shown": False, "hosts": [], "status": [], "badge": "",
+                                  "title": NAME}
     # (not allowed in private windows unless a person or a policy allows it)
     assert browser.js("""const dd = document.getElementById("status-privateWindows");
         return [dd.dataset.value, dd.textContent];""") == [
@@ -103,7 +108,7 @@ def test_a_withheld_zoho_host_is_told_and_protected_once_given_back(
                 "#unreachableHosts li")].map(li => li.textContent);
             return !document.getElementById("reach").hidden && hosts.length && hosts;""")
         assert shown == withheld
-        state = reach(browser)
+        state = reach(browser, "!")
         assert state["status"] == [f"https://{h}/*" for h in withheld]
         assert state["badge"] == "!"
         assert state["title"] == MESSAGES_EN["badgeUnreachable"]["message"].replace(
@@ -115,8 +120,8 @@ def test_a_withheld_zoho_host_is_told_and_protected_once_given_back(
         else:
             browser.click("#allowZoho")
         browser.wait('return document.getElementById("reach").hidden')
-        assert reach(browser) == {"shown": False, "hosts": [], "status": [], "badge": "",
-                                  "title": NAME}
+        assert reach(browser, "") == {"shown": False, "hosts": [], "status": [], "badge": "",
+                                      "title": NAME}
 
     # the page that was open all along is protected now, not at its next load
     assert_blocked(browser, "#ter_mob")
