@@ -681,6 +681,11 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         if (existing.length) await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
         await ext.scripting.registerContentScripts(scripts);
       }
+      // a host granted before any rule named it, now named by new rules: its pages already
+      // open get the scripts too (not awaited: a sync does not wait on a page that hangs)
+      const before = new Set(existing.flatMap((x) => x.matches || []));
+      const added = matches.filter((m) => !before.has(m));
+      if (added.length) protectOpenTabs(added);
     } catch (err) {
       console.error("pwguard: could not register content scripts for extra hosts:", err);
       throw err;
