@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -199,12 +200,12 @@ def writer(storage: Storage, pg_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-def admin_client() -> Iterator[Callable[[str], Client]]:
+def admin_client() -> Iterator[Callable[..., Client]]:
     """Make the app in process on a URL (a new pool: role settings changed before apply)."""
     made: list[Storage] = []
 
-    def make(url: str) -> Client:
-        made.append(Storage(url))
+    def make(url: str, **storage_options: Any) -> Client:
+        made.append(Storage(url, **storage_options))
         settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
         return Client(create_app(settings, storage=made[-1], key=Ed25519PrivateKey.generate()))
 
@@ -264,6 +265,40 @@ def test_publish_and_rollback_past_the_lock_timeout_on_postgresql_say_retry(
     assert unchanged(storage)
     assert publish(c).status_code == 201  # once the lock is released, the same call works
     assert PASSWORD not in caplog.text
+
+
+def test_a_lock_held_forever_on_postgresql_answers_503_retry_not_a_hang(
+    storage, writer, admin_client
+):
+    # PostgreSQL's lock_timeout is 0 by default: a publish waited for the lock for as long as
+    # the session holding it lived (a migration, a transaction left open), then the client
+    # gave up with no answer. The server now sets its own wait, as SQLite's busy timeout.
+    c = admin_client(writer, busy_timeout_ms=300)
+    with storage.engine.connect() as holder:
+        holder.exec_driver_sql("SELECT * FROM pwguard_active FOR UPDATE")
+        resp = publish(c)
+        assert (resp.status_code, resp.headers["retry-after"]) == (503, "5"), resp.text
+        assert resp.json()["detail"].startswith("the database is locked (lock timeout)")
+        holder.rollback()
+    assert unchanged(storage)
+    assert publish(c).status_code == 201
+
+
+def test_a_lock_timeout_the_administrator_set_on_postgresql_is_kept(storage, writer):
+    with storage.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER ROLE pwguard_writer SET lock_timeout = '7s'")
+    mine = Storage(writer, busy_timeout_ms=300)
+    try:
+        with mine.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "7s"
+    finally:
+        mine.close()
+    default = Storage(storage.url)  # (the superuser's: no setting of its own)
+    try:
+        with default.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "30s"
+    finally:
+        default.close()
 
 
 def test_healthz_of_a_real_server_names_a_database_refusing_connections(

@@ -395,6 +395,25 @@ class Storage:
             self._setup_sqlite(busy_timeout_ms)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            self._setup_postgres(busy_timeout_ms)
+
+    def _setup_postgres(self, lock_timeout_ms: int) -> None:
+        @event.listens_for(self.engine, "connect")
+        def on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # PostgreSQL waits for a lock forever by default (lock_timeout 0): a session holding
+            # one (a migration, a manual transaction left open) hung every publish until the
+            # client gave up, with no answer. Past this wait it fails (55P03), which is answered
+            # 503 with Retry-After, as SQLite's busy timeout is. A lock_timeout the
+            # administrator set for the role or the database stays as it is.
+            cur = dbapi_conn.cursor()
+            try:
+                cur.execute("SELECT current_setting('lock_timeout')")
+                row = cur.fetchone()
+                if row and row[0] in ("0", "0ms"):
+                    cur.execute(f"SET lock_timeout = {int(lock_timeout_ms)}")
+            finally:
+                cur.close()
+            dbapi_conn.commit()  # (outside any transaction of the pool's: a session setting)
 
     def _setup_sqlite(self, busy_timeout_ms: int) -> None:
         @event.listens_for(self.engine, "connect")
