@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import sqlite3
 import ssl
@@ -711,3 +712,17 @@ def test_a_503_without_retry_after_is_reported_at_once(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"pwguard publish: {url}/v1/admin/rules answered 503: the database is full (disk full): "
         "free disk space; nothing changed")
+
+
+def test_ctrl_c_while_publish_waits_says_so_in_one_line() -> None:
+    # it ended in a KeyboardInterrupt traceback (time.sleep of the advised wait)
+    with answering(503, BUSY, {"Retry-After": "20"}) as url:
+        proc = publish_process(GOOD_DIR, url, TOKEN)
+        try:
+            read_until(proc, "retrying in 20 s")
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.startswith("pwguard publish: interrupted; "), err

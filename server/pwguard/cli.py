@@ -45,7 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pwguard: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    code: int = module.main(rest)
+    try:
+        code: int = module.main(rest)
+    except KeyboardInterrupt:  # Ctrl-C (a publish waiting as a busy server advised, a long
+        # scan): one line, not a traceback; the shell's code for SIGINT
+        print(f"pwguard {name}: interrupted"
+              + ("; a PUT may have reached the server: GET /v1/admin/versions shows the active "
+                 "version" if name == "publish" else ""), file=sys.stderr)
+        return 130
     return code
 
 
