@@ -13,6 +13,7 @@ import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -170,6 +171,14 @@ def test_with_no_bundle_in_memory_and_the_database_gone_rules_answer_503_saying_
     c.app.state.storage.close()
 
 
+def admin_app(url: str, store: Storage, **settings: Any) -> Client:
+    """The app on `store` (its database at `url`): the admin token, no rules folder, a new
+    signing key, and `settings` besides."""
+    return Client(create_app(
+        Settings(database_url=url, admin_token=TOKEN, rules_dir="", **settings),
+        storage=store, key=Ed25519PrivateKey.generate()))
+
+
 def test_publish_and_rollback_on_a_database_that_refuses_writes_say_so_and_the_fix(tmp_path):
     # they answered "database unavailable ... (see /healthz)" while /healthz said "ok"
     writable = Storage(f"sqlite:///{tmp_path / 'ro.db'}")
@@ -178,9 +187,8 @@ def test_publish_and_rollback_on_a_database_that_refuses_writes_say_so_and_the_f
     writable.add_version("bbbbbbbbbbbbbbbb", b"{}", b"{}")
     writable.close()
     url = f"sqlite:///file:{tmp_path / 'ro.db'}?mode=ro&uri=true"
-    settings = Settings(database_url=url, admin_token=TOKEN, rules_dir="")
     store = Storage(url)
-    c = Client(create_app(settings, storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     refused = {"detail": "the database refuses writes (read-only): remove mode=ro from "
                          "PWGUARD_DATABASE_URL; nothing changed"}
@@ -223,8 +231,7 @@ def test_a_publish_on_a_full_sqlite_database_says_so_and_where_to_free_space(tmp
         pages = dbapi_conn.execute("PRAGMA page_count").fetchone()[0]
         dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
-                          storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store)
     before = stored(store)
     resp = c.put("/v1/admin/rules", content=GOOD_TEXT.encode(),
                  headers={"Authorization": f"Bearer {TOKEN}"})
@@ -240,8 +247,7 @@ def test_a_publish_on_a_full_sqlite_database_says_so_and_where_to_free_space(tmp
 def test_publish_and_rollback_while_another_process_holds_the_sqlite_lock_say_retry(tmp_path):
     url = two_versions(tmp_path / "locked.db")
     store = Storage(url, busy_timeout_ms=100)
-    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
-                          storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     before = stored(store)
     other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
@@ -267,8 +273,7 @@ def test_healthz_names_a_locked_database_as_the_admin_calls_do(tmp_path):
     # it said only "unreachable: OperationalError" while a publish named the lock and the fix
     url = two_versions(tmp_path / "locked.db")
     store = Storage(url, busy_timeout_ms=100)
-    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
-                          storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store)
     assert c.get("/v1/rules").status_code == 200  # a bundle in memory: served all along
     other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
     other.execute("PRAGMA locking_mode = EXCLUSIVE")  # kept until the connection closes,
@@ -296,9 +301,7 @@ def test_the_log_names_the_fix_of_a_database_failure_that_healthz_names_without_
     # said only "database unavailable (OperationalError: database is locked)"
     url = two_versions(tmp_path / "locked.db")
     store = Storage(url, busy_timeout_ms=100)
-    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir="",
-                                   active_check_seconds=0),
-                          storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store, active_check_seconds=0)
     assert c.get("/v1/rules").status_code == 200
     other = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
     other.execute("PRAGMA locking_mode = EXCLUSIVE")
@@ -358,8 +361,7 @@ def test_publish_and_rollback_on_a_full_disk_say_so_and_work_again_once_space_is
 ):
     url = two_versions(tiny_disk / "pwguard.db")
     store = Storage(url)
-    c = Client(create_app(Settings(database_url=url, admin_token=TOKEN, rules_dir=""),
-                          storage=store, key=Ed25519PrivateKey.generate()))
+    c = admin_app(url, store)
     auth = {"Authorization": f"Bearer {TOKEN}"}
     before = stored(store)
     free = (f"free disk space at {tiny_disk}, where the SQLite file and its -wal file grow; "
