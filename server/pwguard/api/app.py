@@ -494,8 +494,7 @@ def create_app(
             # named here in the same words, without the fix: this answer needs no token, and
             # the fix names files, roles and databases (the admin calls and the log give it)
             failure = database_failure(exc, store.url)
-            said = (f"the database {failure.state} ({failure.why})" if failure
-                    else f"unreachable: {type(exc).__name__}")
+            said = failure.summary if failure else f"unreachable: {type(exc).__name__}"
             out = HealthOut(status="error", database=said, active_version=None,
                             serving=serving, server_version=__version__)
             return JSONResponse(out.model_dump(), status_code=503)

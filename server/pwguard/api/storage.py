@@ -175,8 +175,13 @@ class DatabaseFailure:
     retry_after: int | None = None
 
     @property
+    def summary(self) -> str:
+        """What fails, without the fix (which names files, roles and databases)."""
+        return f"the database {self.state} ({self.why})"
+
+    @property
     def detail(self) -> str:
-        return f"the database {self.state} ({self.why}): {self.fix}"
+        return f"{self.summary}: {self.fix}"
 
 
 def _sql_name(name: str | None, placeholder: str) -> str:
