@@ -20,6 +20,7 @@ from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import (
     Settings,
     configure_logging,
+    setting_name,
     shown_url,
     sqlite_file_problem,
     validation_problems,
@@ -137,11 +138,6 @@ def given_options(args: argparse.Namespace) -> dict[str, str]:
     options given: messages name what the user gave, not the variable it overrides."""
     return {field: option for option, field in OPTIONS.items()
             if getattr(args, option[2:].replace("-", "_")) is not None}
-
-
-def setting_name(field: str, given: Mapping[str, str]) -> str:
-    """`--port` when the value came from that option, else `PWGUARD_PORT`."""
-    return given.get(field) or f"PWGUARD_{field.upper()}"
 
 
 def setting_fix(field: str, given: Mapping[str, str], value: str) -> str:

@@ -119,13 +119,17 @@ def validation_problems(exc: ValidationError, given: Mapping[str, str] | None = 
     per problem (pydantic's own text is several lines naming the field, not the variable).
     `given` maps a field to the command-line option its value came from (`port` ->
     `--port`): that option is named instead of the variable."""
-    names = given or {}
     problems = []
     for err in exc.errors():
-        field = "_".join(str(p) for p in err["loc"])
-        name = names.get(field) or f"PWGUARD_{field.upper()}"
+        name = setting_name("_".join(str(p) for p in err["loc"]), given or {})
         problems.append(f"{name}: {err['msg']} (got {err.get('input')!r})")
     return problems
+
+
+def setting_name(field: str, given: Mapping[str, str]) -> str:
+    """`--port` when the value came from that option (`given`: field -> option), else
+    `PWGUARD_PORT`."""
+    return given.get(field) or f"PWGUARD_{field.upper()}"
 
 
 class Settings(BaseSettings):
