@@ -219,7 +219,11 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   async function putState(state) {
     if (!usablePayload(state.payload)) throw new Error("pwguard: refusing to store a state without rules");
     await ext.storage.local.set({ [M.STORE_STATE]: state });
-    await registerExtraHosts(state.payload).catch(() => undefined); // logged there
+    const { added } = await registerExtraHosts(state.payload)
+      .catch(() => ({ added: [] })); // (logged there)
+    // a host granted before any rule named it, now named by these rules: its pages already
+    // open get the scripts too (not awaited: a sync does not wait on a page that hangs)
+    if (added.length) protectOpenTabs(added);
     return state;
   }
 
@@ -643,13 +647,14 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return `${site.slice(0, slash)}/*`;
   }
 
-  /** After a grant or a revocation: the content scripts registered for the granted hosts the
-   * rules name, and put into their pages already open, as into those of a Zoho host given back
-   * after it was withheld (no page loaded meanwhile got the manifest's scripts); the
-   * registered patterns. */
+  /** After a grant or a revocation: the toolbar badge says which Zoho hosts are out of reach;
+   * the content scripts registered for the granted hosts the rules name, and put into their
+   * pages already open, as into those of a Zoho host given back after it was withheld (no page
+   * loaded meanwhile got the manifest's scripts); the registered patterns. */
   async function refreshExtraHosts() {
-    const active = await registerExtraHosts((await getState()).payload);
     const missing = await unreachableHosts();
+    showReach(missing).catch((err) => console.error("pwguard: could not show where it may run:", err));
+    const { matches: active } = await registerExtraHosts((await getState()).payload);
     const reachable = STATIC_HOSTS.filter((origin) => !missing.includes(origin));
     // (not forever: executeScript waits on a page that hangs, and a person may wait here)
     await Promise.race([protectOpenTabs([...reachable, ...active]),
@@ -657,18 +662,20 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return active;
   }
 
+  /** The content scripts registered for the granted hosts the rules in `payload` name:
+   * {matches: the registered patterns, added: those not registered before}. */
   async function updateExtraHosts(payload) {
-    if (!ext.scripting || !ext.scripting.registerContentScripts) return [];
+    if (!ext.scripting || !ext.scripting.registerContentScripts) return { matches: [], added: [] };
     const matches = await grantedExtraSites(payload);
     const ids = ["pwguard-extra-main", "pwguard-extra"];
     try {
       const existing = await ext.scripting.getRegisteredContentScripts({ ids });
       const same = existing.length === ids.length && existing.every((x) =>
         JSON.stringify([...(x.matches || [])].sort()) === JSON.stringify(matches));
-      if (same) return matches;
+      if (same) return { matches, added: [] };
       if (matches.length === 0) {
         await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
-        return matches;
+        return { matches, added: [] };
       }
       const common = { matches, runAt: "document_start", allFrames: true, matchOriginAsFallback: true };
       const scripts = [
@@ -681,16 +688,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         if (existing.length) await ext.scripting.unregisterContentScripts({ ids: existing.map((x) => x.id) });
         await ext.scripting.registerContentScripts(scripts);
       }
-      // a host granted before any rule named it, now named by new rules: its pages already
-      // open get the scripts too (not awaited: a sync does not wait on a page that hangs)
       const before = new Set(existing.flatMap((x) => x.matches || []));
-      const added = matches.filter((m) => !before.has(m));
-      if (added.length) protectOpenTabs(added);
+      return { matches, added: matches.filter((m) => !before.has(m)) };
     } catch (err) {
       console.error("pwguard: could not register content scripts for extra hosts:", err);
       throw err;
     }
-    return matches;
   }
 
   // ---- where pwguard may run ----
@@ -705,8 +708,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   /** The toolbar icon says "!" while a Zoho host is out of reach (its title says which), the
    * one sign a person sees without opening the options page; the hosts out of reach. */
-  async function showReach() {
-    const missing = await unreachableHosts();
+  async function showReach(missing = null) {
+    missing ??= await unreachableHosts();
     if (ext.action) {
       const hosts = missing.map((origin) => new URL(origin.replace("/*", "/")).host).join(", ");
       const name = ext.i18n.getMessage("extName") || "pwguard";
@@ -804,10 +807,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   });
 
   if (ext.permissions && ext.permissions.onAdded) {
-    const refresh = () => {
-      showReach().catch((err) => console.error("pwguard: could not show where it may run:", err));
-      return refreshExtraHosts().catch(() => undefined); // (logged there)
-    };
+    const refresh = () => refreshExtraHosts().catch(() => undefined); // (logged there)
     ext.permissions.onAdded.addListener(refresh);
     ext.permissions.onRemoved.addListener(refresh);
   }
