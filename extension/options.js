@@ -196,19 +196,22 @@
       .then(showGranted);
   });
 
-  // the Zoho hosts a person withheld, given back: asked at once, inside the click; the open
-  // Zoho pages are protected once the background has put the content scripts into them
+  function redraw() {
+    draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
+  }
+
+  // the Zoho hosts a person withheld, given back: asked at once, inside the click. The grant's
+  // permission event does the rest, as for one given back on chrome://extensions: the
+  // background puts the content scripts into the open Zoho pages, this page redraws (below)
   $("allowZoho").addEventListener("click", () => {
-    ext.permissions.request({ origins: (newest && newest.unreachable) || [] })
-      .then((granted) => granted && send(M.REFRESH_HOSTS))
-      .then(() => draw(send(M.GET_STATUS)), fail);
+    ext.permissions.request({ origins: (newest && newest.unreachable) || [] }).catch(fail);
   });
 
-  // a host withheld or given back elsewhere (chrome://extensions, about:addons)
+  // a host withheld or given back (here, on chrome://extensions, in about:addons)
   for (const event of [ext.permissions.onAdded, ext.permissions.onRemoved]) {
     if (!event) continue;
     event.addListener(() => {
-      draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
+      redraw();
       showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
     });
   }
@@ -216,9 +219,7 @@
   // a sync the page did not ask for (the alarm's, a policy change's) is drawn as it is stored
   // (the settings saved here are not: what the page shows of them is the policy's)
   ext.storage.onChanged.addListener((changes, area) => {
-    if (area === "managed" || (area === "local" && M.STORE_STATE in changes)) {
-      draw(send(M.GET_STATUS)).catch((err) => console.error("pwguard: could not redraw the status:", err));
-    }
+    if (area === "managed" || (area === "local" && M.STORE_STATE in changes)) redraw();
   });
 
   showGranted().catch((err) => console.error("pwguard: could not list the granted hosts:", err));
