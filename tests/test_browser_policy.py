@@ -81,46 +81,36 @@ MARKER_YAML = """
       en: The policy marker box is blocked by the policy server's rules.
       es: La casilla de prueba está bloqueada por las reglas del servidor de la directiva.
     help: https://{host}/u/h#sessions
-  - id: test-portal-boxes
-    title: Dangerous boxes on a white-label Zoho Accounts portal
+"""
+
+
+def portal_rule(rule_id: str, title: str, site: str, *selectors: str) -> str:
+    """A rule (YAML, as an item of the `rules:` list) that blocks `selectors` on the pages of
+    a white-label portal's `site`."""
+    controls = "".join(f'      - selector: "{selector}"\n' for selector in selectors)
+    return f"""  - id: {rule_id}
+    title: {title}
     why: The portal serves Zoho's own dialog, so the same boxes sign out apps and tokens.
     action: block
     sites:
-      - https://portal.example.org/accounts/*
+      - {site}
     controls:
-      - selector: "#ter_mob"
-      - selector: "#ter_apiToken"
-    message:
-      en: The portal's sessions and tokens boxes are blocked by your organisation.
-      es: Su organización bloquea las casillas de sesiones y tokens del portal.
-    help: https://{host}/accounts/p/acme/u/h#sessions
-  - id: test-portals-wildcard
-    title: Dangerous boxes on every portal of a reseller's domain
-    why: Each customer's portal serves Zoho's own dialog under the reseller's domain.
-    action: block
-    sites:
-      - https://*.portals.example.net/accounts/*
-    controls:
-      - selector: "#ter_mob"
-    message:
-      en: The portal's sessions box is blocked by your organisation.
-      es: Su organización bloquea la casilla de sesiones del portal.
-    help: https://{host}/accounts/p/acme/u/h#sessions
+{controls}    message:
+      en: The portal's dangerous boxes are blocked by your organisation.
+      es: Su organización bloquea las casillas peligrosas del portal.
+    help: https://{{host}}/accounts/p/acme/u/h#sessions
 """
-LATE_YAML = """
-  - id: test-late-portal
-    title: Dangerous boxes on a portal the rules name after it was allowed
-    why: The portal serves Zoho's own dialog, so the same boxes sign out apps and tokens.
-    action: block
-    sites:
-      - https://late.example.org/accounts/*
-    controls:
-      - selector: "#ter_mob"
-    message:
-      en: The portal's sessions box is blocked by your organisation.
-      es: Su organización bloquea la casilla de sesiones del portal.
-    help: https://{host}/accounts/p/acme/u/h#sessions
-"""
+
+
+MARKER_YAML += portal_rule(
+    "test-portal-boxes", "Dangerous boxes on a white-label Zoho Accounts portal",
+    "https://portal.example.org/accounts/*", "#ter_mob", "#ter_apiToken")
+MARKER_YAML += portal_rule(
+    "test-portals-wildcard", "Dangerous boxes on every portal of a reseller's domain",
+    "https://*.portals.example.net/accounts/*", "#ter_mob")
+LATE_YAML = portal_rule(
+    "test-late-portal", "Dangerous boxes on a portal the rules name after it was allowed",
+    "https://late.example.org/accounts/*", "#ter_mob")
 LATE_PORTAL = "late.example.org"  # allowed first, named by the rules later
 PORTAL = "portal.example.org"
 PORTAL_PATH = "/accounts/p/acme/u/h"
