@@ -39,6 +39,7 @@ Chromium 156 on Linux honours.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,20 +69,23 @@ GUARD_MARK = "return window.__pwguardMainInstalled === true"
 UNTOUCHED = {"checked": False, "disabled": False, "mark": None}
 
 
-def launch(engine: str, extension_dir: Path, workdir: Path, *, allowed: bool) -> Browser:
+@contextlib.contextmanager
+def launched(engine: str, extension_dir: Path, workdir: Path, *, allowed: bool
+             ) -> Iterator[Browser]:
     """An instance of ``engine`` of its own, the extension allowed in private windows or not
-    (see the module's docstring for how)."""
+    (see the module's docstring for how); closed afterwards."""
+    instance: Browser
     if engine == "firefox":
-        return FirefoxBrowser(extension_dir, workdir, ALL_HOSTS,
-                              policies=ALLOWED if allowed else NOT_ALLOWED)
-    chromium = ChromiumBrowser(extension_dir, workdir, ALL_HOSTS)
-    if allowed:
-        try:
-            chromium.allow_in_incognito()
-        except BaseException:
-            chromium.close()
-            raise
-    return chromium
+        instance = FirefoxBrowser(extension_dir, workdir, ALL_HOSTS,
+                                  policies=ALLOWED if allowed else NOT_ALLOWED)
+    else:
+        instance = ChromiumBrowser(extension_dir, workdir, ALL_HOSTS)
+    try:
+        if allowed and isinstance(instance, ChromiumBrowser):
+            instance.allow_in_incognito()
+        yield instance
+    finally:
+        instance.close()
 
 
 @pytest.fixture(scope="module", params=["chromium", "firefox"])
@@ -89,24 +93,18 @@ def browser(request: pytest.FixtureRequest, extension_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """Each engine in turn, an instance of its own where the extension is allowed in private
     windows (not conftest's shared browsers)."""
-    instance = launch(request.param, extension_dir,
-                      tmp_path_factory.mktemp(f"{request.param}-private"), allowed=True)
-    try:
+    with launched(request.param, extension_dir,
+                  tmp_path_factory.mktemp(f"{request.param}-private"), allowed=True) as instance:
         yield instance
-    finally:
-        instance.close()
 
 
 @pytest.fixture(scope="module")
 def unallowed(browser: Browser, extension_dir: Path,
               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     """The same engine as ``browser``, without the setting that allows private windows."""
-    instance = launch(browser.name, extension_dir,
-                      tmp_path_factory.mktemp(f"{browser.name}-unallowed"), allowed=False)
-    try:
+    with launched(browser.name, extension_dir,
+                  tmp_path_factory.mktemp(f"{browser.name}-unallowed"), allowed=False) as instance:
         yield instance
-    finally:
-        instance.close()
 
 
 def allowed_in_private(browser: Browser) -> bool:
