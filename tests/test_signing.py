@@ -210,5 +210,19 @@ def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path)]) == 2
     assert "--force" in capsys.readouterr().err
     assert (tmp_path / keys.PRIVATE_NAME).read_bytes() == first
+    first_pub = (tmp_path / keys.PUBLIC_NAME).read_text()
     assert keys.main(["--out", str(tmp_path), "--force"]) == 0
     assert (tmp_path / keys.PRIVATE_NAME).read_bytes() != first
+    # the replaced pair is kept beside the new one, renamed: browsers trust only the old key
+    # until their policy names the new one, so losing it would strand them
+    out = capsys.readouterr().out
+    kept_private = list(tmp_path.glob(keys.PRIVATE_NAME + ".replaced-*"))
+    kept_public = list(tmp_path.glob(keys.PUBLIC_NAME + ".replaced-*"))
+    assert len(kept_private) == len(kept_public) == 1
+    assert kept_private[0].read_bytes() == first
+    assert stat.S_IMODE(kept_private[0].stat().st_mode) == 0o600
+    assert kept_public[0].read_text() == first_pub
+    assert f"replaced:    {kept_private[0]}" in out
+    # a second replacement within the same second keeps both older pairs
+    assert keys.main(["--out", str(tmp_path), "--force"]) == 0
+    assert len(list(tmp_path.glob(keys.PRIVATE_NAME + ".replaced-*"))) == 2

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -99,6 +100,24 @@ def policy_files(values: dict[str, object]) -> tuple[dict[str, object], dict[str
     return chrome, firefox
 
 
+def keep_replaced(*paths: Path) -> list[Path]:
+    """Rename the key pair --force replaces to NAME.replaced-UTCSTAMP beside it (the private
+    key keeps its mode 0600): until every browser's policy names the new public key, bundles
+    signed with the old one are the only ones they accept, so the old key must not be lost."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    kept = []
+    for path in paths:
+        if path.exists():
+            target = path.with_name(f"{path.name}.replaced-{stamp}")
+            n = 1
+            while target.exists():
+                n += 1
+                target = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
+            path.rename(target)
+            kept.append(target)
+    return kept
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="pwguard keygen",
@@ -111,7 +130,8 @@ def main(argv: list[str]) -> int:
         "--server-url", default="https://rules.example.com",
         help="server URL to put in the printed policy snippet",
     )
-    parser.add_argument("--force", action="store_true", help="overwrite an existing key pair")
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing key pair (the old one is kept, renamed)")
     args = parse_args(parser, argv)
     if isinstance(args, int):
         return args
@@ -121,14 +141,15 @@ def main(argv: list[str]) -> int:
     if private.exists() and not args.force:
         print(
             f"pwguard keygen: {private} exists; keep it (bundles signed with it stay valid) "
-            "or pass --force to replace it",
+            "or pass --force to replace it (the old pair is kept, renamed)",
             file=sys.stderr,
         )
         return 2
+    kept: list[Path] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         if args.force:
-            private.unlink(missing_ok=True)
+            kept = keep_replaced(private, public)
         key = generate_key_file(private)
         pub = public_key_b64(key)
         public.write_text(pub + "\n", "ascii")
@@ -136,6 +157,8 @@ def main(argv: list[str]) -> int:
         print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
         return 2
     snippet = policy_snippet(pub, args.server_url)
+    for path in kept:  # the key browsers still trust until the policy names the new one
+        print(f"replaced:    {path} (the old one; delete it once no policy names its key)")
     print(f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private.absolute()}")
     print(f"public key:  {public}")
     print(f"key id:      {key_id(key)}")
