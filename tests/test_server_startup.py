@@ -400,6 +400,27 @@ def test_dev_never_creates_the_folder_of_the_database(tmp_path):
     assert not (tmp_path / "nonexistent").exists()
 
 
+def test_database_problems_name_the_option_when_the_url_came_from_database_url(tmp_path):
+    # the messages named PWGUARD_DATABASE_URL, which the user had not set, as the thing to fix
+    missing = tmp_path / "nonexistent" / "dir"
+    url = f"sqlite:///{missing / 'pwguard.db'}"
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), "--database-url", url)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"pwguard serve: --database-url '{url}': the folder '{missing}' must exist (it is not "
+        "created): create it, or point --database-url at a file in an existing folder\n")
+    proc = serve(tmp_path, "--database-url", "mysql://db/pwguard")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(
+        "pwguard serve: --database-url 'mysql://db/pwguard': database 'mysql' is not supported")
+    assert "PWGUARD_DATABASE_URL" not in proc.stderr
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), "--database-url", f"sqlite:///{damaged}")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "--database-url" in proc.stderr and "PWGUARD_DATABASE_URL" not in proc.stderr
+
+
 def test_a_signing_key_file_others_can_read_is_warned_about_at_start(tmp_path):
     with start_server(tmp_path, rules_dir=GOOD_DIR) as srv:
         assert "chmod 600" not in srv.log()  # 0600, as keygen writes it

@@ -19,6 +19,7 @@ from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import (
     Settings,
+    as_given,
     configure_logging,
     setting_name,
     shown_url,
@@ -197,10 +198,11 @@ def listen_problem(host: str, port: int, given: Mapping[str, str] | None = None)
 def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
     """Everything before listening; returns 0 or an exit code after printing why. `given`:
     the settings that came from command-line options (`given_options`)."""
+    given = given or {}
     problems = settings.problems()
     if problems:
         for p in problems:
-            print(f"pwguard serve: {p}", file=sys.stderr)
+            print(f"pwguard serve: {as_given(p, given)}", file=sys.stderr)
         return 2
     # before anything is stored: a second `pwguard serve` on a taken port must not
     # activate its rules folder on the database of the server already listening there
@@ -210,11 +212,11 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
     # before the key: in dev it is generated beside the SQLite file
     problem = sqlite_file_problem(settings.database_url)
     if problem:
-        return fail(problem)
+        return fail(as_given(problem, given))
     try:
         key = resolve_signing_key(settings)
     except SigningKeyError as exc:
-        return fail(str(exc))
+        return fail(as_given(str(exc), given))
     warning = key_file_warning(settings)
     if warning:
         log.warning("%s", warning)
@@ -222,7 +224,7 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
         storage = Storage(settings.database_url)
         storage.create_schema()
     except SQLAlchemyError as exc:
-        return fail(database_problem(settings.database_url, exc, opening=True))
+        return fail(as_given(database_problem(settings.database_url, exc, opening=True), given))
     try:
         try:
             storage.check_writable()
@@ -231,7 +233,8 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
             if settings.rules_dir or write_refusal(exc, settings.database_url) is None:
                 raise
             log.warning("%s; until it is fixed, publishes and rollbacks answer 503",
-                        database_problem(settings.database_url, exc, opening=False))
+                        as_given(database_problem(settings.database_url, exc, opening=False),
+                                 given))
         if settings.rules_dir:
             code = load_rules_dir(Path(settings.rules_dir), storage, key)
             if code:
@@ -240,7 +243,7 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
             log.warning("no rules folder and no active version: GET /v1/rules answers 503 "
                         "until a publish")
     except SQLAlchemyError as exc:
-        return fail(database_problem(settings.database_url, exc, opening=False))
+        return fail(as_given(database_problem(settings.database_url, exc, opening=False), given))
     finally:
         storage.close()
     log.info("signing key id %s, public key %s (the extension's publicKey)", key_id(key),

@@ -132,6 +132,17 @@ def setting_name(field: str, given: Mapping[str, str]) -> str:
     return given.get(field) or f"PWGUARD_{field.upper()}"
 
 
+def as_given(message: str, given: Mapping[str, str]) -> str:
+    """`message` with each setting it names by its variable (PWGUARD_DATABASE_URL) named by the
+    option that set it instead (--database-url), for the settings that came from options:
+    the user is told what they typed, and a fix says to give the option, not the variable
+    (which the option overrides)."""
+    for field, option in given.items():
+        variable = f"PWGUARD_{field.upper()}"
+        message = message.replace(f"set {variable}", f"give {option}").replace(variable, option)
+    return message
+
+
 class Settings(BaseSettings):
     """Settings of `pwguard serve`; each field is the environment variable PWGUARD_<NAME>."""
 
