@@ -41,6 +41,7 @@
   let asked = 0; // statuses are drawn in the order they were asked for, never an older one
   let drawn = 0; // over a newer one
   let newest = null; // the status asked for last of those answered
+  const policyShown = new Set(); // the fields that show a policy's value
 
   function showStatus(status) {
     $("status-version").textContent = status.version || "";
@@ -65,7 +66,12 @@
     $("status-privateWindows").dataset.value = String(inPrivate);
     for (const key of FIELDS) {
       const managed = (status.managed || []).includes(key);
-      if (managed) $(key).value = status[key] ?? "";
+      // a policy's value is shown as set; one the policy let go of while the page is open
+      // gives way to the person's own value, now in force (left in the field, the
+      // administrator's server and key would be saved as the person's at the next Save)
+      if (managed || policyShown.has(key)) $(key).value = status[key] ?? "";
+      if (managed) policyShown.add(key);
+      else policyShown.delete(key);
       $(key).disabled = managed;
       document.querySelector(`.managed[data-for="${key}"]`).hidden = !managed;
     }

@@ -483,3 +483,46 @@ def test_the_host_field_refuses_what_is_not_an_https_host(managed: Browser) -> N
         assert managed.wait("""const r = document.getElementById("grantHostResult");
             return r.dataset.state && {state: r.dataset.state, text: r.textContent};""") == {
             "state": "invalid", "text": invalid}, text
+
+
+def change_chromium_policy(instance: ChromiumBrowser, settings: dict[str, Any]) -> None:
+    """Rewrite the running Chromium's policy for the extension to ``settings`` (as an
+    administrator's change reaches a running browser) and have it read at once (chrome://policy's
+    "Reload policies", in another tab); returns once the extension's storage.managed holds it."""
+    path = Path(instance._policy_etc) / "policies" / "managed" / "pwguard-test.json"
+    path.write_text(json.dumps({"3rdparty": {"extensions": {instance.extension_id: settings}}}),
+                    "utf-8")
+    with instance.in_new_tab():
+        instance.open("chrome://policy")
+        instance.js("chrome.send('reloadPolicies');")
+        instance.open_options()
+        instance.wait("""const want = arguments[0];
+            const canon = o => JSON.stringify(Object.keys(o).sort().map(k => [k, o[k]]));
+            return chrome.storage.managed.get().then(got => canon(got) === canon(want));""",
+                      settings, timeout=30)
+
+
+def test_a_policy_lifted_while_the_options_page_is_open_leaves_the_persons_own_settings_shown(
+        extension_dir: Path, tmp_path: Path, policy_server: Any) -> None:
+    """An administrator takes the server and key out of the policy while the browser runs
+    (Chromium applies a policy change at once; Firefox reads policies.json at its start only):
+    the options page open meanwhile must show the settings now in force, the person's own (here
+    none), not leave the administrator's server and key in fields the person may now edit and
+    save as their own."""
+    settings = {"serverUrl": policy_server.url, "publicKey": policy_server.public_key,
+                "pollMinutes": POLL_MINUTES}
+    with launched("chromium", extension_dir, tmp_path, settings) as instance:
+        assert isinstance(instance, ChromiumBrowser)
+        status_when(instance, lambda s: s["source"] == "server")
+        instance.open_options()
+        instance.js("window.openedBefore = true;")
+        change_chromium_policy(instance, {"pollMinutes": POLL_MINUTES})
+        # the page open all along draws the change: the fields the policy let go are enabled
+        instance.wait("""return document.documentElement.dataset.status.includes('"bundled"')
+            && !document.getElementById("serverUrl").disabled
+            && !document.getElementById("publicKey").disabled;""")
+        assert instance.js("return window.openedBefore === true")
+        fields = instance.js(FIELDS)
+        assert [(f["value"], f["disabled"], f["noteShown"]) for f in fields[:2]] == [
+            ("", False, False), ("", False, False)], fields
+        assert (float(fields[2]["value"]), fields[2]["disabled"]) == (POLL_MINUTES, True), fields
