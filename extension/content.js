@@ -329,8 +329,12 @@
     // a state without rules is never written; should one ever be, the page keeps its rules
     if (area !== "local" || !change || !change.newValue || !usable(change.newValue.payload)) return;
     changes += 1;
-    if (!payload || change.newValue.payload.version !== payload.version) {
-      applyPayload(change.newValue.payload);
+    // every sync stores the state (its times change): the rules are applied again only when
+    // they changed, told by their text, not by their version alone (a version is a name the
+    // publisher gives; two different rule sets may bear the same one)
+    const next = change.newValue.payload;
+    if (!payload || next.version !== payload.version || JSON.stringify(next) !== JSON.stringify(payload)) {
+      applyPayload(next);
     }
   });
   loadRules(0);

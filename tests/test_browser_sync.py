@@ -92,6 +92,9 @@ class Bundles:
     bad_signature: bytes  # a payload with no blocking rules under the good bundle's signature
     unknown_key: bytes  # well-formed, but signed by a key the extension was not given
     invalid_rules: bytes  # correctly signed, but the rules fail validation
+    # correctly signed, the good bundle's version, but without the marker rule (a publisher
+    # whose versions are not content hashes, naming two different rule sets alike)
+    same_version_without_marker: bytes
 
 
 def make_bundles() -> Bundles:
@@ -109,7 +112,10 @@ def make_bundles() -> Bundles:
                    # without the marker rule, so that accepting it would show on the page
                    unknown_key=sign_bundle(make_payload(bundled_payload()["rules"]),
                                            Ed25519PrivateKey.generate()),
-                   invalid_rules=sign_bundle(make_payload(broken_rules), key))
+                   invalid_rules=sign_bundle(make_payload(broken_rules), key),
+                   same_version_without_marker=sign_bundle(canonical({
+                       "format": 1, "version": json.loads(good_payload)["version"],
+                       "rules": bundled_payload()["rules"]}), key))
 
 
 # ------------------------------------------------------------------------- the fault server
@@ -160,6 +166,8 @@ class FaultServer:
             return 200, json_type, b.unknown_key
         if self.mode == "invalid-rules":
             return 200, json_type, b.invalid_rules
+        if self.mode == "same-version-without-marker":
+            return 200, {**json_type, "ETag": '"without-marker"'}, b.same_version_without_marker
         if self.mode == "oversized":
             # Valid JSON the whole way, so only its size is wrong: 2 MiB of padding.
             padding = b" " * (2 * 1024 * 1024)
@@ -414,6 +422,30 @@ def test_if_none_match_is_sent_and_304_keeps_the_rules(
     assert (status["source"], status["version"], status["lastError"]) == (
         "server", good["version"], "")
     assert_server_rules_in_force(browser, zoho)
+
+
+def test_new_rules_under_the_version_in_force_reach_an_open_page(
+        synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """A signed bundle whose rules differ from those in force under the same version (a
+    publisher whose versions are names, not content hashes) is stored, and must reach the
+    pages open meanwhile too, not only those loaded after."""
+    fault.mode = "same-version-without-marker"
+    synced.configure(server_url=fault.url, public_key=fault.bundles.public_key,
+                     poll_minutes=1440)
+    status = synced.extension_status()
+    assert (status["source"], status["version"], status["lastError"]) == (
+        "server", fault.bundles.good_version, ""), status
+    synced.open(marker_url(zoho))
+    assert_blocked(synced, "#ter_apiToken")
+    assert synced.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
+    synced.js("window.openedBefore = true;")
+    fault.mode = "good"
+    with synced.in_new_tab():
+        status = synced.sync_now()
+        assert (status["version"], status["lastError"]) == (fault.bundles.good_version, ""), status
+        assert fault.rules_requests()[-1].status == 200
+    assert_blocked(synced, "#pwguard-sync-marker")
+    assert synced.js("return window.openedBefore === true")
 
 
 @pytest.mark.slow
