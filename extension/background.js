@@ -131,9 +131,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   const POLICY_NAMES = Object.freeze(Object.fromEntries(
     Object.keys(DEFAULTS).map((key) => [key, `Enterprise policy "${key}" (ask your administrator)`])));
 
-  /** The address of the rules under the server URL `serverUrl` (<serverUrl>/v1/rules), or
-   * null when it is no address. */
-  function rulesUrl(serverUrl) {
+  // a server URL that names the rules' own address (<server>/v1/rules, as curl fetches them)
+  const RULES_PATH_RE = /\/v1\/rules\/*$/;
+
+  /** The server's base address for the server URL `serverUrl` (ending in "/", without the
+   * "?" and "#" parts or a trailing "/v1/rules"), or null when it is no address. */
+  function serverBase(serverUrl) {
     let base;
     try {
       base = new URL(String(serverUrl).trim());
@@ -142,7 +145,15 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
     base.search = "";
     base.hash = "";
-    return new URL("v1/rules", base.href.replace(/\/*$/, "/"));
+    base.pathname = base.pathname.replace(RULES_PATH_RE, "/");
+    return new URL(base.href.replace(/\/*$/, "/"));
+  }
+
+  /** The address of the rules under the server URL `serverUrl` (<serverUrl>/v1/rules), or
+   * null when it is no address. */
+  function rulesUrl(serverUrl) {
+    const base = serverBase(serverUrl);
+    return base && new URL("v1/rules", base);
   }
 
   /** Problems with the settings `s` holds (checked the same whether typed on the options page
@@ -164,6 +175,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       } else if (url.search || url.hash) {
         problems.push(`${names.serverUrl}: leave the "?" or "#" part out of the address: the rules ` +
           `are fetched from ${rulesUrl(s.serverUrl).href}, without it`);
+      } else if (RULES_PATH_RE.test(url.pathname)) {
+        // (the rules' address given for the server's: fetched from the server's, with the
+        // problem told, as a policy's "?" part is)
+        problems.push(`${names.serverUrl}: leave "/v1/rules" out of the address, give ` +
+          `${serverBase(s.serverUrl).href} (the extension fetches the rules from ` +
+          `${rulesUrl(s.serverUrl).href})`);
       }
     }
     const malformed = splitKeys(s.publicKey).filter((key) => !wellFormedKey(key));

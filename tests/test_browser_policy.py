@@ -303,6 +303,23 @@ def test_policy_text_is_read_without_the_spaces_around_it(
             "server", policy_server.url, policy_server.version, None), status
 
 
+def test_a_policy_server_url_that_names_the_rules_address_is_told_and_used(
+        browser: Browser, extension_dir: Path, tmp_path: Path, policy_server: Any) -> None:
+    """A policy whose serverUrl is the rules' own address (<server>/v1/rules) is told, naming
+    the policy key and the address to give, and the rules are fetched from <server>/v1/rules,
+    not <server>/v1/rules/v1/rules (as a policy's "?" part is left out and told)."""
+    base = policy_server.url.rstrip("/")
+    settings = {"serverUrl": f"{base}/v1/rules", "publicKey": policy_server.public_key,
+                "pollMinutes": POLL_MINUTES}
+    with launched(browser.name, extension_dir, tmp_path, settings) as instance:
+        status = status_when(instance, lambda s: s["source"] == "server" or bool(s["lastError"]))
+        assert (status["source"], status["version"]) == ("server", policy_server.version), status
+        assert status["lastError"] == (
+            'Enterprise policy "serverUrl" (ask your administrator): leave "/v1/rules" out of '
+            f"the address, give {base}/ (the extension fetches the rules from {base}/v1/rules)"
+        ), status
+
+
 def test_a_policy_that_sets_the_server_or_the_key_alone_sets_both(
         browser: Browser, extension_dir: Path, tmp_path: Path, policy_server: Any) -> None:
     """The server and its key go together: with the policy's server and no key, the person

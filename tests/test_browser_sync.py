@@ -507,6 +507,19 @@ def test_a_server_url_with_a_password_is_refused_and_the_password_never_shown(
     assert "S3cretPassw0rd" not in str(shown), shown
 
 
+def test_a_server_url_that_names_the_rules_address_is_refused_with_the_fix(
+        synced: Browser, fault: FaultServer) -> None:
+    """The address of the rules themselves (<server>/v1/rules, as curl fetches them) typed as
+    the server URL would be fetched as <server>/v1/rules/v1/rules, a 404 in "Last error" after
+    the save: the options page refuses it, naming the field and the address to give."""
+    with pytest.raises(ValueError, match=re.escape(
+            f'Server URL: leave "/v1/rules" out of the address, give {fault.url}')):
+        synced.configure(server_url=f"{fault.url}v1/rules", public_key=fault.bundles.public_key,
+                         poll_minutes=1440)
+    assert fault.rules_requests() == []
+    assert synced.extension_status()["source"] == "bundled"
+
+
 def test_the_options_page_shows_every_sync_as_it_happens(
         synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
     """A sync the open page did not ask for (the alarm's, a policy change's) is shown at once,
