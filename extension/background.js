@@ -377,6 +377,20 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key${refused}`);
   }
 
+  /** Whether `url` answers at all, after a fetch of it failed: browsers give the same
+   * error for a server down and for an answer the extension may not read (no CORS header:
+   * a static server set up without it, a sign-in page a proxy redirects to), which an
+   * administrator fixes in other places. A "no-cors" request follows the redirects and
+   * resolves (its answer unread) whenever there is an answer. */
+  async function answersUnreadably(url, signal) {
+    try {
+      await fetch(url.href, { mode: "no-cors", cache: "no-store", credentials: "omit", signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Fetch, verify and validate the server's bundle; returns the payload and `signed`, what
    * it takes to verify it again (the payload's text, the signature, the key id), or throws
    * SyncError. */
@@ -404,6 +418,12 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         });
       } catch (err) {
         if (controller.signal.aborted) throw new SyncError(`the server did not answer within ${FETCH_TIMEOUT_MS / 1000} s`);
+        if (await answersUnreadably(url, controller.signal)) {
+          throw new SyncError(`${url.href} answered, but not so that the extension may read it ` +
+            `(${err.message || err}): the answer, or the page it redirects to (a sign-in page, ` +
+            "a proxy's), lacks the header Access-Control-Allow-Origin: *; serve the rules " +
+            "with it and without a sign-in (their signature is what makes them trusted)");
+        }
         throw new SyncError(`could not reach ${url.href} (${err.message || err})`);
       }
       if (!res.ok) throw new SyncError(`the server answered HTTP ${res.status} for ${url.href}`);

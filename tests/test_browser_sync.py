@@ -193,9 +193,27 @@ class _FaultHandler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         fault = self.server.fault
+        if self.path.startswith(f"{fault.prefix}login?"):
+            self._record(200)
+            body = b"<!doctype html><title>Sign in</title><form method=post><input name=user>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if self.path != f"{fault.prefix}v1/rules":
             self._record(404)
             self._send(404, {"Content-Type": "text/plain"}, b"not found")
+            return
+        if fault.mode == "sign-in-redirect":
+            # a sign-in proxy in front of the server: the request, which carries no cookie,
+            # goes to its login page; neither answer has CORS headers (it serves browsers)
+            self._record(302)
+            self.send_response(302)
+            self.send_header("Location", f"{fault.prefix}login?next=/v1/rules")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
             return
         if fault.mode == "slow":
             # Hold the connection, answering nothing, until the test ends.
@@ -372,6 +390,8 @@ FAULTS = {
     "invalid-rules": "",
     "oversized": "",
     "oversized-stream": "",
+    # reached, but the answer may not be read: redirected to a sign-in page (without CORS)
+    "sign-in-redirect": "Access-Control-Allow-Origin",
 }
 
 
