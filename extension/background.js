@@ -126,6 +126,47 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     }
   }
 
+  // The base64 of the DER head of an Ed25519 SubjectPublicKeyInfo (12 bytes, so the key's
+  // own base64 follows it unchanged), what a PEM public key holds; and that of a PKCS#8
+  // Ed25519 private key's (its first 15 bytes).
+  const SPKI_ED25519 = "MCowBQYDK2VwAyEA";
+  const PKCS8_ED25519 = "MC4CAQAwBQYDK2VwBCIE";
+
+  /** The key `pwguard keygen` prints for the base64 of an Ed25519 SubjectPublicKeyInfo, or null. */
+  function rawOfSpki(b64) {
+    const raw = b64.startsWith(SPKI_ED25519) ? b64.slice(SPKI_ED25519.length) : "";
+    return raw && wellFormedKey(raw) ? raw : null;
+  }
+
+  /** Keys given in another form than `pwguard keygen`'s, in the public key text `text`: PEM
+   * text (`openssl pkey -pubout` writes it, from a private key the server reads too), the
+   * base64 inside it, a private key. {problems: a sentence for each, naming the setting and,
+   * for a public key, the very text to give; rest: the text without them}. A private key is
+   * never quoted. */
+  function keyFormProblems(text, names) {
+    const problems = [];
+    const keygen = `${names.publicKey}: give the key as \`pwguard keygen\` prints it, the base64 of its 32 bytes alone`;
+    const secret = `${names.publicKey}: that is a private key, which must stay secret (on the rules server); ` +
+      "give the public key, as `pwguard keygen` prints it";
+    const spaced = String(text || "").replace(/\s+/g, " ");
+    const unarmoured = spaced.replace(/-----BEGIN ([A-Z0-9 ]+?)-----(.*?)(-----END [A-Z0-9 ]+?-----|$)/g,
+      (whole, kind, body) => {
+        if (/PRIVATE/.test(kind)) problems.push(secret);
+        else {
+          const raw = rawOfSpki(body.replace(/ /g, ""));
+          problems.push(raw ? `${keygen}: ${raw}` : `${keygen}, not PEM text`);
+        }
+        return " ";
+      });
+    const rest = splitKeys(unarmoured).filter((key) => {
+      if (key.startsWith(PKCS8_ED25519)) problems.push(secret);
+      else if (rawOfSpki(key)) problems.push(`${keygen}: ${rawOfSpki(key)}`);
+      else return true;
+      return false;
+    });
+    return { problems: [...new Set(problems)], rest: rest.join(" ") };
+  }
+
   // how a problem names the setting: the options page's field, or the policy's key
   const FIELD_NAMES = Object.freeze({ serverUrl: "Server URL", publicKey: "Public key", pollMinutes: "Poll minutes" });
   const POLICY_NAMES = Object.freeze(Object.fromEntries(
@@ -183,7 +224,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
           `${rulesUrl(s.serverUrl).href})`);
       }
     }
-    const malformed = splitKeys(s.publicKey).filter((key) => !wellFormedKey(key));
+    const forms = keyFormProblems(s.publicKey, names);
+    problems.push(...forms.problems);
+    const malformed = splitKeys(forms.rest).filter((key) => !wellFormedKey(key));
     if (malformed.length) {
       const which = malformed.map((key) => `"${key.slice(0, 12)}${key.length > 12 ? "…" : ""}"`).join(", ");
       problems.push(`${names.publicKey}: ${which} ${malformed.length > 1 ? "are" : "is"} not base64 of 32 bytes; ` +

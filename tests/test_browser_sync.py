@@ -540,6 +540,35 @@ def test_a_server_url_that_names_the_rules_address_is_refused_with_the_fix(
     assert synced.extension_status()["source"] == "bundled"
 
 
+def test_a_public_key_given_as_pem_is_refused_with_the_form_to_give(
+        synced: Browser, fault: FaultServer) -> None:
+    """A public key pasted as PEM (what `openssl pkey -pubout` writes from a key the server
+    also reads), or as the base64 of that DER text without its armour, is refused naming the
+    field and the very text to give, not as seven fragments none of which is a key; a private
+    key pasted there is refused without a word of it."""
+    from cryptography.hazmat.primitives import serialization
+
+    public = fault.bundles.key.public_key()
+    pem = public.public_bytes(serialization.Encoding.PEM,
+                              serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    der = "".join(pem.splitlines()[1:-1])
+    fix = ("Public key: give the key as `pwguard keygen` prints it, the base64 of its 32 bytes "
+           f"alone: {fault.bundles.public_key}")
+    for text in (pem, der):
+        with pytest.raises(ValueError) as refused:
+            synced.configure(server_url=fault.url, public_key=text, poll_minutes=1440)
+        assert f"['{fix}']" in str(refused.value), refused.value
+    private = fault.bundles.key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    with pytest.raises(ValueError) as refused:
+        synced.configure(server_url=fault.url, public_key=private, poll_minutes=1440)
+    assert "Public key: that is a private key" in str(refused.value), refused.value
+    secret = "".join(private.splitlines()[1:-1])
+    assert secret[16:] not in str(refused.value) and secret[:12] not in str(refused.value)
+    assert fault.rules_requests() == []
+
+
 def test_the_options_page_shows_every_sync_as_it_happens(
         synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
     """A sync the open page did not ask for (the alarm's, a policy change's) is shown at once,
