@@ -134,6 +134,21 @@
 
   $("syncNow").addEventListener("click", () => act(M.SYNC_NOW));
 
+  // The server URL field is type=url: the browser refuses to submit a host name without
+  // its scheme ("rules.example.com"), saying only "Please enter a URL."; it says instead
+  // what to give, the typed text with https:// in front when that makes an address.
+  function checkServerUrl() {
+    const field = $("serverUrl");
+    field.setCustomValidity("");
+    if (!field.validity.typeMismatch) return;
+    const typed = field.value.trim();
+    const withScheme = /^[a-z0-9.-]+(:\d+)?([/?#]\S*)?$/i.test(typed) ? `https://${typed}` : "";
+    field.setCustomValidity(withScheme
+      ? t("serverUrlNoScheme", `Give the full address, starting with https://: ${withScheme}`, [withScheme])
+      : t("serverUrlNotUrl", "Give the full address, starting with https://, such as https://rules.example.com/"));
+  }
+  $("serverUrl").addEventListener("input", checkServerUrl);
+
   // ---- white-label hosts: optional host permissions, asked for from a click here ----
   const STATIC_HOSTS = new Set(ext.runtime.getManifest().host_permissions || []);
 
@@ -232,6 +247,7 @@
   // at load, the fields show the settings in force (later, the person's typing stays)
   draw(send(M.GET_STATUS).then((status) => {
     for (const key of FIELDS) $(key).value = status[key] ?? "";
+    checkServerUrl();
     return status;
   })).catch(fail);
 })();

@@ -569,6 +569,35 @@ def test_a_public_key_given_as_pem_is_refused_with_the_form_to_give(
     assert fault.rules_requests() == []
 
 
+def test_a_server_url_typed_without_its_scheme_is_refused_with_the_address_to_give(
+        bundled: Browser) -> None:
+    """The server URL field is an address field: the browser keeps the form from being sent
+    with a host name alone, and its own "Please enter a URL." says neither what is wrong nor
+    what to give; the field says it instead, with the address to give when the text makes
+    one. Nothing is saved meanwhile."""
+    before = bundled.extension_status()
+    cases = {
+        "rules.example.com": "Give the full address, starting with https://: "
+                             "https://rules.example.com",
+        "rules.example.com/pwguard/": "Give the full address, starting with https://: "
+                                      "https://rules.example.com/pwguard/",
+        "not an address": "Give the full address, starting with https://, such as "
+                          "https://rules.example.com/",
+    }
+    for typed, said in cases.items():
+        bundled.open_options()
+        bundled.type_into("#serverUrl", typed)
+        bundled.click("#save")
+        shown = bundled.wait("""const field = document.getElementById("serverUrl");
+            return document.documentElement.dataset.ready === "true" && !field.validity.valid
+              && {message: field.validationMessage, value: field.value};""")
+        assert shown == {"message": said, "value": typed}, typed
+    # a full address is taken again as soon as it is typed
+    bundled.type_into("#serverUrl", "https://rules.example.com/")
+    assert bundled.js('return document.getElementById("serverUrl").validity.valid') is True
+    assert bundled.extension_status() == before
+
+
 def test_the_options_page_shows_every_sync_as_it_happens(
         synced: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
     """A sync the open page did not ask for (the alarm's, a policy change's) is shown at once,
