@@ -167,8 +167,14 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     return { problems: [...new Set(problems)], rest: rest.join(" ") };
   }
 
-  // how a problem names the setting: the options page's field, or the policy's key
-  const FIELD_NAMES = Object.freeze({ serverUrl: "Server URL", publicKey: "Public key", pollMinutes: "Poll minutes" });
+  // how a problem names the setting: the options page's field by its label, as the page shows
+  // it (in the browser's language), or the policy's key
+  const label = (key, english) => `"${(ext.i18n && ext.i18n.getMessage(key)) || english}"`;
+  const FIELD_NAMES = Object.freeze({
+    serverUrl: label("serverUrlLabel", "Rules server URL"),
+    publicKey: label("publicKeyLabel", "Rules public key (base64; one per line)"),
+    pollMinutes: label("pollMinutesLabel", "Check for new rules every (minutes)"),
+  });
   const POLICY_NAMES = Object.freeze(Object.fromEntries(
     Object.keys(DEFAULTS).map((key) => [key, `Enterprise policy "${key}" (ask your administrator)`])));
 

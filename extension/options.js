@@ -33,7 +33,22 @@
   }
 
   function when(iso) {
-    return iso ? new Date(iso).toLocaleString() : t("never", "never");
+    return iso ? new Date(iso).toLocaleString(dateLocale()) : t("never", "never");
+  }
+
+  // Dates in the language of the page's texts, the way of the browser's own locale when it
+  // has that language (en-GB: 28/11/2026 on the English page): the default locale of the
+  // page's JavaScript may be another language (headless Linux Chromium: en-US while the
+  // texts are Spanish)
+  function dateLocale() {
+    const page = document.documentElement.lang || "en";
+    const own = (ext.i18n && ext.i18n.getUILanguage && ext.i18n.getUILanguage()) || navigator.language || "";
+    const wanted = own.split("-")[0].toLowerCase() === page.split("-")[0].toLowerCase() ? own : page;
+    try {
+      return Intl.DateTimeFormat.supportedLocalesOf([wanted])[0] || page;
+    } catch {
+      return page; // (a tag Intl refuses)
+    }
   }
 
   let busyNow = false; // a save or "sync now" is under way: the page is not ready

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_the_banner_speaks_the_browser_language_when_the_page_gives_none_the_rul
 
 
 def test_the_options_page_speaks_the_browser_interface_language(
-        extension_dir: Path, tmp_path: Path) -> None:
+        extension_dir: Path, tmp_path: Path, rules_server: Any) -> None:
     """The options page (also the toolbar popup) in the language of the browser's interface:
     every text it labels, the Source and Private windows values and its <html lang>. Chromium
     only, with --lang=es: an extension's pages follow the interface's language, not the pages'
@@ -87,5 +88,19 @@ def test_the_options_page_speaks_the_browser_interface_language(
         assert shown["labelled"], shown
         wrong = [(key, text) for key, text in shown["labelled"] if text != es[key]["message"]]
         assert not wrong, wrong
+        # the last sync's time is written the Spanish way (28/11/2026, 1:50:00), not the way
+        # of the page's JavaScript default locale, en-US in this headless Chromium
+        instance.configure(server_url=rules_server.url, public_key=rules_server.public_key)
+        synced = instance.extension_status()["lastSync"]
+        dates = instance.js("""const iso = arguments[0];
+            return {shown: document.getElementById("status-lastSync").textContent,
+                    es: new Date(iso).toLocaleString("es"),
+                    us: new Date(iso).toLocaleString("en-US")};""", synced)
+        assert dates["shown"] == dates["es"] != dates["us"], dates
+        # a setting refused is named by its label as the page shows it
+        with pytest.raises(ValueError) as refused:
+            instance.configure(server_url=rules_server.url, public_key="not-a-key")
+        assert f'"{es["publicKeyLabel"]["message"]}": "not-a-key" is not base64' \
+            in str(refused.value), refused.value
     finally:
         instance.close()

@@ -533,11 +533,14 @@ def test_a_server_url_that_names_the_rules_address_is_refused_with_the_fix(
     the server URL would be fetched as <server>/v1/rules/v1/rules, a 404 in "Last error" after
     the save: the options page refuses it, naming the field and the address to give."""
     with pytest.raises(ValueError, match=re.escape(
-            f'Server URL: leave "/v1/rules" out of the address, give {fault.url}')):
+            f'"Rules server URL": leave "/v1/rules" out of the address, give {fault.url}')):
         synced.configure(server_url=f"{fault.url}v1/rules", public_key=fault.bundles.public_key,
                          poll_minutes=1440)
     assert fault.rules_requests() == []
     assert synced.extension_status()["source"] == "bundled"
+
+
+KEY_FIELD = '"Rules public key (base64; one per line)"'  # its label on the options page
 
 
 def test_a_public_key_given_as_pem_is_refused_with_the_form_to_give(
@@ -552,8 +555,8 @@ def test_a_public_key_given_as_pem_is_refused_with_the_form_to_give(
     pem = public.public_bytes(serialization.Encoding.PEM,
                               serialization.PublicFormat.SubjectPublicKeyInfo).decode()
     der = "".join(pem.splitlines()[1:-1])
-    fix = ("Public key: give the key as `pwguard keygen` prints it, the base64 of its 32 bytes "
-           f"alone: {fault.bundles.public_key}")
+    fix = (f"{KEY_FIELD}: give the key as `pwguard keygen` prints it, the base64 of its 32 "
+           f"bytes alone: {fault.bundles.public_key}")
     for text in (pem, der):
         with pytest.raises(ValueError) as refused:
             synced.configure(server_url=fault.url, public_key=text, poll_minutes=1440)
@@ -563,7 +566,7 @@ def test_a_public_key_given_as_pem_is_refused_with_the_form_to_give(
         serialization.NoEncryption()).decode()
     with pytest.raises(ValueError) as refused:
         synced.configure(server_url=fault.url, public_key=private, poll_minutes=1440)
-    assert "Public key: that is a private key" in str(refused.value), refused.value
+    assert f"{KEY_FIELD}: that is a private key" in str(refused.value), refused.value
     secret = "".join(private.splitlines()[1:-1])
     assert secret[16:] not in str(refused.value) and secret[:12] not in str(refused.value)
     assert fault.rules_requests() == []
