@@ -6,6 +6,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from pwguard.cliargs import write_output
+
 # subcommand -> (module, one-line help). Each module exposes `main(argv: list[str]) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "lint": ("pwguard.lint.cli", "check rule files (exit 0 clean, 1 findings, 2 usage error)"),
@@ -33,13 +35,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(usage(), file=sys.stderr)
         return 2
     if args[0] in {"-h", "--help", "help"}:
-        print(usage())
-        return 0
+        return write_output(usage() + "\n", "pwguard") or 0
     if args[0] == "--version":
         from pwguard import __version__
 
-        print(f"pwguard {__version__}")
-        return 0
+        return write_output(f"pwguard {__version__}\n", "pwguard") or 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(f"pwguard: unknown command {name!r}\n\n{usage()}", file=sys.stderr)

@@ -21,7 +21,7 @@ from pwguard.api.keys import resolve_signing_key
 from pwguard.api.settings import Settings, database_url_problem, shown_url, validation_problems
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 
 NGINX_SNIPPET = """\
 location = /v1/rules {
@@ -147,7 +147,5 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         print(f"pwguard export: cannot write to {args.out}: {exc}", file=sys.stderr)
         return 2
-    print(f"exported version {version} from {source}:")
-    for p in paths:
-        print(f"  {p}")
-    return 0
+    return write_output(f"exported version {version} from {source}:\n"
+                        + "".join(f"  {p}\n" for p in paths), "pwguard export") or 0

@@ -21,7 +21,7 @@ from pwguard.api.signing import (
     load_private_key,
     public_key_b64,
 )
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 
 PRIVATE_NAME = PRIVATE_KEY_NAME
 PUBLIC_NAME = "pwguard-signing.pub"
@@ -157,20 +157,28 @@ def main(argv: list[str]) -> int:
         print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
         return 2
     snippet = policy_snippet(pub, args.server_url)
-    for path in kept:  # the key browsers still trust until the policy names the new one
-        print(f"replaced:    {path} (the old one; delete it once no policy names its key)")
-    print(f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private.absolute()}")
-    print(f"public key:  {public}")
-    print(f"key id:      {key_id(key)}")
-    print()
-    print(f"publicKey: {pub}")
-    print()
     chrome, firefox = policy_files(snippet)
-    print("Chrome policy (Linux: /etc/opt/chrome/policies/managed/pwguard.json, Chromium:")
-    print("/etc/chromium/policies/managed/pwguard.json; the id is the unpacked extension's, a")
-    print("Chrome Web Store upload gets its own: put that one instead):")
-    print(json.dumps(chrome, indent=2))
-    print()
-    print("Firefox policy (policies.json in the distribution/ folder of the installation):")
-    print(json.dumps(firefox, indent=2))
+    text = "\n".join([
+        *(f"replaced:    {path} (the old one; delete it once no policy names its key)"
+          for path in kept),  # the key browsers still trust until the policy names the new one
+        f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private.absolute()}",
+        f"public key:  {public}",
+        f"key id:      {key_id(key)}",
+        "",
+        f"publicKey: {pub}",
+        "",
+        "Chrome policy (Linux: /etc/opt/chrome/policies/managed/pwguard.json, Chromium:",
+        "/etc/chromium/policies/managed/pwguard.json; the id is the unpacked extension's, a",
+        "Chrome Web Store upload gets its own: put that one instead):",
+        json.dumps(chrome, indent=2),
+        "",
+        "Firefox policy (policies.json in the distribution/ folder of the installation):",
+        json.dumps(firefox, indent=2),
+    ]) + "\n"
+    failed = write_output(text, "pwguard keygen")
+    if failed is not None:
+        # the keys are written all the same: say where, so nobody generates another pair
+        print(f"pwguard keygen: the key pair is written: the public key is in {public}, the "
+              f"private key in {private}", file=sys.stderr)
+        return failed
     return 0

@@ -18,7 +18,7 @@ import httpx
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.request_body import BodyError, RequestBody, request_body
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 from pwguard.rules import loader
 from pwguard.rules.finding import Finding, Severity
 
@@ -302,13 +302,14 @@ def report(resp: httpx.Response, url: str, body: RequestBody | None = None,
     if resp.status_code in (200, 201) and isinstance(data, dict):
         version = data.get("version")
         if data.get("changed") is False:
-            print(f"already active: {version} is what {rules_url} serves; nothing changed "
-                  "(nothing recorded, the note included)")
+            said = (f"already active: {version} is what {rules_url} serves; nothing changed "
+                    "(nothing recorded, the note included)")
         elif data.get("created"):
-            print(f"published {version} (new version): now active, served at {rules_url}")
+            said = f"published {version} (new version): now active, served at {rules_url}"
         else:
-            print(f"published {version} (stored before): now active, served at {rules_url}")
-        return 0
+            said = f"published {version} (stored before): now active, served at {rules_url}"
+        # (published all the same when stdout cannot be written: the exit code says it failed)
+        return write_output(said + "\n", "pwguard publish") or 0
     detail = data.get("detail") if isinstance(data, dict) else None
     findings = detail.get("findings") if isinstance(detail, dict) else None
     message = (detail.get("message") if isinstance(detail, dict) else None) or "no reason given"

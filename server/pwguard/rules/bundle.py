@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 from pwguard.rules.model import Rule, RuleSet
 
 FORMAT = 1
@@ -96,15 +96,15 @@ def main(argv: list[str]) -> int:
         if current != data:
             print(f"{out} is stale (or missing): run `make bundle`", file=sys.stderr)
             return 1
-        print(f"{out} is up to date (version {payload(result.ruleset)['version']})")
-        return 0
+        return write_output(f"{out} is up to date (version {payload(result.ruleset)['version']})\n",
+                            "pwguard bundle") or 0
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(data)
     except OSError as exc:
         print(f"pwguard bundle: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(
-        f"wrote {out} (version {payload(result.ruleset)['version']}, {len(result.ruleset.rules)} rules)"  # noqa: E501
-    )
-    return 0
+    return write_output(
+        f"wrote {out} (version {payload(result.ruleset)['version']}, {len(result.ruleset.rules)} rules)\n",  # noqa: E501
+        "pwguard bundle",
+    ) or 0

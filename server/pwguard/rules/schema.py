@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from pwguard.cliargs import parse_args
+from pwguard.cliargs import parse_args, write_output
 from pwguard.rules.model import RuleFile
 
 SCHEMA_ID = "https://pwguard.invalid/schema/rules.json"
@@ -35,5 +35,4 @@ def main(argv: list[str]) -> int:
     args = parse_args(parser, argv)
     if isinstance(args, int):
         return args
-    print(schema_text(), end="")
-    return 0
+    return write_output(schema_text(), "pwguard schema") or 0

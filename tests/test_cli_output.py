@@ -1,0 +1,107 @@
+"""Every `pwguard` command that prints to stdout survives a stdout it cannot write to.
+
+`pwguard keygen --out DIR | head -3` or `pwguard schema > /full/disk/file` died with a
+BrokenPipeError or OSError traceback: only lint and scan wrote through `write_output`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pwguard.api import publish
+from tests.serve import ROOT
+
+EXE = Path(sys.executable).with_name("pwguard")
+
+
+def commands(tmp: Path) -> list[list[str]]:
+    """Commands that succeed and print to stdout (each run in a fresh folder `tmp`)."""
+    rules = str(ROOT / "rules")
+    return [
+        ["--help"],
+        ["--version"],
+        ["keygen", "--out", str(tmp / "keys")],
+        ["schema"],
+        ["bundle", "--rules", rules, "--out", str(tmp / "bundle.json")],
+        ["export", "--rules", rules, "--out", str(tmp / "public")],
+    ]
+
+
+def run(args: list[str], tmp: Path, stdout: object) -> subprocess.Popen[bytes]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("PWGUARD_") and k != "PYTHONUNBUFFERED"}  # as users run it
+    env["PWGUARD_DATABASE_URL"] = f"sqlite:///{tmp / 'pwguard.db'}"  # export's dev key lives there
+    return subprocess.Popen([str(EXE), *args], cwd=tmp, env=env, stdout=stdout,  # type: ignore[arg-type]
+                            stderr=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("index", range(6), ids=lambda i: commands(Path("."))[i][0])
+def test_a_full_disk_on_stdout_is_said_in_one_line_without_a_traceback(tmp_path, index):
+    args = commands(tmp_path)[index]
+    with open("/dev/full", "wb") as full, run(args, tmp_path, full) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        code = proc.wait(120)
+    assert "Traceback" not in err
+    name = "pwguard" if args[0].startswith("--") else f"pwguard {args[0]}"
+    assert f"{name}: cannot write the output: No space left on device" in err.splitlines()
+    assert code == 2
+
+
+@pytest.mark.parametrize("index", range(6), ids=lambda i: commands(Path("."))[i][0])
+def test_a_reader_that_stops_reading_ends_the_command_quietly(tmp_path, index):
+    args = commands(tmp_path)[index]
+    # a pipe nobody reads: the first write meets EPIPE (as `| head -0` would)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        with run(args, tmp_path, write) as proc:
+            assert proc.stderr is not None
+            err = proc.stderr.read().decode()
+            code = proc.wait(120)
+    finally:
+        os.close(write)
+    assert "Traceback" not in err
+    assert code == 2
+
+
+def test_keygen_that_cannot_print_still_wrote_the_key_pair_and_says_where(tmp_path):
+    with open("/dev/full", "wb") as full, \
+            run(["keygen", "--out", str(tmp_path / "keys")], tmp_path, full) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        assert proc.wait(120) == 2
+    public = tmp_path / "keys" / "pwguard-signing.pub"
+    assert (tmp_path / "keys" / "pwguard-signing.key").is_file() and public.is_file()
+    assert f"the key pair is written: the public key is in {public}" in err
+
+
+class FullStdout:
+    """A stdout on a full disk."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str) -> int:
+        raise OSError(28, "No space left on device")
+
+    def flush(self) -> None:
+        raise OSError(28, "No space left on device")
+
+    def fileno(self) -> int:
+        raise ValueError("not a real file")
+
+
+def test_publish_that_cannot_print_its_success_says_so_without_a_traceback(monkeypatch, capsys):
+    url = "https://rules.example.com/v1/admin/rules"
+    answer = httpx.Response(201, json={"version": "0123456789abcdef", "created": True},
+                            request=httpx.Request("PUT", url))
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    assert publish.report(answer, url) == 2
+    assert capsys.readouterr().err == \
+        "pwguard publish: cannot write the output: No space left on device\n"
