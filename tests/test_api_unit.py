@@ -110,6 +110,30 @@ def test_a_non_ascii_admin_token_is_refused_in_every_environment(env):
     ]
 
 
+@pytest.mark.parametrize("env", ["dev", "production"])
+@pytest.mark.parametrize("inside", ["\n", "\r\n", "\x00", "\x1b", "\x7f"])
+def test_an_admin_token_with_a_line_break_or_control_character_is_refused(env, inside):
+    # `PWGUARD_ADMIN_TOKEN="$(cat two-line-file)"`: no HTTP header can carry the token, so
+    # every admin call answered 401 while `pwguard publish` refused to send it at all
+    settings = Settings(env=env, admin_token="f3a9c2e1b7d4" * 2 + inside + "9d8c7b6a5f4e" * 2,
+                        signing_key="/k")
+    assert settings.problems() == [
+        "PWGUARD_ADMIN_TOKEN contains a line break or another control character, which no "
+        "HTTP client can send: set the token on one line (e.g. `openssl rand -hex 32`)"
+    ]
+
+
+def test_an_admin_token_with_a_tab_or_space_inside_works(tmp_path):
+    # a header value may hold a tab or a space: such a token is presented as set
+    for token in ("f3a9c2e1b7d4\t9d8c7b6a5f4e", "f3a9c2e1b7d4 9d8c7b6a5f4e"):
+        assert Settings(admin_token=token).problems() == []
+        settings = Settings(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}",
+                            admin_token=token, rules_dir="")
+        client = Client(create_app(settings, key=Ed25519PrivateKey.generate()))
+        assert client.get("/v1/admin/versions",
+                          headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+
 def test_plain_postgresql_urls_use_the_psycopg3_driver():
     assert engine_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert engine_url("sqlite:///x.db") == "sqlite:///x.db"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import stat
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +25,9 @@ PLACEHOLDER_TOKENS = {
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "replace", "your-",
                      "your_", "example", "<", ">", "xxxx")
 MIN_PRODUCTION_TOKEN = 24
+# Characters no HTTP header value can carry (a tab can): `pwguard publish` refuses such a
+# token too (publish.HEADER_UNSAFE, not imported: publish stays light)
+HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 # SQLAlchemy driver names the storage layer supports (plain postgres URLs get psycopg 3).
 SUPPORTED_DRIVERS = {"sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg"}
 DATABASE_URL_FIX = "use sqlite:///path.db or postgresql://user@host/db"
@@ -212,8 +216,13 @@ class Settings(BaseSettings):
                 "PWGUARD_ADMIN_TOKEN has non-ASCII characters, which no HTTP client can send: "
                 "set a random ASCII token (e.g. `openssl rand -hex 32`)"
             )
+        elif HEADER_UNSAFE.search(token):  # (a tab or a space inside is fine: a header holds it)
+            found.append(
+                "PWGUARD_ADMIN_TOKEN contains a line break or another control character, which "
+                "no HTTP client can send: set the token on one line (e.g. `openssl rand -hex 32`)"
+            )
         if self.env == "production":
-            if not token.isascii():
+            if not token.isascii() or HEADER_UNSAFE.search(token):
                 pass  # reported above
             elif not token:
                 found.append(
