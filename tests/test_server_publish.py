@@ -305,6 +305,35 @@ def test_publish_with_a_bad_server_url_or_timeout_exits_2_without_a_traceback(
     assert expected in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [("http://127.0.0.1:18600/?tenant=a",
+      "--server 'http://127.0.0.1:18600/?tenant=a' has a query (?...): give the server's base "
+      "URL without it, e.g. http://127.0.0.1:18600"),
+     ("https://rules.corp/#top",
+      "--server 'https://rules.corp/#top' has a fragment (#...): give the server's base URL "
+      "without it, e.g. https://rules.corp"),
+     ("http://127.0.0.1:99999",
+      "--server 'http://127.0.0.1:99999': port 99999 is not a port (1-65535): give the port "
+      "the server listens on"),
+     ("http://127.0.0.1:0",
+      "--server 'http://127.0.0.1:0': port 0 is not a port (1-65535): give the port the "
+      "server listens on"),
+     ("http://127.0.0.1:8080/?", "--server 'http://127.0.0.1:8080/?' has a query (?...): "
+      "give the server's base URL without it, e.g. http://127.0.0.1:8080")],
+    ids=["query", "fragment", "port-too-large", "port-0", "empty-query"],
+)
+def test_publish_refuses_a_server_url_it_would_send_somewhere_else(
+    tmp_path, monkeypatch, capsys, server, expected
+):
+    # the query was glued before /v1/admin/rules (PUT http://host/?tenant=a/v1/admin/rules: a
+    # 404 "is http://host/?tenant=a a pwguard server?"), and port 99999 "connection refused"
+    (tmp_path / "r.yaml").write_text(variant(23))
+    monkeypatch.setattr(publish.httpx, "put", lambda *a, **k: pytest.fail("sent"))
+    assert run(monkeypatch, "t", str(tmp_path), "--server", server) == 2
+    assert capsys.readouterr().err == f"pwguard publish: {expected}\n"
+
+
 def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path):
     assert run(monkeypatch, "t", str(tmp_path / "nope"), "--server", "http://127.0.0.1:1") == 2
     assert "not found" in capsys.readouterr().err

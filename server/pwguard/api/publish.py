@@ -58,6 +58,17 @@ def server_url_problem(server: str) -> str | None:
     if url is None or url.scheme not in ("http", "https") or not url.host:
         return f"--server {server!r} is not a URL: give the server's base URL, e.g. " \
             "https://rules.corp or http://127.0.0.1:8080"
+    # the admin path is appended to --server: a query or fragment would swallow it
+    base = server.split("#", 1)[0].split("?", 1)[0].rstrip("/")
+    if "?" in server.split("#", 1)[0]:
+        return (f"--server {server!r} has a query (?...): give the server's base URL without "
+                f"it, e.g. {base}")
+    if "#" in server:
+        return (f"--server {server!r} has a fragment (#...): give the server's base URL "
+                f"without it, e.g. {base}")
+    if url.port is not None and not 0 < url.port < 65536:
+        return (f"--server {server!r}: port {url.port} is not a port (1-65535): give the port "
+                "the server listens on")
     return None
 
 
