@@ -473,6 +473,22 @@ def test_tab_indented_json_keeps_duplicate_keys_and_positions() -> None:
     assert [(f.code, f.line, f.col) for f in result.findings] == [("S001", 7, 4)]
 
 
+@pytest.mark.parametrize(
+    ("key", "shown"),
+    [("2024-01-01", '"2024-01-01"'), ("2024-01-01 10:00:00", '"2024-01-01 10:00:00"'),
+     ("!!binary aGVsbG8=", '"aGVsbG8="'), ("!!str 5", '"5"')],
+)
+def test_a_key_yaml_reads_as_a_date_or_bytes_is_named_as_written_where_it_is(key, shown) -> None:
+    # `2024-01-01:` was reported at the rule's first line as
+    # S003 `"datetime.date(2024, 1, 1)"`: keys should be strings (got date)
+    text = (CASES / "clean.yaml").read_text().replace(
+        "    action: block\n", f"    action: block\n    {key}: x\n", 1)
+    result = lint_text(text, "x.yaml", CASES / "fixtures")
+    assert [(f.code, f.line, f.col) for f in result.findings] == [("S001", 6, 5)]
+    assert result.findings[0].message.startswith(f"unknown field `{shown}`")
+    assert "datetime" not in result.findings[0].message and result.ruleset is None
+
+
 def test_json_that_yaml_refuses_still_reports_duplicate_keys() -> None:
     # a key over YAML's 1024-character limit for simple keys: read as JSON, without positions
     key = json.dumps("k" * 1100)

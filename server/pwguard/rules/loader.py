@@ -189,8 +189,10 @@ class _Builder:
                         *_pos(key_node),
                     )
                 key = self._scalar(key_node)
-                if isinstance(key, bool | int | float) or key is None:
-                    key = key_node.value  # `yes:` or `1:` as a key: keep the text as written
+                if not isinstance(key, str):
+                    # `yes:`, `1:`, `2024-01-01:` as a key: keep the text as written (a date
+                    # or bytes key was shown as Python's repr, at the rule's first line)
+                    key = key_node.value
                 if key in out:
                     first = self.keys.get((*path, key), (0, 0))[0]
                     raise LoadError(
