@@ -7,6 +7,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
+# What scan and bundle say when --rules is not given and the working directory has no `rules`
+# (pwguard installed on a server, run from another folder).
+DEFAULT_RULES_MISSING = ("no rules folder here (`rules`, the default of --rules): pass --rules "
+                         "with the rules folder or file, e.g. --rules /srv/pwguard/rules")
+
 
 def parse_args(
     parser: argparse.ArgumentParser,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pwguard.cliargs import parse_args, write_output
+from pwguard.cliargs import DEFAULT_RULES_MISSING, parse_args, write_output
 from pwguard.lint import lint_paths
 from pwguard.lint.formatters import FORMATS, render
 from pwguard.rules.engine import (
@@ -252,11 +252,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--url", help="the page's https URL: only rules whose sites match it apply"
     )
-    parser.add_argument("--rules", default="rules", help="rules folder or file (default: rules)")
+    parser.add_argument("--rules", help="rules folder or file (default: rules)")
     parser.add_argument("--format", choices=FORMATS, default="text")
     args = parse_args(parser, argv, lambda a: url_problem(a.url))
     if isinstance(args, int):
         return args
+    if args.rules is None:
+        if not os.path.lexists("rules"):
+            print(f"pwguard scan: {DEFAULT_RULES_MISSING}", file=sys.stderr)
+            return 2
+        args.rules = "rules"
     if not os.path.lexists(args.rules):  # a broken link is reported by lint_paths (F001)
         print(f"pwguard scan: {printable(args.rules)}: no such file or directory", file=sys.stderr)
         return 2

@@ -96,7 +96,7 @@ def main(argv: list[str]) -> int:
         f"busy server (503 or 429 with Retry-After) is asked again as it advises, up to "
         f"{MAX_ATTEMPTS} attempts and {MAX_WAIT_SECONDS} s of waiting in all.",
     )
-    parser.add_argument("dir", nargs="?", default="rules", type=Path,
+    parser.add_argument("dir", nargs="?", type=Path,
                         help="rules folder or file (default: rules)")
     parser.add_argument("--server", required=True, help="server base URL, e.g. https://rules.corp")
     parser.add_argument("--note", default="", help="why: stored with the version and audit log")
@@ -130,6 +130,13 @@ def main(argv: list[str]) -> int:
               "character, which an HTTP header cannot carry: copy the server's token exactly, "
               "on one line", file=sys.stderr)
         return 2
+    if args.dir is None:
+        if not Path("rules").exists():
+            print("pwguard publish: no rules folder here (`rules`, the default when no folder "
+                  "is given): name it, e.g. pwguard publish /srv/pwguard/rules --server URL",
+                  file=sys.stderr)
+            return 2
+        args.dir = Path("rules")
     if not args.dir.exists():
         print(f"pwguard publish: {args.dir} not found", file=sys.stderr)
         return 2

@@ -104,6 +104,11 @@ def main(argv: list[str]) -> int:
     paths = args.paths or ["rules"]
     # a broken symbolic link exists: reading it says so (F001), better than "no such file"
     missing = [p for p in paths if not os.path.lexists(p)]
+    if missing and not args.paths:
+        print("pwguard lint: no rules folder here (`rules`, the default when no path is given): "
+              "name the rule files or folders to check, e.g. pwguard lint /srv/pwguard/rules",
+              file=sys.stderr)
+        return 2
     if missing:
         for p in missing:
             print(f"pwguard lint: {printable(p)}: no such file or directory", file=sys.stderr)

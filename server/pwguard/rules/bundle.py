@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pwguard.cliargs import parse_args, write_output
+from pwguard.cliargs import DEFAULT_RULES_MISSING, parse_args, write_output
 from pwguard.rules.model import Rule, RuleSet
 
 FORMAT = 1
@@ -64,7 +64,7 @@ def main(argv: list[str]) -> int:
         prog="pwguard bundle",
         description="Write the unsigned rules payload the extension ships (extension/rules.bundled.json).",  # noqa: E501
     )
-    parser.add_argument("--rules", default="rules", help="rules folder or files (default: rules)")
+    parser.add_argument("--rules", help="rules folder or files (default: rules)")
     parser.add_argument(
         "--out", required=True, help="file to write, e.g. extension/rules.bundled.json"
     )
@@ -74,6 +74,11 @@ def main(argv: list[str]) -> int:
         return args
     from pwguard.lint import lint_paths
 
+    if args.rules is None:
+        if not Path("rules").exists():
+            print(f"pwguard bundle: {DEFAULT_RULES_MISSING}", file=sys.stderr)
+            return 2
+        args.rules = "rules"
     if not Path(args.rules).exists():
         print(f"pwguard bundle: {args.rules}: no such file or directory", file=sys.stderr)
         return 2
