@@ -203,6 +203,19 @@ def test_keygen_into_a_relative_folder_prints_the_absolute_key_path_to_set(
     assert f"PWGUARD_SIGNING_KEY={tmp_path / 'k' / keys.PRIVATE_NAME}\n" in capsys.readouterr().out
 
 
+def test_keygen_that_cannot_write_the_public_key_leaves_no_private_key_behind(tmp_path, capsys):
+    # the private key stayed, alone: the next keygen refused it as a key "bundles signed with
+    # it stay valid" (none was ever signed) and wanted --force
+    (tmp_path / keys.PUBLIC_NAME).mkdir()
+    assert keys.main(["--out", str(tmp_path)]) == 2
+    assert f"cannot write to {tmp_path}" in capsys.readouterr().err
+    assert not (tmp_path / keys.PRIVATE_NAME).exists()
+    (tmp_path / keys.PUBLIC_NAME).rmdir()
+    assert keys.main(["--out", str(tmp_path)]) == 0
+    pub = (tmp_path / keys.PUBLIC_NAME).read_text().strip()
+    assert public_key_b64(load_private_key(str(tmp_path / keys.PRIVATE_NAME))) == pub
+
+
 def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path)]) == 0
     first = (tmp_path / keys.PRIVATE_NAME).read_bytes()

@@ -146,14 +146,18 @@ def main(argv: list[str]) -> int:
         )
         return 2
     kept: list[Path] = []
+    created = False
     try:
         out.mkdir(parents=True, exist_ok=True)
         if args.force:
             kept = keep_replaced(private, public)
         key = generate_key_file(private)
+        created = True
         pub = public_key_b64(key)
         public.write_text(pub + "\n", "ascii")
     except OSError as exc:
+        if created:  # half a pair: the next keygen would refuse it as a key to keep
+            private.unlink(missing_ok=True)
         print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
         return 2
     snippet = policy_snippet(pub, args.server_url)
