@@ -349,6 +349,41 @@ def test_body_that_is_not_utf8_gets_415(client):
     assert resp.json() == {"detail": "body must be UTF-8 YAML or JSON"}
 
 
+def test_a_form_upload_gets_415_saying_to_send_the_file_itself(client):
+    # `curl -F file=@rules.yaml` was linted as YAML: "F004 YAML syntax error: mapping values
+    # are not allowed here" at line 2 of the form's boundary lines
+    before = versions(client)
+    resp = client.put("/v1/admin/rules", files={"file": ("rules.yaml", GOOD_TEXT.encode())})
+    assert resp.status_code == 415
+    assert resp.json() == {"detail": (
+        "body is a multipart form upload (curl -F): send the rules file itself as the body, "
+        "e.g. curl -X PUT --data-binary @rules.yaml -H 'Content-Type: application/yaml' "
+        "(or use `pwguard publish`); nothing changed")}
+    assert versions(client) == before
+
+
+def test_rules_whose_line_breaks_curl_d_removed_are_refused_saying_so(client):
+    # `curl -d @rules.yaml` drops every line break (and sends a form's content type): a file
+    # opening with a comment became one comment, refused as "got empty", with no word of why
+    before = versions(client)
+    flat = ("# the rules\n" + GOOD_TEXT).replace("\r", "").replace("\n", "")
+    resp = client.put("/v1/admin/rules", content=flat.encode(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 422
+    assert resp.json()["detail"]["message"] == (
+        "rules rejected by the linter (1 error(s)); nothing changed; the body came as a form "
+        "(application/x-www-form-urlencoded) without a line break: `curl -d` removes them, "
+        "send the file with `curl --data-binary @FILE`")
+    assert versions(client) == before
+
+
+def test_rules_sent_with_curl_data_binary_and_its_form_content_type_are_published(client):
+    # `curl --data-binary @rules.yaml` keeps the lines but says x-www-form-urlencoded too
+    resp = client.put("/v1/admin/rules", content=variant(61).encode(),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code in (200, 201), resp.text
+
+
 @pytest.mark.parametrize(
     ("params", "headers", "expected"),
     [({"note": "n" * 731}, {},

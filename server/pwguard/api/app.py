@@ -349,6 +349,12 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+FORM = "application/x-www-form-urlencoded"  # curl's type for -d and --data-binary alike
+FLATTENED = (f"; the body came as a form ({FORM}) without a line break: `curl -d` removes "
+             "them, send the file with `curl --data-binary @FILE`")
+FORM_UPLOAD = ("body is a multipart form upload (curl -F): send the rules file itself as the "
+               "body, e.g. curl -X PUT --data-binary @rules.yaml -H 'Content-Type: "
+               "application/yaml' (or use `pwguard publish`); nothing changed")
 VERSION_ID = re.compile(r"[0-9a-f]{16}")
 NOTE_MAX, ACTOR_MAX = 500, 100  # characters of the audit note and actor (query or header)
 NOTE_HELP = f"why (audit log); or header X-Pwguard-Note (UTF-8); at most {NOTE_MAX} characters"
@@ -531,7 +537,8 @@ def create_app(
                   "(`changed` false: they were active already, nothing changed)"},
             201: {"model": PublishOut, "description": "new version stored and active"},
             413: {"model": ErrorOut, "description": "body larger than PWGUARD_MAX_BODY_BYTES"},
-            415: {"model": ErrorOut, "description": "body is not UTF-8 text"},
+            415: {"model": ErrorOut, "description": "body is not UTF-8 text, or is a "
+                  "multipart form upload"},
             422: {"model": LintErrorOut, "description": "lint errors (`findings` lists them), "
                   "or a note/actor (query or header) too long (`findings` empty); nothing changed"},
         },
@@ -555,6 +562,9 @@ def create_app(
         """Publish a ruleset: lint it, store it as a version and make it active."""
         header_note = bounded_header(request, "x-pwguard-note", NOTE_MAX)
         header_actor = bounded_header(request, "x-pwguard-actor", ACTOR_MAX)
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "multipart/form-data":  # its boundary lines are no ruleset: say how to send
+            raise HTTPException(status_code=415, detail=FORM_UPLOAD)
         limit = settings.max_body_bytes
         too_large = (f"body larger than {limit} bytes (the server's PWGUARD_MAX_BODY_BYTES); "
                      "nothing changed")
@@ -577,7 +587,6 @@ def create_app(
             text = b"".join(chunks).decode("utf-8")
         except UnicodeDecodeError:
             raise HTTPException(status_code=415, detail="body must be UTF-8 YAML or JSON") from None
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         is_json = ctype.endswith("json") or (
             not ctype.endswith("yaml") and text.lstrip()[:1] in ("{", "[")
         )
@@ -585,9 +594,12 @@ def create_app(
         outcome = await run_in_threadpool(build_text, text, name, fixtures_dir)
         if outcome.built is None:
             errors = outcome.errors or outcome.findings
+            # `curl -d @rules.yaml` removes every line break (and says it sends a form): the
+            # findings then speak of a text the admin never wrote
+            flattened = ctype == FORM and "\n" not in text and "\r" not in text
             raise HTTPException(status_code=422, detail={
                 "message": f"rules rejected by the linter ({len(errors)} error(s)); "
-                "nothing changed",
+                "nothing changed" + (FLATTENED if flattened else ""),
                 "findings": [finding_json(f) for f in outcome.findings],
             })
         built = outcome.built
