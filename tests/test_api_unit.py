@@ -134,6 +134,27 @@ def test_an_admin_token_with_a_tab_or_space_inside_works(tmp_path):
                           headers={"Authorization": f"Bearer {token}"}).status_code == 200
 
 
+@pytest.mark.parametrize("env", ["dev", "production"])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("admin_token", '"f3a9c2e1b7d4f3a9c2e1b7d4"'), ("admin_token", "'f3a9c2e1b7d4f3a9c2e1b7d4'"),
+     ("database_url", '"sqlite:///pwguard.db"'), ("rules_dir", "'/srv/pwguard/rules'"),
+     ("host", '"127.0.0.1"')],
+)
+def test_a_setting_in_quotes_an_env_file_kept_is_refused_saying_to_remove_them(
+    env, field, value
+):
+    # `docker run --env-file` keeps quotes a shell would remove: the token became '"abc..."'
+    # (every publish got 401) and the database URL "is not a database URL"
+    base = {"env": env, "admin_token": "f3a9c2e1b7d4" * 3, "signing_key": "/k"}
+    found = Settings(**{**base, field: value}).problems()
+    assert found == [
+        f"PWGUARD_{field.upper()} is in quotes, which are part of its value here (an env file "
+        "read as is keeps them: `docker run --env-file`, unlike a shell): remove them"
+    ]
+    assert value[1:-1] not in found[0] or field != "admin_token"  # the token is never shown
+
+
 def test_plain_postgresql_urls_use_the_psycopg3_driver():
     assert engine_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert engine_url("sqlite:///x.db") == "sqlite:///x.db"

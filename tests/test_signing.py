@@ -88,6 +88,21 @@ def test_private_key_loads_from_pem_file_pem_text_and_base64_seed(tmp_path: Path
         assert public_key_b64(load_private_key(value)) == public_key_b64(key)
 
 
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_a_signing_key_in_quotes_an_env_file_kept_says_to_remove_them(tmp_path, key, quote):
+    # `docker run --env-file` keeps the quotes: "no key file at "/etc/pwguard/..."; create one
+    # with `pwguard keygen`" sent the admin to make a new key while theirs was there
+    path = tmp_path / "pwguard-signing.key"
+    path.write_bytes(private_key_pem(key))
+    seed = base64.b64encode(key.private_bytes_raw()).decode()
+    for value in (str(path), seed, private_key_pem(key).decode()):
+        with pytest.raises(SigningKeyError) as refused:
+            load_private_key(f"{quote}{value}{quote}")
+        assert str(refused.value) == (
+            "PWGUARD_SIGNING_KEY is in quotes, which are part of its value here (an env file "
+            "read as is keeps them: `docker run --env-file`, unlike a shell): remove them")
+
+
 def test_unusable_private_keys_name_the_setting_and_the_fix(tmp_path: Path):
     missing = r"PWGUARD_SIGNING_KEY: no key file at .*pwguard keygen"
     with pytest.raises(SigningKeyError, match=missing):

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from pwguard.api.signing import QUOTES_KEPT, in_quotes
 from pwguard.api.storage import engine_problem, sqlite_file
 from pwguard.rules.loader import MAX_BYTES as MAX_RULES_TEXT
 
@@ -25,6 +26,9 @@ PLACEHOLDER_TOKENS = {
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "replace", "your-",
                      "your_", "example", "<", ">", "xxxx")
 MIN_PRODUCTION_TOKEN = 24
+# Settings whose value an env file read as is (`docker run --env-file`) may leave in quotes.
+# (PWGUARD_DATABASE_URL: database_url_problem, which export uses too)
+QUOTABLE = ("admin_token", "signing_key", "rules_dir", "host")
 # Characters no HTTP header value can carry (a tab can): `pwguard publish` refuses such a
 # token too (publish.HEADER_UNSAFE, not imported: publish stays light)
 HEADER_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
@@ -63,6 +67,8 @@ def shown_url(url: str) -> str:
 
 def database_url_problem(url: str) -> str | None:
     """Why PWGUARD_DATABASE_URL cannot work (unparsable or an unsupported driver), or None."""
+    if in_quotes(url):
+        return f"PWGUARD_DATABASE_URL {QUOTES_KEPT}"
     try:
         driver = make_url(url).drivername
     except Exception:  # sqlalchemy raises ArgumentError; any parse failure is the same fix
@@ -210,8 +216,13 @@ class Settings(BaseSettings):
     def problems(self) -> list[str]:
         """Settings that make the server unsafe to run, each with its fix."""
         found = []
+        quoted = [name for name in QUOTABLE if in_quotes(getattr(self, name))]
+        # (the value itself is not shown: it may be the token or the key)
+        found += [f"PWGUARD_{name.upper()} {QUOTES_KEPT}" for name in quoted]
         token = self.admin_token.strip()
-        if not token.isascii():
+        if "admin_token" in quoted:
+            pass
+        elif not token.isascii():
             found.append(
                 "PWGUARD_ADMIN_TOKEN has non-ASCII characters, which no HTTP client can send: "
                 "set a random ASCII token (e.g. `openssl rand -hex 32`)"
@@ -222,7 +233,7 @@ class Settings(BaseSettings):
                 "no HTTP client can send: set the token on one line (e.g. `openssl rand -hex 32`)"
             )
         if self.env == "production":
-            if not token.isascii() or HEADER_UNSAFE.search(token):
+            if not token.isascii() or HEADER_UNSAFE.search(token) or "admin_token" in quoted:
                 pass  # reported above
             elif not token:
                 found.append(

@@ -156,8 +156,20 @@ def read_key_file(path: Path, where: str) -> str:
         ) from None
 
 
+QUOTES_KEPT = ("is in quotes, which are part of its value here (an env file read as is keeps "
+               "them: `docker run --env-file`, unlike a shell): remove them")
+
+
+def in_quotes(value: str) -> bool:
+    """Whether a setting's value is wrapped in quotes that a shell would have removed."""
+    text = value.strip()
+    return len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'"
+
+
 def load_private_key(value: str, where: str = "PWGUARD_SIGNING_KEY") -> Ed25519PrivateKey:
     """Load a key from a file path, or from the value itself (PEM or base64 seed)."""
+    if in_quotes(value):  # (else: "no key file at "/etc/..."; create one with pwguard keygen")
+        raise SigningKeyError(f"{where} {QUOTES_KEPT}")
     path = key_file_path(value)
     if path is None:
         return parse_private_key(value, where)
