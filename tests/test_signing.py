@@ -231,6 +231,27 @@ def test_keygen_that_cannot_write_the_public_key_leaves_no_private_key_behind(tm
     assert public_key_b64(load_private_key(str(tmp_path / keys.PRIVATE_NAME))) == pub
 
 
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [("rules.example.com", "is not a full http(s) address"),
+     ("ftp://rules.example.com", "is not a full http(s) address"),
+     ("https://", "is not a full http(s) address"),
+     ("https://admin:pw@rules.example.com", "has a user name or password"),
+     ("https://rules.example.com/?x=1", 'has a "?" or "#" part'),
+     ("https://rules.example.com/#top", 'has a "?" or "#" part')],
+)
+def test_keygen_refuses_a_server_url_the_extension_would_refuse_before_making_keys(
+    tmp_path, capsys, url, why
+):
+    # the policy it printed carried the URL as given: the extension refuses it (its options
+    # page names the policy key), on every browser the policy reached
+    assert keys.main(["--out", str(tmp_path), "--server-url", url]) == 2
+    err = capsys.readouterr().err
+    assert f"pwguard keygen: error: --server-url {url!r} {why}" in err
+    assert "such as https://rules.example.com" in err
+    assert not (tmp_path / keys.PRIVATE_NAME).exists()
+
+
 def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path)]) == 0
     first = (tmp_path / keys.PRIVATE_NAME).read_bytes()

@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -87,6 +88,26 @@ def key_file_warning(settings: Settings) -> str | None:
             f"sign rules every browser accepts); it should be 0600: chmod 600 {path}")
 
 
+def server_url_problem(url: str) -> str | None:
+    """Why the extension would refuse `url` as its `serverUrl` policy (background.js
+    settingsProblems), or None."""
+    try:
+        parts = urlsplit(url.strip())
+        ok = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError on a port that is not one)
+    except ValueError:
+        ok = False
+    fix = "give the rules server's base URL, such as https://rules.example.com"
+    if not ok:
+        return f"--server-url {url!r} is not a full http(s) address: {fix}"
+    if parts.username is not None or parts.password is not None:
+        return (f"--server-url {url!r} has a user name or password, which browsers refuse to "
+                f"fetch: {fix}")
+    if "?" in url or "#" in url:
+        return f"--server-url {url!r} has a \"?\" or \"#\" part, which the extension refuses: {fix}"
+    return None
+
+
 def policy_snippet(public_key: str, server_url: str) -> dict[str, object]:
     """Managed-storage policy values for the extension (Chrome `3rdparty` / Firefox `3rdparty`)."""
     return {"serverUrl": server_url, "publicKey": public_key, "pollMinutes": 5}
@@ -132,7 +153,7 @@ def main(argv: list[str]) -> int:
     )
     parser.add_argument("--force", action="store_true",
                         help="replace an existing key pair (the old one is kept, renamed)")
-    args = parse_args(parser, argv)
+    args = parse_args(parser, argv, lambda a: server_url_problem(a.server_url))
     if isinstance(args, int):
         return args
 
