@@ -349,6 +349,32 @@ def test_body_that_is_not_utf8_gets_415(client):
     assert resp.json() == {"detail": "body must be UTF-8 YAML or JSON"}
 
 
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("PUT", "/v1/admin/rules/"), ("POST", "/v1/admin/versions/{version}/activate/"),
+     ("GET", "/v1/admin/versions/"), ("GET", "/v1/rules/"), ("GET", "/healthz/")],
+)
+def test_a_path_with_a_trailing_slash_gets_404_naming_the_path_without_it(
+    client, method, path
+):
+    # it got a bodiless 307 to http://<the Host the proxy sent>/...: behind a TLS proxy a
+    # downgrade to a plain-http address, and `curl -X PUT ... /v1/admin/rules/` printed
+    # nothing and exited 0, as if the rules were published (nothing changed)
+    before = versions(client)
+    path = path.format(version=before[-1]["version"])
+    resp = client.request(method, path, content=variant(62).encode() if method == "PUT" else None)
+    assert resp.status_code == 404
+    assert resp.json() == {"detail": f"no such path {path}: did you mean {path.rstrip('/')} "
+                           "(without the trailing slash)?"}
+    assert versions(client) == before
+
+
+def test_an_unknown_path_still_gets_fastapis_404(client):
+    for path in ("/nothing", "/nothing/", "/v1/admin/nothing/"):
+        resp = client.get(path)
+        assert (resp.status_code, resp.json()) == (404, {"detail": "Not Found"})
+
+
 def test_a_form_upload_gets_415_saying_to_send_the_file_itself(client):
     # `curl -F file=@rules.yaml` was linted as YAML: "F004 YAML syntax error: mapping values
     # are not allowed here" at line 2 of the form's boundary lines

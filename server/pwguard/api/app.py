@@ -23,12 +23,15 @@ import yaml
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pwguard import __version__
@@ -410,6 +413,9 @@ def create_app(
         version=__version__,
         description="Signed rule bundles for the pwguard extension, and the admin API that "
         "publishes them behind the same linter as `pwguard lint`.",
+        # a trailing slash got a bodiless 307 to http://<Host>/...: behind a TLS proxy a plain
+        # http address, and `curl -X PUT .../v1/admin/rules/` said nothing (see not_found)
+        redirect_slashes=False,
     )
     app.state.settings = settings
     app.state.storage = store
@@ -417,6 +423,20 @@ def create_app(
     app.state.metrics = metrics
     app.add_exception_handler(RequestValidationError, refuse_bad_request)
     app.add_exception_handler(SQLAlchemyError, database_unavailable)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        """FastAPI's answer, but a path that exists without its trailing slash names it."""
+        path = request.url.path
+        if (isinstance(exc, StarletteHTTPException) and exc.status_code == 404
+                and exc.detail == "Not Found" and path.endswith("/") and path.strip("/")):
+            bare = {**request.scope, "path": path.rstrip("/")}
+            if any(route.matches(bare)[0] != Match.NONE for route in app.router.routes):
+                return JSONResponse({"detail": f"no such path {path}: did you mean "
+                                     f"{bare['path']} (without the trailing slash)?"},
+                                    status_code=404)
+        return await http_exception_handler(request, exc)  # type: ignore[arg-type]
+
+    app.add_exception_handler(StarletteHTTPException, not_found)
 
     def require_admin_token(
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
