@@ -219,6 +219,34 @@ def test_export_from_an_empty_or_foreign_database_says_what_to_do(tmp_path, monk
     assert not (tmp_path / "site").exists()
 
 
+def test_export_from_a_foreign_empty_or_non_sqlite_file_leaves_it_as_it_was(
+    tmp_path, monkeypatch, capsys
+):
+    # reading it, export switched another application's SQLite database to WAL mode (and made
+    # an empty file a database): a command that only reads must not write
+    with sqlite3.connect(tmp_path / "other.db") as conn:
+        conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    (tmp_path / "empty.db").write_bytes(b"")
+    (tmp_path / "notes.db").write_text("not a database\n")
+    expected = {
+        "other.db": "(no such table: pwguard_active); is it the database a `pwguard serve` ran "
+                    "on?",
+        "empty.db": "is empty, not the database of a pwguard server: point PWGUARD_DATABASE_URL "
+                    "at the database `pwguard serve` runs on",
+        "notes.db": "is not an SQLite database",
+    }
+    for name, said in expected.items():
+        before = (tmp_path / name).read_bytes()
+        code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--from-db"],
+                          PWGUARD_DATABASE_URL=f"sqlite:///{tmp_path / name}")
+        err = capsys.readouterr().err
+        assert code == 2 and said in err and "Traceback" not in err, err
+        assert (tmp_path / name).read_bytes() == before
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(name)) == [name]
+    assert not (tmp_path / "site").exists()
+
+
 def test_export_from_a_missing_database_file_says_so_and_creates_nothing(
     tmp_path, monkeypatch, capsys
 ):

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,7 +20,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.keys import resolve_signing_key
-from pwguard.api.settings import Settings, database_url_problem, shown_url, validation_problems
+from pwguard.api.settings import (
+    Settings,
+    database_url_problem,
+    shown_url,
+    sqlite_file_problem,
+    validation_problems,
+)
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args, write_output
@@ -55,6 +63,28 @@ def write_bundle(out: Path, bundle: bytes) -> list[Path]:
     for p in paths:
         write_atomic(p, bundle)
     return paths
+
+
+def foreign_database(path: Path, url: str) -> str | None:
+    """Why the SQLite file `path` (of `url`) is not a pwguard database, read without writing
+    to it; None when it is one (or when reading it fails: Storage then says why)."""
+    shown = shown_url(url)
+    problem = sqlite_file_problem(url)  # not a regular file, or not SQLite
+    if problem:
+        return problem
+    if path.stat().st_size == 0:
+        return (f"{shown!r}: {path} is empty, not the database of a pwguard server: point "
+                "PWGUARD_DATABASE_URL at the database `pwguard serve` runs on")
+    try:
+        with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND "
+                                 "name = 'pwguard_active'").fetchone()
+    except sqlite3.Error:
+        return None
+    if found is None:
+        return (f"cannot read {shown!r} (no such table: pwguard_active); is it the database a "
+                "`pwguard serve` ran on?")
+    return None
 
 
 def main(argv: list[str]) -> int:
@@ -96,6 +126,12 @@ def main(argv: list[str]) -> int:
             print(f"pwguard export: no database file at {db_file} (PWGUARD_DATABASE_URL "
                   f"{shown!r}); point it at the database `pwguard serve` runs on",
                   file=sys.stderr)
+            return 2
+        # export only reads: a file that is no pwguard database is refused before Storage,
+        # whose connections switch the file to WAL mode (another application's database too)
+        foreign = None if db_file is None else foreign_database(db_file, settings.database_url)
+        if foreign:
+            print(f"pwguard export: {foreign}", file=sys.stderr)
             return 2
         try:
             storage = Storage(settings.database_url)
