@@ -258,6 +258,26 @@ def test_bad_settings_are_reported_by_name_without_a_traceback(tmp_path, env, ex
     assert "Traceback" not in proc.stderr and "s3cret" not in proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("postgresql://pwguard:s3cret@pw1@127.0.0.1:1/pwguard",
+      "PWGUARD_DATABASE_URL 'postgresql://***@127.0.0.1:1/pwguard': the user name or password "
+      "holds an `@`, which ends it early (the host read is not the server's): write each `@` in "
+      "them as %40, e.g. postgresql://user:p%40ss@host/db"),
+     ("postgresql://pwguard@127.0.0.1:1/pwguard?password=s3cretpw1",
+      "PWGUARD_DATABASE_URL='postgresql://pwguard@127.0.0.1:1/pwguard?password=***'")],
+    ids=["at-sign-in-password", "password-in-query"],
+)
+def test_a_database_password_is_never_shown_however_the_url_holds_it(tmp_path, url, expected):
+    # "s3cret@pw1": the URL was read with the password "s3cret" and the host "pw1@127.0.0.1",
+    # and the message showed 'postgresql://pwguard:***@pw1@127.0.0.1...' and psycopg's
+    # "failed to resolve host 'pw1@127.0.0.1'": the password's end, and no word of the fix
+    proc = serve(tmp_path, "--rules", str(GOOD_DIR), PWGUARD_DATABASE_URL=url)
+    assert proc.returncode == 2
+    assert expected in proc.stderr, proc.stderr
+    assert "pw1" not in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_a_signing_key_pasted_in_a_form_not_read_is_not_echoed_at_start(tmp_path):
     # the PEM body without its BEGIN/END lines was printed whole as "no key file at ..."
     pem = private_key_pem(Ed25519PrivateKey.from_private_bytes(bytes(range(32)))).decode()

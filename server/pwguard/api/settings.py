@@ -41,6 +41,7 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 DEFAULT_MAX_BODY_BYTES = 4 * MAX_RULES_TEXT
 
 
+QUERY_PASSWORD = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 AUDIT_LOGGER = "pwguard.audit"
 
@@ -61,8 +62,13 @@ def shown_url(url: str) -> str:
         parsed = make_url(url)
     except Exception:  # unparsable: nothing to mask reliably, show only the scheme
         return url.split("://", 1)[0] + "://..." if "://" in url else url
+    if parsed.host and "@" in parsed.host:  # an `@` in the password: its end was read as host
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
     # rendered only when there is a password to hide: rendering re-quotes the rest
-    return url if parsed.password is None else parsed.render_as_string(hide_password=True)
+    shown = url if parsed.password is None else parsed.render_as_string(hide_password=True)
+    # (libpq takes the password as an option too: ?password=...)
+    return QUERY_PASSWORD.sub(r"\1***", shown)
 
 
 def database_url_problem(url: str) -> str | None:
@@ -77,6 +83,13 @@ def database_url_problem(url: str) -> str | None:
         return (
             f"PWGUARD_DATABASE_URL {shown_url(url)!r}: database {driver!r} is not supported: "
             f"{DATABASE_URL_FIX}"
+        )
+    host = make_url(url).host
+    if host and "@" in host:
+        return (
+            f"PWGUARD_DATABASE_URL {shown_url(url)!r}: the user name or password holds an `@`, "
+            "which ends it early (the host read is not the server's): write each `@` in them "
+            "as %40, e.g. postgresql://user:p%40ss@host/db"
         )
     if driver.startswith("sqlite") and make_url(url).database in (None, "", ":memory:"):
         # every connection would open its own empty database, and nothing would survive a restart
