@@ -252,6 +252,23 @@ def test_keygen_refuses_a_server_url_the_extension_would_refuse_before_making_ke
     assert not (tmp_path / keys.PRIVATE_NAME).exists()
 
 
+def test_keygen_names_a_broken_symbolic_link_where_it_writes(tmp_path, capsys):
+    # "cannot write to DIR: [Errno 17] File exists: 'DIR'": nothing there existed
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")
+    assert keys.main(["--out", str(tmp_path / "gone")]) == 2
+    assert capsys.readouterr().err == (
+        f"pwguard keygen: cannot write to {tmp_path / 'gone'}: it is a broken symbolic link (to "
+        f"{str(tmp_path / 'nowhere')!r}, which does not exist); fix or remove the link\n")
+    (tmp_path / "k").mkdir()
+    (tmp_path / "k" / keys.PRIVATE_NAME).symlink_to("nowhere")
+    assert keys.main(["--out", str(tmp_path / "k")]) == 2
+    assert capsys.readouterr().err == (
+        f"pwguard keygen: cannot write to {tmp_path / 'k' / keys.PRIVATE_NAME}: it is a broken "
+        "symbolic link (to 'nowhere', which does not exist); fix or remove the link, or pass "
+        "--force to replace it\n")
+    assert keys.main(["--out", str(tmp_path / "k"), "--force"]) == 0
+
+
 def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     assert keys.main(["--out", str(tmp_path)]) == 0
     first = (tmp_path / keys.PRIVATE_NAME).read_bytes()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -159,6 +160,14 @@ def main(argv: list[str]) -> int:
 
     out: Path = args.out
     private, public = out / PRIVATE_NAME, out / PUBLIC_NAME
+    # a link to nothing: "[Errno 17] File exists" said the opposite of what is there
+    for path, force in ((out, ""), (private, ", or pass --force to replace it")):
+        if path.is_symlink() and not path.exists() and not (force and args.force):
+            target = os.readlink(path)
+            print(f"pwguard keygen: cannot write to {path}: it is a broken symbolic link (to "
+                  f"{target!r}, which does not exist); fix or remove the link{force}",
+                  file=sys.stderr)
+            return 2
     if private.exists() and not args.force:
         print(
             f"pwguard keygen: {private} exists; keep it (bundles signed with it stay valid) "
