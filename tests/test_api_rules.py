@@ -117,6 +117,16 @@ def test_healthz_reports_the_database_and_the_active_version(api_server, version
     assert body["active_version"] == version
 
 
+@pytest.mark.parametrize("path", ["/healthz", "/metrics"])
+def test_head_of_healthz_and_metrics_answers_as_get_does_without_a_body(api_server, path):
+    # `curl -I .../healthz` and HAProxy's `option httpchk HEAD /healthz` got 405: a load
+    # balancer checking with HEAD took a healthy server out of service
+    full = get(api_server, path)
+    head = httpx.head(api_server.url + path, timeout=10)
+    assert (head.status_code, head.content) == (full.status_code, b"")
+    assert head.headers["content-type"] == full.headers["content-type"]
+
+
 def test_metrics_count_requests_by_route_and_status_and_the_304_share(api_server, version):
     before = get(api_server, "/metrics").text
     get(api_server, "/v1/rules")

@@ -504,8 +504,11 @@ def create_app(
             },
         )
 
-    @app.get(
+    # HEAD too (as GET, without the body): load balancers check with it (HAProxy's
+    # `option httpchk HEAD /healthz`, `curl -I`), and a 405 took a healthy server out
+    @app.api_route(
         "/healthz",
+        methods=["GET", "HEAD"],
         tags=["ops"],
         response_model=HealthOut,
         responses={503: {"model": HealthOut, "description": "database down or nothing active"}},
@@ -529,7 +532,8 @@ def create_app(
                         active_version=version, serving=serving, server_version=__version__)
         return JSONResponse(out.model_dump(), status_code=200 if ok else 503)
 
-    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    @app.api_route("/metrics", methods=["GET", "HEAD"], tags=["ops"],
+                   response_class=PlainTextResponse)
     def get_metrics() -> PlainTextResponse:
         """Prometheus metrics of this process."""
         try:
