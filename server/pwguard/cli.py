@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -53,7 +54,23 @@ def main(argv: Sequence[str] | None = None) -> int:
               + ("; a PUT may have reached the server: GET /v1/admin/versions shows the active "
                  "version" if name == "publish" else ""), file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        # pathlib's exists()/is_dir() raise it (only a missing file is False), from the many
+        # places each command looks at a path it was given: one line, not a traceback
+        print(f"pwguard {name}: path too long: {shown_path(exc.filename)} (a name holds at most "
+              "255 bytes, a path 4096): check the path given", file=sys.stderr)
+        return 2
     return code
+
+
+def shown_path(filename: object) -> str:
+    """A path for a message, its middle cut when it is long."""
+    text = str(filename or "")
+    if len(text) <= 120:
+        return repr(text)
+    return f"{text[:60]!r}...{text[-40:]!r} ({len(text)} characters)"
 
 
 if __name__ == "__main__":
