@@ -155,6 +155,18 @@ def test_a_setting_in_quotes_an_env_file_kept_is_refused_saying_to_remove_them(
     assert value[1:-1] not in found[0] or field != "admin_token"  # the token is never shown
 
 
+def test_a_database_url_with_bytes_that_are_not_utf8_is_refused_without_a_traceback(tmp_path):
+    # a folder named in Latin-1 (os.environ keeps its bytes as surrogates): serve and export
+    # died with "UnicodeEncodeError: 'utf-8' codec can't encode ... surrogates not allowed"
+    url = f"sqlite:///{tmp_path}/caf\udce9/pwguard.db"
+    shown = f"sqlite:///{tmp_path}/caf\\xe9/pwguard.db"
+    assert Settings(database_url=url).problems() == [
+        f"PWGUARD_DATABASE_URL '{shown}' has bytes that are not UTF-8 text (a file or folder "
+        "name in another encoding): point it at a path whose names are UTF-8"]
+    secret = "postgresql://pwguard:s3cr\udce9t@db/pwguard"
+    assert "s3cr" not in Settings(database_url=secret).problems()[0]
+
+
 def test_plain_postgresql_urls_use_the_psycopg3_driver():
     assert engine_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert engine_url("sqlite:///x.db") == "sqlite:///x.db"

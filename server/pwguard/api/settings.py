@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import stat
 from collections.abc import Mapping
@@ -75,6 +76,13 @@ def database_url_problem(url: str) -> str | None:
     """Why PWGUARD_DATABASE_URL cannot work (unparsable or an unsupported driver), or None."""
     if in_quotes(url):
         return f"PWGUARD_DATABASE_URL {QUOTES_KEPT}"
+    try:
+        url.encode("utf-8")
+    except UnicodeEncodeError:  # bytes os.environ kept as surrogates: no driver takes them
+        escaped = os.fsencode(url).decode("utf-8", "backslashreplace")
+        shown = url.split("://", 1)[0] + "://..." if "@" in url else escaped
+        return (f"PWGUARD_DATABASE_URL '{shown}' has bytes that are not UTF-8 text (a file or "
+                "folder name in another encoding): point it at a path whose names are UTF-8")
     try:
         driver = make_url(url).drivername
     except Exception:  # sqlalchemy raises ArgumentError; any parse failure is the same fix
