@@ -105,3 +105,30 @@ def test_publish_that_cannot_print_its_success_says_so_without_a_traceback(monke
     assert publish.report(answer, url) == 2
     assert capsys.readouterr().err == \
         "pwguard publish: cannot write the output: No space left on device\n"
+
+
+def limited(max_file_bytes: int) -> None:
+    """preexec_fn: files may grow to `max_file_bytes` (as on a nearly full disk); a write past
+    it fails with EFBIG instead of killing the process (SIGXFSZ ignored)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (max_file_bytes, max_file_bytes))
+
+
+def test_a_bundle_that_cannot_be_written_whole_leaves_the_previous_one_intact(tmp_path):
+    # `out.write_bytes(data)` truncated extension/rules.bundled.json first: on a full disk the
+    # good bundle the extension ships became a few KiB of invalid JSON
+    out = tmp_path / "rules.bundled.json"
+    good = b'{"format": 1, "rules": [], "version": "0123456789abcdef"}\n'
+    out.write_bytes(good)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")}
+    proc = subprocess.run([str(EXE), "bundle", "--rules", str(ROOT / "rules"), "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: limited(4096))
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"pwguard bundle: cannot write {out}: ")
+    assert out.read_bytes() == good
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
+

@@ -8,10 +8,8 @@ file alone; the static server's own ETag (often size/mtime) works as well as our
 from __future__ import annotations
 
 import argparse
-import os
 import sqlite3
 import sys
-import tempfile
 from contextlib import closing
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from pwguard.api.settings import (
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args, write_output
+from pwguard.rules.files import write_atomic
 
 NGINX_SNIPPET = """\
 location = /v1/rules {
@@ -41,20 +40,6 @@ location = /v1/rules {
     etag on;
 }
 """
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace a file in one rename so a static server never serves half a bundle."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_bundle(out: Path, bundle: bytes) -> list[Path]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from pwguard.cliargs import DEFAULT_RULES_MISSING, parse_args, write_output
+from pwguard.rules.files import write_atomic
 from pwguard.rules.model import Rule, RuleSet
 
 FORMAT = 1
@@ -103,9 +104,8 @@ def main(argv: list[str]) -> int:
             return 1
         return write_output(f"{out} is up to date (version {payload(result.ruleset)['version']})\n",
                             "pwguard bundle") or 0
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_bytes(data)
+    try:  # (in one rename: a failed write leaves the bundle the extension ships as it was)
+        write_atomic(out, data)
     except OSError as exc:
         print(f"pwguard bundle: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import tempfile
 from pathlib import Path
 
 CHUNK = 1024 * 1024
@@ -97,3 +98,18 @@ def read_limited(path: Path, limit: int) -> bytes:
     if size > limit:
         raise FileProblem(f"over the {limit}-byte limit", too_large=True)
     return b"".join(chunks)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace `path` with `data` in one rename (mode 0644): a reader never sees half of it,
+    and a write that fails (a full disk) leaves the file it replaces as it was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
