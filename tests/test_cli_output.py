@@ -132,3 +132,18 @@ def test_a_bundle_that_cannot_be_written_whole_leaves_the_previous_one_intact(tm
     assert out.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == [out.name]  # no temporary file left
 
+
+def test_a_key_pair_keygen_cannot_write_whole_leaves_no_empty_key_behind(tmp_path):
+    # the private key file was created, then its write failed: an empty pwguard-signing.key
+    # stayed, which the next keygen refused to replace ("exists; keep it (bundles signed with it
+    # stay valid)") and serve could not read
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PWGUARD_")}
+    proc = subprocess.run([str(EXE), "keygen", "--out", str(tmp_path / "k")], env=env,
+                          capture_output=True, text=True, timeout=120,
+                          preexec_fn=lambda: limited(64))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert list((tmp_path / "k").iterdir()) == []
+    proc = subprocess.run([str(EXE), "keygen", "--out", str(tmp_path / "k")], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr

@@ -256,9 +256,13 @@ def generate_key_file(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     path.parent.mkdir(exist_ok=True)  # one level (./.pwguard/): a missing folder above is an error
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(private_key_pem(key))
-    os.chmod(path, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(private_key_pem(key))
+        os.chmod(path, 0o600)
+    except BaseException:  # (a full disk): an empty or partial key file must not stay, as if
+        path.unlink(missing_ok=True)  # it were a key to keep; this call created it
+        raise
     return key
 
 
