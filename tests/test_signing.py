@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import hashlib
 import json
 import re
@@ -292,3 +293,20 @@ def test_keygen_refuses_to_overwrite_a_key_without_force(tmp_path, capsys):
     # a second replacement within the same second keeps both older pairs
     assert keys.main(["--out", str(tmp_path), "--force"]) == 0
     assert len(list(tmp_path.glob(keys.PRIVATE_NAME + ".replaced-*"))) == 2
+
+
+def test_keygen_force_that_cannot_write_the_new_pair_puts_the_old_one_back(
+    tmp_path, capsys, monkeypatch
+):
+    # the old pair was renamed aside and nothing took its place: the server's
+    # PWGUARD_SIGNING_KEY named a file that was gone
+    assert keys.main(["--out", str(tmp_path)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+
+    def full_disk(path: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(keys, "generate_key_file", full_disk)
+    assert keys.main(["--out", str(tmp_path), "--force"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

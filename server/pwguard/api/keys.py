@@ -122,22 +122,32 @@ def policy_files(values: dict[str, object]) -> tuple[dict[str, object], dict[str
     return chrome, firefox
 
 
-def keep_replaced(*paths: Path) -> list[Path]:
+def keep_replaced(*paths: Path) -> list[tuple[Path, Path]]:
     """Rename the key pair --force replaces to NAME.replaced-UTCSTAMP beside it (the private
     key keeps its mode 0600): until every browser's policy names the new public key, bundles
     signed with the old one are the only ones they accept, so the old key must not be lost."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     kept = []
     for path in paths:
-        if path.exists():
+        if os.path.lexists(path):  # (a broken link too: it would stop the new key's write)
             target = path.with_name(f"{path.name}.replaced-{stamp}")
             n = 1
-            while target.exists():
+            while os.path.lexists(target):
                 n += 1
                 target = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
             path.rename(target)
-            kept.append(target)
+            kept.append((path, target))
     return kept
+
+
+def put_back(kept: list[tuple[Path, Path]]) -> None:
+    """Undo keep_replaced: the new pair could not be written, so the old one stays in use."""
+    for path, target in kept:
+        try:
+            path.unlink(missing_ok=True)
+            target.rename(path)
+        except OSError:
+            log.warning("the replaced %s is kept as %s", path, target)
 
 
 def main(argv: list[str]) -> int:
@@ -175,7 +185,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    kept: list[Path] = []
+    kept: list[tuple[Path, Path]] = []
     created = False
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -188,13 +198,14 @@ def main(argv: list[str]) -> int:
     except OSError as exc:
         if created:  # half a pair: the next keygen would refuse it as a key to keep
             private.unlink(missing_ok=True)
+        put_back(kept)
         print(f"pwguard keygen: cannot write to {out}: {exc}", file=sys.stderr)
         return 2
     snippet = policy_snippet(pub, args.server_url)
     chrome, firefox = policy_files(snippet)
     text = "\n".join([
         *(f"replaced:    {path} (the old one; delete it once no policy names its key)"
-          for path in kept),  # the key browsers still trust until the policy names the new one
+          for _, path in kept),  # the key browsers still trust until the policy names the new one
         f"private key: {private} (mode 0600) -> PWGUARD_SIGNING_KEY={private.absolute()}",
         f"public key:  {public}",
         f"key id:      {key_id(key)}",
