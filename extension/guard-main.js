@@ -258,23 +258,53 @@
   }
 
   // What the guard reads of a body sendable() gave: {text} / {entries}; {pending: Promise}
-  // for a Blob; {unreadable: true} for a document (the browser serializes it). Read only for
-  // a request with a guarded method and path.
-  function readBody(body, kind) {
+  // for a Blob, or a form with file parts; {unreadable: true} for a document (the browser
+  // serializes it). `now`: a synchronous send, whose Blobs are read at once (readBlobNow).
+  // Read only for a request with a guarded method and path.
+  function readBody(body, kind, now) {
     switch (kind) {
       case null:
         return { text: body ?? null };
       case "params":
         return { entries: entriesOf(paramEntries, body) };
       case "form":
-        return { entries: entriesOf(formEntries, body) };
+        return formParts(entriesOf(formEntries, body), now);
       case "blob":
+        if (now) return readBlobNow(body);
         return { pending: blobText.call(body).then((text) => ({ text }), () => ({ unreadable: true })) };
       case "buffer":
         return { text: new TextDecoder().decode(body) };
       default:
         return { unreadable: true }; // a document
     }
+  }
+
+  // A form's fields, its file parts (Blobs) read as text: a server may read a part as a field,
+  // and a part of JSON (a Blob of type application/json, how a page sends JSON beside a file)
+  // as JSON; a part that cannot be read makes the body unreadable. {entries}, or {pending}
+  // while parts are read (at once when `now`).
+  function formParts(entries, now) {
+    const parts = [];
+    for (let i = 0; i < entries.length; i++) if (typeof entries[i][1] !== "string") parts[parts.length] = i;
+    if (parts.length === 0) return { entries };
+    const out = [];
+    for (let i = 0; i < entries.length; i++) out[i] = [entries[i][0], entries[i][1]];
+    if (now) {
+      for (const i of parts) {
+        const read = readBlobNow(out[i][1]);
+        if (read.unreadable) return read;
+        out[i][1] = read.text;
+      }
+      return { entries: out };
+    }
+    const texts = [];
+    for (const i of parts) texts[texts.length] = blobText.call(out[i][1]);
+    return {
+      pending: Promise_.all(texts).then((read) => {
+        for (let k = 0; k < parts.length; k++) out[parts[k]][1] = read[k];
+        return { entries: out };
+      }, () => ({ unreadable: true })),
+    };
   }
 
   // a Blob's text, read at once (for a synchronous send): a synchronous request of a blob: URL
@@ -397,13 +427,19 @@
     return origFetch.call(this, req);
   }
 
-  // the fields of a form, else the text, of a copy of the request's body
+  // the fields of a form (its file parts read as text), else the text, of a copy of the
+  // request's body
   async function requestBody(req) {
     if (regexpTest.call(/^multipart\/form-data/i, headersGet.call(req.headers, "content-type") || "")) {
+      let entries = null;
       try {
-        return { entries: [...(await requestFormData.call(requestClone.call(req)))] };
+        entries = [...(await requestFormData.call(requestClone.call(req)))];
       } catch {
         /* not a well-formed form: read as text */
+      }
+      if (entries !== null) {
+        const read = formParts(entries, false); // (its file parts read too)
+        return read.pending ? read.pending : read;
       }
     }
     return { text: await requestText.call(requestClone.call(req)) };
@@ -521,9 +557,8 @@
         if (info) info.held = null;
         return xhrSend.call(xhr, payload);
       }
-      const read = readBody(payload, kind);
+      const read = readBody(payload, kind, Boolean(info && !info.async)); // (sync: at once)
       if (!read.pending) return finish(cands, read);
-      if (info && !info.async) return finish(cands, readBlobNow(payload)); // (a Blob, at once)
       read.pending.then((r) => {
         if (current()) finish(cands, r);
       });

@@ -498,3 +498,50 @@ def test_a_synchronous_blob_is_judged_by_what_it_holds(
     harmless = body(rmwebses=True)
     assert browser.js(SYNC_BLOB, URL, harmless) == "sent 200"
     assert closesessions(zoho) == [harmless]
+
+
+# A form whose field is a part of JSON (a Blob of type application/json: how a page sends JSON
+# beside a file, and a server reads such a part as JSON), sent by each transport; resolves
+# with "sent STATUS" or "refused"
+JSON_PART = {
+    "xhr": """const [url, part] = arguments;
+        const fd = new FormData();
+        fd.append("closesession", new Blob([JSON.stringify(part)], {type: "application/json"}));
+        return new Promise(resolve => {
+          const x = new XMLHttpRequest();
+          x.open("PUT", url);
+          x.onload = () => resolve("sent " + x.status);
+          x.onerror = () => resolve("refused");
+          x.send(fd);
+        });""",
+    "xhr-sync": """const [url, part] = arguments;
+        const fd = new FormData();
+        fd.append("closesession", new Blob([JSON.stringify(part)], {type: "application/json"}));
+        const x = new XMLHttpRequest();
+        x.open("PUT", url, false);
+        try { x.send(fd); return "sent " + x.status; } catch (e) { return "refused"; }""",
+    "fetch": """const [url, part] = arguments;
+        const fd = new FormData();
+        fd.append("closesession", new Blob([JSON.stringify(part)], {type: "application/json"}));
+        return fetch(url, {method: "PUT", body: fd})
+          .then(r => "sent " + r.status, e => "refused");""",
+}
+
+
+@pytest.mark.parametrize("transport", JSON_PART)
+def test_a_json_part_of_a_multipart_form_is_judged(
+        bundled: Browser, zoho: ZohoMock, plain_page: str, transport: str) -> None:
+    """A form's file parts are read as its text fields are: a part of JSON that sets a guarded
+    field to true is refused (file parts were skipped, and it reached the server), a harmless
+    one is sent as it is."""
+    browser = bundled
+    browser.open(plain_page)
+    # the rules are in (else a synchronous send fails closed)
+    assert browser.js(f"return ({XHR_EVENTS})('async', '/u/rules-in', {{}});")[-1] == "then 4 404"
+    assert browser.js(JSON_PART[transport], URL, {"rmapitok": True}) == "refused"
+    assert squash(rule_guarding("rmapitok")["message"]["en"]) in banner_text(browser)
+    assert browser.js(JSON_PART[transport], URL, {"rmwebses": True}) == "sent 200"
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert b'{"rmwebses":true}' in rec.body
+    assert rec.headers["content-type"].startswith("multipart/form-data")
+    assert len(zoho.api_requests(CLOSESESSION_API)) == 1
