@@ -40,6 +40,7 @@
   const DOMException_ = DOMException;
   const String_ = String;
   const Promise_ = Promise;
+  const promiseAll = Promise.all; // (called on Promise_: a page may replace Promise.all)
   const reflectApply = Reflect.apply;
   const regexpTest = RegExp.prototype.test;
   const xhrAbort = XHR.prototype.abort;
@@ -300,7 +301,7 @@
     const texts = [];
     for (const i of parts) texts[texts.length] = blobText.call(out[i][1]);
     return {
-      pending: Promise_.all(texts).then((read) => {
+      pending: reflectApply(promiseAll, Promise_, [texts]).then((read) => {
         for (let k = 0; k < parts.length; k++) out[parts[k]][1] = read[k];
         return { entries: out };
       }, () => ({ unreadable: true })),
