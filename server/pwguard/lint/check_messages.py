@@ -13,10 +13,25 @@ LANG_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MARKUP = re.compile(r"<[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 NOT_IN_LINK = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# what makes a shown text other than the text written: control characters (a tab or a line
+# break aside) and the bidirectional embeddings and overrides (U+202A-U+202E), which reorder
+# the characters after them ("Trojan Source"); marks and isolates (U+200E/F, U+2066-9) stay,
+# right-to-left languages need them
+HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
+
+
+def hidden(ctx: Context, index: int, keys: tuple[str, ...], name: str, text: str) -> None:
+    """M008 when `text` holds a character that shows other than it reads."""
+    if m := HIDDEN.search(text):
+        ctx.report("M008", index, keys,
+                   f"{name} holds U+{ord(m.group(0)):04X} at character {m.start() + 1}, which "
+                   "shows nothing or reorders the text after it; remove it")
 
 
 def check(ctx: Context) -> None:
     for index, rule in ctx.rules():
+        for field in ("title", "why"):
+            hidden(ctx, index, (field,), f"`{field}`", getattr(rule, field))
         for field in ("title", "why"):
             value: str = getattr(rule, field)
             if "\n" in value.strip() or MARKUP.search(value):
@@ -36,6 +51,7 @@ def check(ctx: Context) -> None:
                     keys,
                     f"{shown(lang)} is not a language tag like `en`, `es` or `pt-BR`",
                 )
+            hidden(ctx, index, keys, f"message `{lang}`", text)
             if not text.strip():
                 ctx.report("M005", index, keys, f"message `{lang}` is empty")
             elif m := MARKUP.search(text):

@@ -240,6 +240,14 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "They are shown in the options page and logs as one line of text.",
     ),
     (
+        "M008",
+        _E,
+        "text with a control or direction-override character",
+        "A control character shows nothing, and a bidirectional override (U+202A-U+202E) shows "
+        "the text after it reordered: the banner would read other than the rule file does. "
+        "Direction marks and isolates (U+200E, U+200F, U+2066-U+2069) are allowed.",
+    ),
+    (
         "H001",
         _E,
         "help is not an https URL",
