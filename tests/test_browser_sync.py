@@ -351,14 +351,21 @@ def disable_and_enable(browser: Browser) -> None:
     assert error is None, error
 
 
-def start_good(browser: Browser, fault: FaultServer, zoho: ZohoMock) -> dict[str, str]:
-    fault.mode = "good"
+def configure_fault(browser: Browser, fault: FaultServer, mode: str) -> dict[str, str]:
+    """The browser set to the fault server answering `mode` with the good version's bundle,
+    synced to it; its status."""
+    fault.mode = mode
     # A long poll interval: in these tests only "sync now" and saving trigger a sync.
     browser.configure(server_url=fault.url, public_key=fault.bundles.public_key,
                       poll_minutes=1440)
     status = browser.extension_status()
     assert (status["source"], status["version"], status["lastError"]) == (
         "server", fault.bundles.good_version, ""), status
+    return status
+
+
+def start_good(browser: Browser, fault: FaultServer, zoho: ZohoMock) -> dict[str, str]:
+    status = configure_fault(browser, fault, "good")
     assert status["lastSync"]
     assert_server_rules_in_force(browser, zoho)
     return status
@@ -449,12 +456,7 @@ def test_new_rules_under_the_version_in_force_reach_an_open_page(
     """A signed bundle whose rules differ from those in force under the same version (a
     publisher whose versions are names, not content hashes) is stored, and must reach the
     pages open meanwhile too, not only those loaded after."""
-    fault.mode = "same-version-without-marker"
-    synced.configure(server_url=fault.url, public_key=fault.bundles.public_key,
-                     poll_minutes=1440)
-    status = synced.extension_status()
-    assert (status["source"], status["version"], status["lastError"]) == (
-        "server", fault.bundles.good_version, ""), status
+    configure_fault(synced, fault, "same-version-without-marker")
     synced.open(marker_url(zoho))
     assert_blocked(synced, "#ter_apiToken")
     assert synced.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
