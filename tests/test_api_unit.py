@@ -24,7 +24,7 @@ from sqlalchemy import event
 
 from pwguard.api.app import RulesCache, create_app, etag_matches
 from pwguard.api.serve import build_parser
-from pwguard.api.settings import Settings, validation_problems
+from pwguard.api.settings import Settings, database_url_problem, shown_url, validation_problems
 from pwguard.api.signing import bundle_etag, key_id, public_key_b64
 from pwguard.api.storage import Storage, engine_url
 from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
@@ -165,6 +165,30 @@ def test_a_database_url_with_bytes_that_are_not_utf8_is_refused_without_a_traceb
         "name in another encoding): point it at a path whose names are UTF-8"]
     secret = "postgresql://pwguard:s3cr\udce9t@db/pwguard"
     assert "s3cr" not in Settings(database_url=secret).problems()[0]
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://pwguard:s3cret@pw1/xyz@127.0.0.1:1/pwguard",  # a `/` after the `@`
+    "postgresql://pwguard:s3cret@pw1?xyz@127.0.0.1:1/pwguard",  # a `?` after the `@`
+    "postgresql://pwguard:s3cret@pw1@127.0.0.1:1/pwguard?password=xyz",  # and ?password=
+])
+def test_a_password_with_an_at_and_a_slash_or_question_mark_is_never_shown(url):
+    # "s3cret@pw1/xyz": read as the password "s3cret", the host "pw1" and the database
+    # "xyz@127.0.0.1...", shown as 'postgresql://pwguard:***@pw1/xyz%40127.0.0.1...' at start
+    # (and psycopg's "failed to resolve host 'pw1'"): the rest of the password, in the log
+    problem = database_url_problem(url)
+    assert problem == (
+        f"PWGUARD_DATABASE_URL {shown_url(url)!r}: the user name or password holds an `@`, "
+        "which ends it early (the host read is not the server's): write each `@` in them as "
+        "%40, e.g. postgresql://user:p%40ss@host/db")
+    assert "pw1" not in problem and "xyz" not in problem
+    assert shown_url(url).startswith("postgresql://***@127.0.0.1:1/pwguard")
+
+
+def test_an_at_in_a_query_value_is_no_at_in_the_password():
+    url = "postgresql://u:pw@h/db?sslrootcert=/etc/me@corp/root.crt"
+    assert database_url_problem(url) is None
+    assert shown_url(url).startswith("postgresql://u:***@h/db?")
 
 
 def test_plain_postgresql_urls_use_the_psycopg3_driver():

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from pwguard.api.signing import QUOTES_KEPT, in_quotes
 from pwguard.api.storage import engine_problem, sqlite_file
@@ -57,17 +57,31 @@ def configure_logging(level: str) -> None:
     logging.getLogger(AUDIT_LOGGER).setLevel(logging.INFO)
 
 
+def cut_at_an_at(url: str, parsed: URL) -> bool:
+    """Whether an `@` in the user name or password of `url` (parsed as `parsed`) ended it
+    early: the text after it was read as the host, and the rest of it as the host, the path
+    (a `/` in the password) or the query (a `?`). An `@` in a query value is no sign of it."""
+    if parsed.host and "@" in parsed.host:
+        return True
+    if parsed.password is None or "://" not in url:
+        return False
+    values = [v for value in parsed.query.values()
+              for v in (value if isinstance(value, tuple) else (value,))]
+    read = 1 + (parsed.username or "").count("@") + parsed.password.count("@")
+    return url.split("://", 1)[1].count("@") > read + sum(v.count("@") for v in values)
+
+
 def shown_url(url: str) -> str:
     """The database URL as error messages show it: the password masked."""
     try:
         parsed = make_url(url)
     except Exception:  # unparsable: nothing to mask reliably, show only the scheme
         return url.split("://", 1)[0] + "://..." if "://" in url else url
-    if parsed.host and "@" in parsed.host:  # an `@` in the password: its end was read as host
+    if cut_at_an_at(url, parsed):  # the password's end was read as the host, path or query
         scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    # rendered only when there is a password to hide: rendering re-quotes the rest
-    shown = url if parsed.password is None else parsed.render_as_string(hide_password=True)
+        shown = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    else:  # rendered only when there is a password to hide: rendering re-quotes the rest
+        shown = url if parsed.password is None else parsed.render_as_string(hide_password=True)
     # (libpq takes the password as an option too: ?password=...)
     return QUERY_PASSWORD.sub(r"\1***", shown)
 
@@ -92,8 +106,7 @@ def database_url_problem(url: str) -> str | None:
             f"PWGUARD_DATABASE_URL {shown_url(url)!r}: database {driver!r} is not supported: "
             f"{DATABASE_URL_FIX}"
         )
-    host = make_url(url).host
-    if host and "@" in host:
+    if cut_at_an_at(url, make_url(url)):
         return (
             f"PWGUARD_DATABASE_URL {shown_url(url)!r}: the user name or password holds an `@`, "
             "which ends it early (the host read is not the server's): write each `@` in them "
