@@ -310,3 +310,24 @@ def test_keygen_force_that_cannot_write_the_new_pair_puts_the_old_one_back(
     assert keys.main(["--out", str(tmp_path), "--force"]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_keygen_force_that_cannot_set_the_public_key_aside_puts_the_private_one_back(
+    tmp_path, capsys, monkeypatch
+):
+    # the private key was renamed NAME.replaced-..., the public key's rename failed (a file
+    # bind-mounted into a container: EBUSY), and nothing put it back: the server's
+    # PWGUARD_SIGNING_KEY named a file that was gone, and nothing said where it went
+    assert keys.main(["--out", str(tmp_path)]) == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    rename = Path.rename
+
+    def busy(self: Path, target: Path) -> Path:
+        if self.name == keys.PUBLIC_NAME:
+            raise OSError(errno.EBUSY, "Device or resource busy", str(self))
+        return rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", busy)
+    assert keys.main(["--out", str(tmp_path), "--force"]) == 2
+    assert "Device or resource busy" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

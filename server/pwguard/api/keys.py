@@ -127,7 +127,7 @@ def keep_replaced(*paths: Path) -> list[tuple[Path, Path]]:
     key keeps its mode 0600): until every browser's policy names the new public key, bundles
     signed with the old one are the only ones they accept, so the old key must not be lost."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    kept = []
+    kept: list[tuple[Path, Path]] = []
     for path in paths:
         if os.path.lexists(path):  # (a broken link too: it would stop the new key's write)
             target = path.with_name(f"{path.name}.replaced-{stamp}")
@@ -135,7 +135,11 @@ def keep_replaced(*paths: Path) -> list[tuple[Path, Path]]:
             while os.path.lexists(target):
                 n += 1
                 target = path.with_name(f"{path.name}.replaced-{stamp}-{n}")
-            path.rename(target)
+            try:
+                path.rename(target)
+            except OSError:  # (the private key renamed, the public one not): both stay in use
+                put_back(kept)
+                raise
             kept.append((path, target))
     return kept
 
