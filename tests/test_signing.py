@@ -238,6 +238,7 @@ def test_keygen_that_cannot_write_the_public_key_leaves_no_private_key_behind(tm
      ("ftp://rules.example.com", "is not a full http(s) address"),
      ("https://", "is not a full http(s) address"),
      ("https://admin:pw@rules.example.com", "has a user name or password"),
+     ("https://admin:pw@", "is not a full http(s) address"),
      ("https://rules.example.com/?x=1", 'has a "?" or "#" part'),
      ("https://rules.example.com/#top", 'has a "?" or "#" part')],
 )
@@ -248,7 +249,9 @@ def test_keygen_refuses_a_server_url_the_extension_would_refuse_before_making_ke
     # page names the policy key), on every browser the policy reached
     assert keys.main(["--out", str(tmp_path), "--server-url", url]) == 2
     err = capsys.readouterr().err
-    assert f"pwguard keygen: error: --server-url {url!r} {why}" in err
+    shown = url.replace("admin:pw@", "***@")  # the password is never shown
+    assert f"pwguard keygen: error: --server-url {shown!r} {why}" in err
+    assert ":pw@" not in err
     assert "such as https://rules.example.com" in err
     assert not (tmp_path / keys.PRIVATE_NAME).exists()
 

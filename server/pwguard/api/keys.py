@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -89,6 +90,10 @@ def key_file_warning(settings: Settings) -> str | None:
             f"sign rules every browser accepts); it should be 0600: chmod 600 {path}")
 
 
+# the user name and password of an address (`https://user:pass@host`)
+USERINFO = re.compile(r"(//)[^/?#]*@")
+
+
 def server_url_problem(url: str) -> str | None:
     """Why the extension would refuse `url` as its `serverUrl` policy (background.js
     settingsProblems), or None."""
@@ -99,13 +104,15 @@ def server_url_problem(url: str) -> str | None:
     except ValueError:
         ok = False
     fix = "give the rules server's base URL, such as https://rules.example.com"
+    shown = USERINFO.sub(r"\1***@", url)  # (a password is never shown)
     if not ok:
-        return f"--server-url {url!r} is not a full http(s) address: {fix}"
+        return f"--server-url {shown!r} is not a full http(s) address: {fix}"
     if parts.username is not None or parts.password is not None:
-        return (f"--server-url {url!r} has a user name or password, which browsers refuse to "
+        return (f"--server-url {shown!r} has a user name or password, which browsers refuse to "
                 f"fetch: {fix}")
     if "?" in url or "#" in url:
-        return f"--server-url {url!r} has a \"?\" or \"#\" part, which the extension refuses: {fix}"
+        return (f"--server-url {shown!r} has a \"?\" or \"#\" part, which the extension "
+                f"refuses: {fix}")
     return None
 
 
