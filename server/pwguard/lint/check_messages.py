@@ -34,7 +34,9 @@ def check(ctx: Context) -> None:
             hidden(ctx, index, (field,), f"`{field}`", getattr(rule, field))
         for field in ("title", "why"):
             value: str = getattr(rule, field)
-            if "\n" in value.strip() or MARKUP.search(value):
+            # (a carriage return alone breaks the line too, which M008 leaves to this check: in
+            # a log or a terminal the text after it overwrites the text before)
+            if "\n" in value.strip() or "\r" in value.strip() or MARKUP.search(value):
                 ctx.report("M007", index, (field,), f"`{field}` must be one line of plain text")
         if "en" not in rule.message:
             ctx.report(
