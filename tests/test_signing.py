@@ -240,7 +240,9 @@ def test_keygen_that_cannot_write_the_public_key_leaves_no_private_key_behind(tm
      ("https://admin:pw@rules.example.com", "has a user name or password"),
      ("https://admin:pw@", "is not a full http(s) address"),
      ("https://rules.example.com/?x=1", 'has a "?" or "#" part'),
-     ("https://rules.example.com/#top", 'has a "?" or "#" part')],
+     ("https://rules.example.com/#top", 'has a "?" or "#" part'),
+     ("https://rules.example.com/v1/rules", "is the rules' own address"),
+     ("https://rules.example.com/pwguard/v1/rules/", "is the rules' own address")],
 )
 def test_keygen_refuses_a_server_url_the_extension_would_refuse_before_making_keys(
     tmp_path, capsys, url, why
@@ -252,7 +254,7 @@ def test_keygen_refuses_a_server_url_the_extension_would_refuse_before_making_ke
     shown = url.replace("admin:pw@", "***@")  # the password is never shown
     assert f"pwguard keygen: error: --server-url {shown!r} {why}" in err
     assert ":pw@" not in err
-    assert "such as https://rules.example.com" in err
+    assert "https://rules.example.com" in err.split(": give ", 1)[1]  # what to give instead
     assert not (tmp_path / keys.PRIVATE_NAME).exists()
 
 

@@ -92,6 +92,8 @@ def key_file_warning(settings: Settings) -> str | None:
 
 # the user name and password of an address (`https://user:pass@host`)
 USERINFO = re.compile(r"(//)[^/?#]*@")
+# a server URL that names the rules' own address (<server>/v1/rules)
+RULES_PATH = re.compile(r"/v1/rules/*$")
 
 
 def server_url_problem(url: str) -> str | None:
@@ -113,6 +115,11 @@ def server_url_problem(url: str) -> str | None:
     if "?" in url or "#" in url:
         return (f"--server-url {shown!r} has a \"?\" or \"#\" part, which the extension "
                 f"refuses: {fix}")
+    if RULES_PATH.search(parts.path):  # (background.js RULES_PATH_RE)
+        # (no user name or password: refused above)
+        base = url.strip()[:url.strip().rfind("/v1/rules")] + "/"
+        return (f"--server-url {shown!r} is the rules' own address, which the extension "
+                f"refuses (it fetches <server URL>/v1/rules): give {base}")
     return None
 
 
