@@ -60,6 +60,8 @@
   const paramHas = URLSearchParams.prototype.has;
   const formEntries = FormData.prototype.entries;
   const formHas = FormData.prototype.has;
+  const FormData_ = FormData;
+  const formAppend = FormData.prototype.append;
   const stringReplace = String.prototype.replace;
   const decodeURIComponent_ = decodeURIComponent;
   const fromCharCode = String.fromCharCode;
@@ -298,12 +300,16 @@
       }
       return { entries: out };
     }
+    // what is sent once the parts are read is this copy, made now: the page may change its
+    // form meanwhile, and what is judged must be what is sent
+    const copy = new FormData_();
+    for (let i = 0; i < entries.length; i++) formAppend.call(copy, entries[i][0], entries[i][1]);
     const texts = [];
     for (const i of parts) texts[texts.length] = blobText.call(out[i][1]);
     return {
       pending: reflectApply(promiseAll, Promise_, [texts]).then((read) => {
         for (let k = 0; k < parts.length; k++) out[parts[k]][1] = read[k];
-        return { entries: out };
+        return { entries: out, payload: copy };
       }, () => ({ unreadable: true })),
     };
   }
@@ -550,7 +556,8 @@
       const hit = breaks(cands, read);
       if (hit) return refuseXhr(xhr, hit, info);
       if (info) info.held = null;
-      return xhrSend.call(xhr, payload);
+      // (a form whose file parts were read first: the copy judged, not the page's live form)
+      return xhrSend.call(xhr, read.payload !== undefined ? read.payload : payload);
     }
     // sends, refuses, or reads a Blob first; the body is read only if a guard could apply
     function decide(cands) {

@@ -545,3 +545,29 @@ def test_a_json_part_of_a_multipart_form_is_judged(
     assert b'{"rmwebses":true}' in rec.body
     assert rec.headers["content-type"].startswith("multipart/form-data")
     assert len(zoho.api_requests(CLOSESESSION_API)) == 1
+
+
+def test_a_form_changed_after_send_while_its_parts_are_read_is_sent_as_judged(
+        bundled: Browser, zoho: ZohoMock, plain_page: str) -> None:
+    """An XMLHttpRequest of a form with file parts is held while they are read: what is sent
+    then is the form as it was judged at send(), not the page's form as changed meanwhile
+    (the live form was sent, a dangerous part the page put in after send() included)."""
+    browser = bundled
+    browser.open(plain_page)
+    assert browser.js(f"return ({XHR_EVENTS})('async', '/u/rules-in', {{}});")[-1] == "then 4 404"
+    sent = browser.js("""const [url, harmless, dangerous] = arguments;
+        const part = o => new Blob([JSON.stringify(o)], {type: "application/json"});
+        const fd = new FormData();
+        fd.append("closesession", part(harmless));
+        return new Promise(resolve => {
+          const x = new XMLHttpRequest();
+          x.open("PUT", url);
+          x.onload = () => resolve("sent " + x.status);
+          x.onerror = () => resolve("refused");
+          x.send(fd);
+          fd.set("closesession", part(dangerous));  // after send(), before the part is read
+        });""", URL, {"rmwebses": True}, {"rmapitok": True})
+    assert sent == "sent 200"
+    rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert b'{"rmwebses":true}' in rec.body and b"rmapitok" not in rec.body, rec.body
+    assert len(zoho.api_requests(CLOSESESSION_API)) == 1
