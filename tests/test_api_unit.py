@@ -24,7 +24,13 @@ from sqlalchemy import event
 
 from pwguard.api.app import RulesCache, create_app, etag_matches
 from pwguard.api.serve import build_parser
-from pwguard.api.settings import Settings, database_url_problem, shown_url, validation_problems
+from pwguard.api.settings import (
+    Settings,
+    as_given,
+    database_url_problem,
+    shown_url,
+    validation_problems,
+)
 from pwguard.api.signing import bundle_etag, key_id, public_key_b64
 from pwguard.api.storage import Storage, engine_url
 from tests.server_cases import GOOD_TEXT, check_bundle, etag_for, variant
@@ -153,6 +159,14 @@ def test_a_setting_in_quotes_an_env_file_kept_is_refused_saying_to_remove_them(
         "read as is keeps them: `docker run --env-file`, unlike a shell): remove them"
     ]
     assert value[1:-1] not in found[0] or field != "admin_token"  # the token is never shown
+
+
+def test_a_setting_in_quotes_given_as_an_option_is_not_blamed_on_an_env_file():
+    # `pwguard serve --rules '"rules"'` was told of `docker run --env-file`, never used
+    found = Settings(rules_dir='"rules"').problems()
+    assert [as_given(p, {"rules_dir": "--rules"}) for p in found] == [
+        "--rules is in quotes, which are part of its value here (quoted twice on the command "
+        "line?): remove them"]
 
 
 def test_a_database_url_with_bytes_that_are_not_utf8_is_refused_without_a_traceback(tmp_path):

@@ -18,6 +18,10 @@ from pwguard.api.signing import QUOTES_KEPT, in_quotes
 from pwguard.api.storage import engine_problem, sqlite_file
 from pwguard.rules.loader import MAX_BYTES as MAX_RULES_TEXT
 
+# what QUOTES_KEPT says of a value an option gave (no env file gave it: quoted twice)
+QUOTES_GIVEN = ("is in quotes, which are part of its value here (quoted twice on the command "
+                "line?): remove them")
+
 # Tokens people paste from docs or leave in; refused outside development.
 PLACEHOLDER_TOKENS = {
     "changeme", "change-me", "change_me", "secret", "password", "admin", "token", "test",
@@ -183,6 +187,8 @@ def as_given(message: str, given: Mapping[str, str]) -> str:
     (which the option overrides)."""
     for field, option in given.items():
         variable = f"PWGUARD_{field.upper()}"
+        # (no env file gave an option's quotes: the value was quoted twice)
+        message = message.replace(f"{variable} {QUOTES_KEPT}", f"{option} {QUOTES_GIVEN}")
         message = message.replace(f"set {variable}", f"give {option}").replace(variable, option)
     return message
 
