@@ -403,6 +403,14 @@ def test_rules_whose_line_breaks_curl_d_removed_are_refused_saying_so(client):
     assert versions(client) == before
 
 
+def test_one_line_json_with_lint_errors_sent_as_a_form_is_not_blamed_on_curl_d(client):
+    # `curl -d '{"rules": ...}'`: one line of JSON is the JSON as written, line breaks or not
+    resp = client.put("/v1/admin/rules", content=b'{"rules": [{"id": "x"}]}',
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 422
+    assert "curl -d" not in resp.json()["detail"]["message"], resp.json()
+
+
 def test_rules_sent_with_curl_data_binary_and_its_form_content_type_are_published(client):
     # `curl --data-binary @rules.yaml` keeps the lines but says x-www-form-urlencoded too
     resp = client.put("/v1/admin/rules", content=variant(61).encode(),

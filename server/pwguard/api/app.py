@@ -620,7 +620,9 @@ def create_app(
             errors = outcome.errors or outcome.findings
             # `curl -d @rules.yaml` removes every line break (and says it sends a form): the
             # findings then speak of a text the admin never wrote
-            flattened = ctype == FORM and "\n" not in text and "\r" not in text
+            # (one-line JSON is JSON as written: its findings are the admin's own)
+            flattened = (ctype == FORM and not is_json and "\n" not in text
+                         and "\r" not in text)
             raise HTTPException(status_code=422, detail={
                 "message": f"rules rejected by the linter ({len(errors)} error(s)); "
                 "nothing changed" + (FLATTENED if flattened else ""),
