@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import stat
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,19 @@ def test_bundle_writes_then_check_detects_staleness(
     assert main(["--rules", str(rules), "--out", str(out), "--check"]) == 0
     (rules / "r.yaml").write_text((CASES / "clean.yaml").read_text().replace("Don't", "Do not"))
     assert main(["--rules", str(rules), "--out", str(out), "--check"]) == 1
+
+
+def test_bundle_writes_through_a_symbolic_link_and_keeps_the_file_mode(tmp_path: Path) -> None:
+    # the write in one rename replaced a linked --out by a file of mode 0644
+    target = tmp_path / "real" / "rules.bundled.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    target.chmod(0o664)
+    link = tmp_path / "rules.bundled.json"
+    link.symlink_to(target)
+    assert main(["--rules", str(CASES / "clean.yaml"), "--out", str(link)]) == 0
+    assert link.is_symlink() and target.read_bytes().startswith(b'{"format"')
+    assert stat.S_IMODE(target.stat().st_mode) == 0o664
 
 
 def test_bundle_refuses_rules_with_lint_errors(

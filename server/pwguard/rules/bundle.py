@@ -105,7 +105,7 @@ def main(argv: list[str]) -> int:
         return write_output(f"{out} is up to date (version {payload(result.ruleset)['version']})\n",
                             "pwguard bundle") or 0
     try:  # (in one rename: a failed write leaves the bundle the extension ships as it was)
-        write_atomic(out, data)
+        write_atomic(out, data, keep_mode=True)
     except OSError as exc:
         print(f"pwguard bundle: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ whatever the file's size claims (/proc files say 0, a file may grow while it is 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -100,15 +101,23 @@ def read_limited(path: Path, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one rename (mode 0644): a reader never sees half of it,
-    and a write that fails (a full disk) leaves the file it replaces as it was."""
+def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
+    """Replace `path` with `data` in one rename (mode 0644; with `keep_mode`, that of the file
+    it replaces): a reader never sees half of it, and a write that fails (a full disk) leaves
+    the file it replaces as it was. A symbolic link is written through, as an in-place write
+    would, not replaced by a file."""
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = 0o644
+    if keep_mode:
+        with contextlib.suppress(FileNotFoundError):
+            mode = stat.S_IMODE(path.stat().st_mode)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-        os.chmod(tmp, 0o644)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
