@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import sqlite3
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -152,3 +154,24 @@ def test_two_worker_processes_all_serve_a_publish_within_the_check_interval(tmp_
         check_bundle(httpx.get(srv.url + "/v1/rules"), srv.public_key)
         pids = set(re.findall(r"Started server process \[(\d+)\]", srv.log()))
         assert len(pids) == 2, srv.log()
+
+
+def test_an_idle_keep_alive_connection_outlives_uvicorns_default_of_5_seconds(tmp_path):
+    """A reverse proxy keeps idle connections to the server open up to 60 s and sends the
+    next request on one: a server that closes them sooner (uvicorn's default, 5 s) races it
+    and the proxy answers 502 now and then. The idle time is the condition under test."""
+    with (start_server(tmp_path, rules_dir=GOOD_DIR) as srv,
+          socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock):
+        request = b"GET /healthz HTTP/1.1\r\nHost: pwguard\r\n\r\n"
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        sock.setblocking(False)
+        try:
+            closed = sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            closed = False  # nothing to read: the connection is open
+        assert not closed, "the server closed an idle keep-alive connection within 6 s"
+        sock.setblocking(True)
+        sock.sendall(request)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")

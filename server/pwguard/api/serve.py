@@ -119,6 +119,9 @@ def database_problem(url: str, exc: SQLAlchemyError, *, opening: bool) -> str:
     return f"{where}: the database failed at start ({driver_message(exc)})"
 
 
+KEEP_ALIVE_SECONDS = 75  # an idle keep-alive connection is closed after this
+
+
 def fail(message: str) -> int:
     print(f"pwguard serve: {message}", file=sys.stderr)
     return 2
@@ -315,6 +318,10 @@ def main(argv: list[str]) -> int:
             log_level=settings.log_level,
             access_log=settings.log_level == "debug",
             proxy_headers=False,
+            # longer than a reverse proxy keeps an idle connection to its upstream (nginx's
+            # and most load balancers' 60 s): uvicorn's 5 s closed connections the proxy was
+            # sending the next request on, a 502 now and then
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     except SystemExit as exc:  # uvicorn exits 1 or 3 when it cannot start; its log says why
         if exc.code in (None, 0):
