@@ -343,10 +343,24 @@ def test_publish_over_the_size_limit_names_the_setting_to_raise(
         "server's PWGUARD_MAX_BODY_BYTES: raise it on the server\n"), err
 
 
-def test_body_that_is_not_utf8_gets_415(client):
-    resp = client.put("/v1/admin/rules", content=b"rules: [\xff\xfe]\n")
+@pytest.mark.parametrize(("body", "said"), [
+    (b"rules:\n  - id: caf\xe9\n",  # (Latin-1, as an old editor saves it)
+     "line 2, column 12: not valid UTF-8 (byte 0xe9); save the file as UTF-8"),
+    ("rules: []\n".encode("utf-16"),  # (Windows PowerShell's Out-File, Notepad's "Unicode")
+     "line 1, column 1: UTF-16 text (byte order mark); save the file as UTF-8"),
+])
+def test_body_that_is_not_utf8_gets_415_saying_where_and_what_it_is(client, body, said):
+    resp = client.put("/v1/admin/rules", content=body)
     assert resp.status_code == 415
-    assert resp.json() == {"detail": "body must be UTF-8 YAML or JSON"}
+    assert resp.json() == {"detail": f"body must be UTF-8 YAML or JSON: {said}"}
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_rules(admin_server, client):
+    text = variant(91).encode()
+    with_mark = client.put("/v1/admin/rules", content=b"\xef\xbb\xbf" + text)  # (Notepad's UTF-8)
+    assert with_mark.status_code == 201, with_mark.text
+    without = client.put("/v1/admin/rules", content=text)
+    assert without.status_code == 200 and without.json()["version"] == with_mark.json()["version"]
 
 
 @pytest.mark.parametrize(

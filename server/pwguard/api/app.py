@@ -41,6 +41,7 @@ from pwguard.api.metrics import Metrics, MetricsMiddleware
 from pwguard.api.settings import Settings, configure_logging
 from pwguard.api.signing import bundle_etag, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, database_failure, driver_message
+from pwguard.rules.loader import LoadError, decode_any_size
 
 log = logging.getLogger("pwguard.api")
 
@@ -608,9 +609,11 @@ def create_app(
                         "of its body; nothing changed", host, size)
             return JSONResponse({"detail": "client disconnected"}, status_code=400)
         try:
-            text = b"".join(chunks).decode("utf-8")
-        except UnicodeDecodeError:
-            raise HTTPException(status_code=415, detail="body must be UTF-8 YAML or JSON") from None
+            text = decode_any_size(b"".join(chunks))  # (the size is the limit's, checked above)
+        except LoadError as exc:
+            # where, as `pwguard lint` says it for a file: a curl user has no linter to ask
+            raise HTTPException(status_code=415, detail="body must be UTF-8 YAML or JSON: "
+                                f"line {exc.line}, column {exc.col}: {exc.message}") from None
         is_json = ctype.endswith("json") or (
             not ctype.endswith("yaml") and text.lstrip()[:1] in ("{", "[")
         )

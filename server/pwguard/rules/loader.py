@@ -116,6 +116,12 @@ def decode(data: bytes) -> str:
         raise LoadError(
             "F003", f"text is {len(data)} bytes, over the {MAX_BYTES}-byte limit; split it"
         )
+    return decode_any_size(data)
+
+
+def decode_any_size(data: bytes) -> str:
+    """`data` as UTF-8 text (a UTF-8 byte order mark dropped), else a LoadError F002 saying
+    what it is and where."""
     for bom, encoding in _OTHER_BOMS:
         if data.startswith(bom):  # Windows Notepad's "Unicode" is UTF-16: not a binary file
             raise LoadError(
