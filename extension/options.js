@@ -16,8 +16,22 @@
   // --lang=es, whose texts are the Spanish ones)
   document.documentElement.lang = t("pageLang", "en");
 
+  // Chrome's words when it stopped the service worker (idle, short of memory, for an update)
+  // before the background answered, or while the message was on its way: the message is sent
+  // once more, which wakes the worker (each of this page's messages may be sent twice), and
+  // those words are never shown
+  const WORKER_GONE = ["the message channel closed before a response was received",
+    "Receiving end does not exist"];
+  function ask(message, retry) {
+    return ext.runtime.sendMessage(message).catch((err) => {
+      if (!WORKER_GONE.some((words) => String(err && err.message).includes(words))) throw err;
+      if (retry) return ask(message, false);
+      throw new Error(t("backgroundStopped", "pwguard's background stopped before it answered; try again"));
+    });
+  }
+
   function send(type, extra = {}) {
-    return ext.runtime.sendMessage({ type, ...extra }).then((answer) => {
+    return ask({ type, ...extra }, true).then((answer) => {
       if (answer && answer.error) throw new Error(answer.error);
       return answer;
     });

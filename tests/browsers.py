@@ -651,15 +651,23 @@ class ChromiumBrowser(Browser):
 
     def stop_service_workers(self, timeout: float = 10) -> int:
         """Stop the extension's service worker, as Chromium stops an idle one, and wait
-        until it is gone; returns how many extension workers were running."""
+        until it is gone, or said stopped (a page's message may wake it again at once); returns
+        how many extension workers were running."""
+        prefix = f"chrome-extension://{self.extension_id}/"
+
         def stop() -> int:
             cdp = self._ctx.new_cdp_session(self.page)
+            stopped: list[dict[str, Any]] = []
+            cdp.on("ServiceWorker.workerVersionUpdated", lambda event: stopped.extend(
+                v for v in event["versions"]
+                if v["scriptURL"].startswith(prefix) and v["runningStatus"] == "stopped"))
             try:
                 running = len(self._extension_workers(cdp))
                 cdp.send("ServiceWorker.enable")
                 cdp.send("ServiceWorker.stopAllWorkers")
                 deadline = time.monotonic() + timeout
-                while self._extension_workers(cdp):  # each round trip is the poll interval
+                # (each round trip is the poll interval, and delivers the events)
+                while not stopped and self._extension_workers(cdp):
                     if time.monotonic() > deadline:
                         raise TimeoutError(f"chromium: the service worker still runs after "
                                            f"{timeout}s")

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.signing import public_key_b64, sign_bundle
-from tests.browsers import REPO, Browser, ChromiumBrowser, FirefoxBrowser
+from tests.browsers import REPO, STATUS_IDS, Browser, ChromiumBrowser, FirefoxBrowser
 from tests.dom import BLOCKED, CONTROL, assert_blocked
 from tests.serve import default_rules_plus
 from tests.zoho_mock import ZOHO_HOSTS, ZohoMock, free_port
@@ -435,6 +435,49 @@ def test_a_very_slow_server_times_out_and_keeps_the_last_good_rules(
     assert status["lastError"], status
     assert (status["source"], status["version"]) == ("server", good["version"])
     assert_server_rules_in_force(browser, zoho)
+
+
+def press_sync_now(browser: Browser) -> None:
+    """Press "sync now" on the options page open in ``browser``, its status blanked first
+    (so that the status drawn after the sync shows, even the same one); returns at once."""
+    browser.js("""for (const id of arguments[0]) document.getElementById(id).textContent = "";""",
+               list(STATUS_IDS.values()))
+    browser.click("#syncNow")
+
+
+def test_sync_now_answers_although_chromium_stops_the_service_worker(
+        chromium: Browser, fault: FaultServer, zoho: ZohoMock) -> None:
+    """Chromium stops an extension's service worker when it sees fit (idle, short of memory,
+    for an update): before "sync now" is pressed, or while its sync waits on the server, and
+    the page's message then gets Chrome's own words for an answer ("... the message channel
+    closed before a response was received"). The page shows the outcome of a sync instead,
+    never those words."""
+    assert isinstance(chromium, ChromiumBrowser)
+    zoho.add_page(MARKER_PAGE, MARKER_HTML)
+    try:
+        good = start_good(chromium, fault, zoho)
+        # stopped before the press
+        chromium.open_options()
+        assert chromium.stop_service_workers() >= 1
+        before = len(fault.rules_requests())
+        press_sync_now(chromium)
+        status = chromium.extension_status()
+        assert (status["version"], status["lastError"]) == (good["version"], ""), status
+        assert status["lastSync"] > good["lastSync"] and len(fault.rules_requests()) > before
+        # stopped while the sync waits on the server (which answers the next request)
+        fault.mode = "slow"
+        chromium.open_options()
+        before = len(fault.rules_requests())
+        press_sync_now(chromium)
+        with fault.cond:
+            assert fault.cond.wait_for(lambda: len(fault.rules_requests()) > before, timeout=15)
+        fault.mode = "good"
+        assert chromium.stop_service_workers() >= 1
+        again = chromium.extension_status()
+        assert (again["version"], again["lastError"]) == (good["version"], ""), again
+        assert again["lastSync"] > status["lastSync"], again
+    finally:
+        chromium.configure()
 
 
 def test_if_none_match_is_sent_and_304_keeps_the_rules(
