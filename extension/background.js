@@ -261,7 +261,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const payload = await bundledPayload();
     return {
       payload, source: "bundled", version: payload.version,
-      lastSync: null, lastAttempt: null, lastError: null, serverUrl: "",
+      lastSync: null, lastAttempt: null, lastError: null, lastErrorSaid: null, serverUrl: "",
     };
   }
 
@@ -369,13 +369,28 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   // ---- sync ----
-  class SyncError extends Error {}
+  /** A sentence the options page shows in its own language: `key`, its message in _locales,
+   * `subs`, the texts for its placeholders, and `en`, the English text (the state's lastError,
+   * as logs and older versions read it). Never with a password (one may lurk in any text
+   * that quotes an address). */
+  function said(key, subs, en) {
+    return { key, subs: subs.map((sub) => withoutCredentials(sub)), en: withoutCredentials(en) };
+  }
+
+  /** A sync's fault: `said`, its sentences (the message: their English text). */
+  class SyncError extends Error {
+    constructor(...sentences) {
+      super(sentences.map((x) => x.en).join("; "));
+      this.said = sentences;
+    }
+  }
 
   async function readLimited(res, controller) {
     const declared = Number(res.headers.get("content-length"));
     if (declared > MAX_BODY_BYTES) {
       controller.abort();
-      throw new SyncError(`the answer is ${declared} bytes, over the ${MAX_BODY_BYTES}-byte limit`);
+      throw new SyncError(said("syncTooLarge", [declared, MAX_BODY_BYTES],
+        `the answer is ${declared} bytes, over the ${MAX_BODY_BYTES}-byte limit`));
     }
     const reader = res.body.getReader();
     const chunks = [];
@@ -386,7 +401,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       total += value.byteLength;
       if (total > MAX_BODY_BYTES) {
         controller.abort();
-        throw new SyncError(`the answer is over the ${MAX_BODY_BYTES}-byte limit`);
+        throw new SyncError(said("syncTooLargeStream", [MAX_BODY_BYTES], `the answer is over the ${MAX_BODY_BYTES}-byte limit`));
       }
       chunks.push(value);
     }
@@ -404,7 +419,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     try {
       signature = b64decode(bundle.signature);
     } catch {
-      throw new SyncError("bad signature: the signature is not base64");
+      throw new SyncError(said("syncSignatureNotBase64", [], "bad signature: the signature is not base64"));
     }
     const data = new TextEncoder().encode(bundle.payload);
     const unusable = []; // keys the browser refuses as Ed25519 keys: said, not skipped silently
@@ -422,8 +437,14 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         /* a signature of the wrong size verifies nothing */
       }
     }
-    const refused = unusable.length ? `; the public key ${unusable.join(", ")} is not a usable Ed25519 key` : "";
-    throw new SyncError(`bad signature: the rules (key_id ${String(bundle.key_id).slice(0, 16)}) are not signed by a configured public key${refused}`);
+    const keyId = String(bundle.key_id).slice(0, 16);
+    const sentences = [said("syncBadSignature", [keyId],
+      `bad signature: the rules (key_id ${keyId}) are not signed by a configured public key`)];
+    if (unusable.length) {
+      const keys = unusable.join(", ");
+      sentences.push(said("syncUnusableKey", [keys], `the public key ${keys} is not a usable Ed25519 key`));
+    }
+    throw new SyncError(...sentences);
   }
 
   /** Whether `url` answers at all, after a fetch of it failed: browsers give the same
@@ -445,14 +466,22 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
    * SyncError. */
   async function fetchPayload(s) {
     const url = rulesUrl(s.serverUrl);
-    if (!url) throw new SyncError(`the server URL ${JSON.stringify(s.serverUrl)} is not a valid address`);
+    if (!url) {
+      const quoted = JSON.stringify(s.serverUrl);
+      throw new SyncError(said("syncBadAddress", [quoted], `the server URL ${quoted} is not a valid address`));
+    }
     // (settingsProblems says why; browsers refuse to fetch it, naming it, password and all)
-    if (url.username || url.password) throw new SyncError("the server URL holds a user name or password, so it was not fetched");
+    if (url.username || url.password) {
+      throw new SyncError(said("syncCredentials", [], "the server URL holds a user name or password, so it was not fetched"));
+    }
     // a malformed key is one of the settings' problems, told with them; the others may verify
     const keys = splitKeys(s.publicKey).filter(wellFormedKey);
-    if (keys.length === 0) throw new SyncError("no valid public key is configured, so no rules from the server can be trusted");
+    if (keys.length === 0) {
+      throw new SyncError(said("syncNoKey", [], "no valid public key is configured, so no rules from the server can be trusted"));
+    }
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(), FETCH_TIMEOUT_MS);
+    const seconds = FETCH_TIMEOUT_MS / 1000;
     let text;
     try {
       let res;
@@ -466,22 +495,32 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
           headers: { Accept: "application/json" },
         });
       } catch (err) {
-        if (controller.signal.aborted) throw new SyncError(`the server did not answer within ${FETCH_TIMEOUT_MS / 1000} s`);
-        if (await answersUnreadably(url, controller.signal)) {
-          throw new SyncError(`${url.href} answered, but not so that the extension may read it ` +
-            `(${err.message || err}): the answer, or the page it redirects to (a sign-in page, ` +
-            "a proxy's), lacks the header Access-Control-Allow-Origin: *; serve the rules " +
-            "with it and without a sign-in (their signature is what makes them trusted)");
+        if (controller.signal.aborted) {
+          throw new SyncError(said("syncTimeout", [seconds], `the server did not answer within ${seconds} s`));
         }
-        throw new SyncError(`could not reach ${url.href} (${err.message || err})`);
+        const reason = String(err.message || err);
+        if (await answersUnreadably(url, controller.signal)) {
+          throw new SyncError(said("syncUnreadable", [url.href, reason],
+            `${url.href} answered, but not so that the extension may read it ` +
+            `(${reason}): the answer, or the page it redirects to (a sign-in page, ` +
+            "a proxy's), lacks the header Access-Control-Allow-Origin: *; serve the rules " +
+            "with it and without a sign-in (their signature is what makes them trusted)"));
+        }
+        throw new SyncError(said("syncUnreachable", [url.href, reason], `could not reach ${url.href} (${reason})`));
       }
-      if (!res.ok) throw new SyncError(`the server answered HTTP ${res.status} for ${url.href}`);
+      if (!res.ok) {
+        throw new SyncError(said("syncHttpStatus", [res.status, url.href],
+          `the server answered HTTP ${res.status} for ${url.href}`));
+      }
       try {
         text = await readLimited(res, controller);
       } catch (err) {
         if (err instanceof SyncError) throw err;
-        if (controller.signal.aborted) throw new SyncError(`the server did not finish its answer within ${FETCH_TIMEOUT_MS / 1000} s`);
-        throw new SyncError(`the answer broke off (${err.message || err})`);
+        if (controller.signal.aborted) {
+          throw new SyncError(said("syncSlowBody", [seconds], `the server did not finish its answer within ${seconds} s`));
+        }
+        const reason = String(err.message || err);
+        throw new SyncError(said("syncBrokeOff", [reason], `the answer broke off (${reason})`));
       }
     } finally {
       clearTimeout(timer);
@@ -490,21 +529,22 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     try {
       bundle = JSON.parse(text);
     } catch {
-      const start = text.trimStart().slice(0, 40).replace(/\s+/g, " ");
-      throw new SyncError(`the answer is not JSON (it starts with ${JSON.stringify(start)}); is the server URL right?`);
+      const start = JSON.stringify(text.trimStart().slice(0, 40).replace(/\s+/g, " "));
+      throw new SyncError(said("syncNotJson", [start],
+        `the answer is not JSON (it starts with ${start}); is the server URL right?`));
     }
     if (!bundle || bundle.format !== BUNDLE_FORMAT || typeof bundle.payload !== "string" || typeof bundle.signature !== "string") {
-      throw new SyncError(`the answer is not a ${BUNDLE_FORMAT} signed bundle`);
+      throw new SyncError(said("syncNotBundle", [BUNDLE_FORMAT], `the answer is not a ${BUNDLE_FORMAT} signed bundle`));
     }
     await verifySignature(bundle, keys);
     let payload;
     try {
       payload = JSON.parse(bundle.payload);
     } catch {
-      throw new SyncError("invalid rules: the signed payload is not JSON");
+      throw new SyncError(said("syncPayloadNotJson", [], "invalid rules: the signed payload is not JSON"));
     }
-    const problems = payloadProblems(payload);
-    if (problems.length) throw new SyncError(`invalid rules: ${problems.slice(0, 5).join("; ")}`);
+    const problems = payloadProblems(payload).slice(0, 5).join("; ");
+    if (problems) throw new SyncError(said("syncInvalidRules", [problems], `invalid rules: ${problems}`));
     return { payload, signed: { payload: bundle.payload, signature: bundle.signature, key_id: bundle.key_id } };
   }
 
@@ -514,39 +554,45 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const state = stored && usablePayload(stored.payload) ? stored : await bundledState();
     const now = new Date().toISOString();
     // wrong settings (a policy's above all: nobody else checks them) are told at every sync,
-    // ahead of its own error; the sync still uses what is usable of them
-    const told = (...errors) => errors.filter(Boolean).join("; ") || null;
+    // ahead of its own error; the sync still uses what is usable of them. The error is stored
+    // twice: lastError, the English text, and lastErrorSaid, its sentences (see said(); a
+    // setting's problem is English only), which the options page shows in its language
+    const told = (...sentences) => {
+      const all = sentences.filter(Boolean).map((x) => (typeof x === "string" ? { en: x } : x));
+      return { lastError: all.map((x) => x.en).join("; ") || null, lastErrorSaid: all.length ? all : null };
+    };
     if (!s.serverUrl) {
       // no server: the bundled rules are the rules, with nothing left over from a server
       // (its error, its sync times); stored again if storage has none
-      const lastError = told(...s.problems);
-      const clean = state === stored && state.source === "bundled" && state.lastError === lastError &&
+      const error = told(...s.problems);
+      const clean = state === stored && state.source === "bundled" && state.lastError === error.lastError &&
         !state.lastAttempt && state.version === (await bundledPayload()).version;
-      return clean ? state : putState({ ...(await bundledState()), lastError });
+      return clean ? state : putState({ ...(await bundledState()), ...error });
     }
     try {
       const { payload, signed } = await fetchPayload(s);
       // (awaited here: a failed write is this sync's error, told below, like any other)
       return await putState({
         payload, signed, source: "server", version: payload.version,
-        lastSync: now, lastAttempt: now, lastError: told(...s.problems), serverUrl: s.serverUrl,
+        lastSync: now, lastAttempt: now, ...told(...s.problems), serverUrl: s.serverUrl,
       });
     } catch (err) {
-      // an error never shows a password (one may lurk in any message that quotes an address)
-      const message = withoutCredentials(err instanceof SyncError ? err.message : `unexpected error: ${err && err.message}`);
+      const sentences = err instanceof SyncError ? err.said
+        : [said("syncUnexpected", [err && err.message], `unexpected error: ${err && err.message}`)];
       // keep the last good rules, unless no configured key vouches for them any more
       const distrust = await distrusted(state, s);
       if (distrust) {
-        return putState({ ...(await bundledState()), lastAttempt: now, lastError: told(...s.problems, message, distrust) });
+        return putState({ ...(await bundledState()), lastAttempt: now, ...told(...s.problems, ...sentences, distrust) });
       }
-      return putState({ ...state, lastAttempt: now, lastError: told(...s.problems, message) });
+      return putState({ ...state, lastAttempt: now, ...told(...s.problems, ...sentences) });
     }
   }
 
-  /** Why the server's rules in `state` must go: none of the keys in the settings `s` verifies
-   * them (a key taken out of the settings, after a leak say, takes its rules with it), or
-   * null. Every sync that fails checks this, and every change of the settings syncs. Rules
-   * stored before their signature was (by an older version) are kept, as they were. */
+  /** Why the server's rules in `state` must go (a sentence: see said()): none of the keys in
+   * the settings `s` verifies them (a key taken out of the settings, after a leak say, takes
+   * its rules with it), or null. Every sync that fails checks this, and every change of the
+   * settings syncs. Rules stored before their signature was (by an older version) are kept,
+   * as they were. */
   async function distrusted(state, s) {
     if (state.source !== "server" || !state.signed) return null;
     try {
@@ -555,8 +601,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     } catch {
       const from = withoutCredentials(state.serverUrl || "the server");
       const keyId = String(state.signed.key_id).slice(0, 16);
-      return `the rules from ${from} (version ${state.version}, key_id ${keyId}) are not signed by a ` +
-        "configured public key any more, so the rules bundled with the extension are in force";
+      return said("syncDistrusted", [from, state.version, keyId],
+        `the rules from ${from} (version ${state.version}, key_id ${keyId}) are not signed by a ` +
+        "configured public key any more, so the rules bundled with the extension are in force");
     }
   }
 
@@ -566,8 +613,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   let syncChain = Promise.resolve();
-  // why the last sync's outcome could not be stored, or null: told by status() (which reads
-  // storage) until a sync's outcome is stored again
+  // why the last sync's outcome could not be stored (a sentence: see said()), or null: told by
+  // status() (which reads storage) until a sync's outcome is stored again
   let unstored = null;
   function sync() {
     const run = syncChain.then(doSync, doSync).then((state) => {
@@ -575,8 +622,9 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       return state;
     }, (err) => {
       // (a failed write, above all: doSync tells every other fault in the state it stores)
-      unstored = withoutCredentials(`the last sync's outcome was not stored (${(err && err.message) || err}); ` +
-        "the rules shown are still in force");
+      const reason = String((err && err.message) || err);
+      unstored = said("syncUnstored", [reason],
+        `the last sync's outcome was not stored (${reason}); the rules shown are still in force`);
       throw err;
     });
     syncChain = run.catch(() => undefined);
@@ -823,12 +871,15 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   async function status() {
     const [s, state, unreachable, privateWindows] = await Promise.all([settings(), getState(),
       unreachableHosts(), inPrivateWindows()]);
+    // the last error's sentences (a state stored by an older version has its English text only)
+    const sentences = [unstored, ...(state.lastErrorSaid || [state.lastError && { en: state.lastError }])]
+      .filter(Boolean);
     return {
       // the manifest's Zoho hosts pwguard may not run on; whether it runs in private windows
       unreachable, privateWindows,
       version: state.version, source: state.source, lastSync: state.lastSync,
       lastAttempt: state.lastAttempt,
-      lastError: unstored ? [unstored, state.lastError].filter(Boolean).join("; ") : state.lastError,
+      lastError: sentences.map((x) => x.en).join("; ") || null, lastErrorSaid: sentences,
       // where the rules in force came from: the server's URL, "" for the bundled rules
       from: state.source === "server" ? state.serverUrl || "" : "",
       serverUrl: s.serverUrl, publicKey: s.publicKey, pollMinutes: s.pollMinutes, managed: s.managed,

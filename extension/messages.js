@@ -12,7 +12,8 @@
     //                                            for granted white-label hosts are registered
     // storage.local keys, written only by the background
     STORE_STATE: "state", // {payload, signed, source, version, lastSync, lastAttempt, lastError,
-    //                       serverUrl}; signed: {payload, signature, key_id} of a server's rules
+    //                       lastErrorSaid, serverUrl}; signed: {payload, signature, key_id} of a
+    //                       server's rules; lastErrorSaid: lastError's sentences, {key, subs, en}
     STORE_SETTINGS: "settings", // {serverUrl, publicKey, pollMinutes} from the options page
     STORE_POLICY: "policy", // the enterprise policy's keys as last read (in force while the
     //                         browser fails to read it)

@@ -65,6 +65,10 @@
     }
   }
 
+  /** A sentence of the background's ({key, subs, en}: see said() in background.js) in the
+   * page's language; its English text when it has no key (a setting's problem). */
+  const sentence = (x) => (x.key && t(x.key, "", x.subs)) || x.en || "";
+
   let busyNow = false; // a save or "sync now" is under way: the page is not ready
   let saveErrors = []; // the last save's complaints, kept while the status is redrawn
   let asked = 0; // statuses are drawn in the order they were asked for, never an older one
@@ -84,7 +88,8 @@
       $(`status-${key}`).textContent = when(status[key]);
       $(`status-${key}`).dataset.value = status[key] || "";
     }
-    $("status-lastError").textContent = status.lastError || "";
+    $("status-lastError").textContent = (status.lastErrorSaid || []).map(sentence).join("; ") ||
+      status.lastError || "";
     const unreachable = status.unreachable || [];
     $("unreachableHosts").replaceChildren(...listItems(unreachable.map((o) => o.replace(/^https:\/\/|\/\*$/g, ""))));
     $("reach").hidden = unreachable.length === 0;

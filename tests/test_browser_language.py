@@ -9,15 +9,18 @@ session browsers speak en-US, where test_browser_dom.py checks the English end o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from pwguard.api.signing import public_key_b64
 from tests.browsers import REPO, Browser, ChromiumBrowser, FirefoxBrowser
 from tests.test_browser_dom import MOBILE, page, row, rule, serve, squash, wait_banner
-from tests.zoho_mock import ALL_HOSTS, ZohoMock
+from tests.zoho_mock import ALL_HOSTS, ZohoMock, free_port
 
 BROWSER_LANGUAGE = "es-ES"
 
@@ -102,5 +105,42 @@ def test_the_options_page_speaks_the_browser_interface_language(
             instance.configure(server_url=rules_server.url, public_key="not-a-key")
         assert f'"{es["publicKeyLabel"]["message"]}": "not-a-key" is not base64' \
             in str(refused.value), refused.value
+    finally:
+        instance.close()
+
+
+def filled(entry: dict[str, Any], subs: list[str]) -> str:
+    """The message of the _locales entry ``entry`` with its placeholders filled by ``subs``."""
+    names = {name.lower(): int(p["content"][1:]) for name, p in
+             entry.get("placeholders", {}).items()}
+    return re.sub(r"\$(\w+)\$", lambda m: subs[names[m[1].lower()] - 1], entry["message"])
+
+
+# read from an extension page: the last error as the background stored it
+STORED_ERROR = """return chrome.storage.local.get("state").then(({state}) =>
+  ({en: state.lastError, said: state.lastErrorSaid}));"""
+
+
+def test_the_options_page_tells_a_failed_sync_in_the_browser_interface_language(
+        extension_dir: Path, tmp_path: Path, rules_server: Any) -> None:
+    """"Last error" on the Spanish options page says what went wrong in Spanish, as its labels
+    do: a server that cannot be reached, rules no configured key verifies. Storage keeps the
+    English text as well (for the logs, and older versions). Chromium only, as above."""
+    es = json.loads((REPO / "extension" / "_locales" / "es" / "messages.json").read_text("utf-8"))
+    instance = ChromiumBrowser(extension_dir, tmp_path, ALL_HOSTS, args=["--lang=es"])
+    closed = f"http://127.0.0.1:{free_port()}/"  # nothing listens there
+    other_key = public_key_b64(Ed25519PrivateKey.generate())
+    faults = [  # the server URL, the key, the sentence's key in _locales, its English text
+        (closed, rules_server.public_key, "syncUnreachable", f"could not reach {closed}v1/rules"),
+        (rules_server.url, other_key, "syncBadSignature", "bad signature: the rules")]
+    try:
+        for server_url, key, said, english in faults:
+            instance.configure(server_url=server_url, public_key=key, poll_minutes=1440)
+            shown = instance.extension_status()["lastError"]
+            assert shown.startswith(es[said]["message"].split("$")[0]), shown
+            stored = instance.js(STORED_ERROR)
+            assert stored["en"].startswith(english), stored
+            assert [x["key"] for x in stored["said"]] == [said], stored
+            assert shown == filled(es[said], stored["said"][0]["subs"]), (shown, stored)
     finally:
         instance.close()

@@ -364,6 +364,17 @@ def configure_fault(browser: Browser, fault: FaultServer, mode: str) -> dict[str
     return status
 
 
+# read from an extension page: the last error's English text, as the background stored it
+STORED_ERROR = """const ext = globalThis.browser ?? globalThis.chrome;
+return ext.storage.local.get("state").then(({state}) => state.lastError);"""
+
+
+def assert_shown_word_for_word(browser: Browser, status: dict[str, str]) -> None:
+    """The English options page open in ``browser`` shows the last error as the background
+    stored it, word for word: _locales/en says each of its sentences as background.js does."""
+    assert status["lastError"] == browser.js(STORED_ERROR), status
+
+
 def start_good(browser: Browser, fault: FaultServer, zoho: ZohoMock) -> dict[str, str]:
     status = configure_fault(browser, fault, "good")
     assert status["lastSync"]
@@ -418,6 +429,7 @@ def test_a_faulty_sync_keeps_the_last_good_rules(
         assert fault.rules_requests()[-1].path == f"{fault.prefix}v1/rules"
     assert status["lastError"], f"{mode}: no error shown: {status}"
     assert FAULTS[mode].lower() in status["lastError"].lower(), status
+    assert_shown_word_for_word(browser, status)
     assert (status["source"], status["version"], status["lastSync"]) == (
         "server", good["version"], good["lastSync"]), f"{mode}: {status}"
     assert_server_rules_in_force(browser, zoho)
@@ -433,6 +445,7 @@ def test_a_very_slow_server_times_out_and_keeps_the_last_good_rules(
     fault.mode = "slow"
     status = browser.sync_now(timeout=45)
     assert status["lastError"], status
+    assert_shown_word_for_word(browser, status)
     assert (status["source"], status["version"]) == ("server", good["version"])
     assert_server_rules_in_force(browser, zoho)
 
@@ -683,6 +696,7 @@ def test_rules_no_configured_key_verifies_any_more_give_way_to_the_bundled_rules
     assert status["source"] == "bundled", status
     assert "HTTP 500" in status["lastError"], status
     assert "not signed by a configured public key any more" in status["lastError"], status
+    assert_shown_word_for_word(synced, status)
     synced.open(marker_url(zoho))
     assert_blocked(synced, "#ter_apiToken")
     assert synced.js(CONTROL, "#pwguard-sync-marker")["mark"] is None
