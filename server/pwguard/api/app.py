@@ -8,6 +8,7 @@ the worker that handled it at once; other workers follow within that interval.
 
 from __future__ import annotations
 
+import copy
 import hmac
 import logging
 import re
@@ -25,13 +26,16 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.utils import generate_unique_id
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from pwguard import __version__
@@ -686,6 +690,29 @@ def create_app(
         return [AuditOut(**asdict(e)) for e in store.audit_entries()]
 
     app.include_router(admin)
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's schema, but a route answering GET and HEAD is two operations with an id
+        each: from the one route FastAPI gave both its one id, which OpenAPI forbids, and
+        warned "Duplicate Operation ID" into the server's log at the first visit of /docs."""
+        if app.openapi_schema is None:
+            routes: list[BaseRoute] = []
+            for route in app.routes:
+                if not isinstance(route, APIRoute) or len(route.methods or ()) < 2:
+                    routes.append(route)
+                    continue
+                for method in sorted(route.methods or ()):
+                    one = copy.copy(route)  # for the schema only; the app still routes `route`
+                    one.methods = {method}
+                    one.unique_id = generate_unique_id(one)
+                    routes.append(one)
+            app.openapi_schema = get_openapi(
+                title=app.title, version=app.version, openapi_version=app.openapi_version,
+                description=app.description, routes=routes,
+                separate_input_output_schemas=app.separate_input_output_schemas)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     rules_route = next(r for r in app.routes if getattr(r, "path", None) == "/v1/rules")
     # added last = outermost: metrics see every answer, fast path or not
     app.add_middleware(RulesFastPath, cache=cache, route=rules_route)
