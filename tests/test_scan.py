@@ -91,6 +91,15 @@ def test_renamed_and_reworded_box_is_reported_uncovered(
     )
 
 
+def test_dangerous_wording_is_named_by_the_language_with_most_of_its_words() -> None:
+    # an English label was reported as "(de: api, apps, mobile)": German was the first
+    # language with three of its words, though English has four
+    from pwguard.scan import Vocabulary
+
+    reasons = Vocabulary().label_reasons("sign out of all mobile apps and delete api authtokens")
+    assert reasons == ("label has dangerous wording (en: api, apps, authtokens, mobile)",)
+
+
 @pytest.mark.parametrize("fmt", ["sarif", "github"])
 def test_scan_speaks_the_machine_formats_of_lint(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str

@@ -125,7 +125,8 @@ class Vocabulary:
         if harmless:
             return None  # a known harmless box (web sessions, Include OneAuth)
         label_words = set(words(folded))
-        # the first language (in by_lang order) with MIN_WORDS of the label's words
+        # the language with the most of the label's words, at least MIN_WORDS (on a tie,
+        # the first in by_lang order): the one the message names
         counts: dict[int, int] = {}
         for w in label_words:
             for n in self.langs_of.get(w, ()):
@@ -133,7 +134,7 @@ class Vocabulary:
         found = [n for n, c in counts.items() if c >= MIN_WORDS]
         if not found:
             return ()
-        lang = self.lang_names[min(found)]
+        lang = self.lang_names[min(found, key=lambda n: (-counts[n], n))]
         common = sorted(label_words & self.by_lang[lang])
         return (f"label has dangerous wording ({lang}: {', '.join(common[:4])})",)
 
