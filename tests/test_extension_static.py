@@ -186,6 +186,15 @@ def test_extension_code_never_builds_html_from_text() -> None:
         assert not hits, f"{path.name}: {hits}: set text with textContent"
 
 
+def test_the_linter_refuses_the_bundles_the_extension_refuses() -> None:
+    # background.js refuses a rules answer over MAX_BODY_BYTES; lint's F009 refuses rules whose
+    # signed bundle is over bundle.MAX_SIGNED_BYTES: the two must be one limit
+    m = re.search(r"const MAX_BODY_BYTES = (\d+) \* (\d+);",
+                  (EXT / "background.js").read_text(encoding="utf-8"))
+    assert m is not None
+    assert int(m.group(1)) * int(m.group(2)) == bundle.MAX_SIGNED_BYTES
+
+
 def test_bundled_rules_are_fresh() -> None:
     out = EXT / "rules.bundled.json"
     code = bundle.main(["--rules", str(REPO / "rules"), "--out", str(out), "--check"])

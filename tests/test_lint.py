@@ -19,7 +19,7 @@ CASES = Path(__file__).parent / "lint_cases"
 CASE_FILES = sorted(CASES.glob("*.yaml"))
 EXPECT = re.compile(r"#\s*expect:\s*(?P<codes>[A-Z0-9 ]+)$")
 # codes whose bad input cannot be a committed YAML file; each has its own test below
-CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "U004", "E006", "E007", "P001"}
+CODES_TESTED_IN_CODE = {"F001", "F002", "F003", "F008", "F009", "U004", "E006", "E007", "P001"}
 
 
 def expected(path: Path) -> set[tuple[str, int]]:
@@ -232,6 +232,39 @@ def test_ruleset_without_rules_is_F008(tmp_path: Path) -> None:
     assert codes_lines(lint_paths([tmp_path])) == [("F008", 1)]
     assert codes_lines(lint_text('{"rules": []}', "x.json")) == [("F008", 1)]
     assert lint_text("rules: []", "x.yaml").ruleset is None
+
+
+def big_ruleset(rules: int) -> str:
+    """A small file whose anchor repeats one long label list in every rule: 100 phrases of
+    ~120 characters make ~12 KB of payload a rule."""
+    phrases = [" ".join(f"w{n}x{k}{'q' * 14}" for k in range(6)) for n in range(100)]
+    head = ["rules:"]
+    for r in range(rules):
+        head += [f"  - id: big-{r}", f"    title: Big rule {r}",
+                 "    why: Checks that the linter refuses what the extension would refuse.",
+                 "    action: block", '    sites: ["https://accounts.zoho.com/*"]',
+                 "    message: {en: Leave this box unticked, es: Deje esta casilla sin marcar}",
+                 "    help: https://{host}/u/h#sessions", "    controls:"]
+        if r == 0:
+            head += ["      - label: &phrases"] + [f"          - {p}" for p in phrases]
+        else:
+            head += ["      - label: *phrases"]
+    return "\n".join(head) + "\n"
+
+
+def test_rules_whose_signed_bundle_the_extension_would_refuse_are_F009(tmp_path: Path) -> None:
+    # the extension refuses a rules answer over 1 MiB (background.js MAX_BODY_BYTES): a ruleset
+    # that linted clean but signed bigger was served and refused by every browser at every
+    # sync (anchors, or several files each under F003's limit, get there)
+    (tmp_path / "r.yaml").write_text(big_ruleset(90))
+    found = [f for f in lint_paths([tmp_path]).findings if f.severity == "error"]
+    assert [(f.code, f.line) for f in found] == [("F009", 1)]
+    assert "over the extension's 1048576-byte limit" in found[0].message
+    assert [f.code for f in lint_text(big_ruleset(90), "r.yaml").errors] == ["F009"]
+    # F findings cannot be silenced nor left out
+    assert "F009" in {f.code for f in lint_paths([tmp_path], ignore=("F",)).findings}
+    # 80 such rules sign to less than 1 MiB: no F009
+    assert "F009" not in {f.code for f in lint_text(big_ruleset(80), "r.yaml").findings}
 
 
 @pytest.mark.parametrize(

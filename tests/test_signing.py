@@ -55,6 +55,14 @@ def test_bundle_has_the_documented_shape_and_verifies_with_its_public_key(key):
     assert verify_bundle(bundle, public_key_b64(key)) == json.loads(PAYLOAD)
 
 
+def test_signed_size_is_the_length_of_the_signed_bundle(key):
+    # lint's F009 measures the bundle without a key: it must measure what signing makes
+    from pwguard.rules.bundle import signed_size
+
+    for payload in (PAYLOAD, canonical_json({"a": 'quote " backslash \\ line\n ñ \u2028'})):
+        assert signed_size(payload) == len(sign_bundle(payload, key))
+
+
 def test_changing_any_single_byte_of_the_bundle_fails_verification(key):
     bundle = sign_bundle(PAYLOAD, key)
     pub = public_key_b64(key)

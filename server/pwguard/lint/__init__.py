@@ -28,6 +28,7 @@ from pwguard.lint import check_controls, check_examples, check_messages, check_r
 from pwguard.lint.codes import always_reported
 from pwguard.lint.context import Context, Fixtures
 from pwguard.lint.silence import apply as apply_silences
+from pwguard.rules.bundle import MAX_SIGNED_BYTES, payload_bytes, signed_size
 from pwguard.rules.finding import Finding
 from pwguard.rules.loader import LoadResult, load_paths, load_text
 from pwguard.rules.model import RuleSet
@@ -74,6 +75,15 @@ def _run(
     for check in CHECKS:
         check.check(ctx)
     ctx.report_fixture_problems()
+    if load.ruleset is not None:
+        size = signed_size(payload_bytes(load.ruleset))
+        if size > MAX_SIGNED_BYTES:
+            ctx.findings.append(Finding.at(
+                load.files[0], 1, 1, "F009",
+                f"the rules sign to a {size}-byte bundle, over the extension's "
+                f"{MAX_SIGNED_BYTES}-byte limit: every browser would refuse it and keep its "
+                "last rules; remove rules or label phrases (an alias `*name` repeats its "
+                "anchor's list in the bundle)"))
     findings = apply_silences(ctx.findings, load.texts)
     findings = sorted(
         {f for f in findings if selected(f.code, select, ignore)}, key=Finding.sort_key

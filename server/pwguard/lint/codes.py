@@ -81,6 +81,12 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
     ),
     ("F008", _E, "no rule files or no rules found", "An empty ruleset would silently remove all protection. A folder without *.yaml/*.yml files is more likely the wrong folder: `pwguard lint` then exits 2, as for a usage error."),
     (
+        "F009",
+        _E,
+        "rules too large for the extension (signed bundle over 1 MiB)",
+        "The extension refuses a rules answer over 1 MiB: every browser would keep its last rules at every sync, never taking these. Files under F003's limit can get there together, and so can one small file whose aliases repeat a long list in every rule.",
+    ),
+    (
         "S001",
         _E,
         "unknown field",

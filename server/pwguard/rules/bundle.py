@@ -23,6 +23,10 @@ from pwguard.rules.files import write_atomic
 from pwguard.rules.model import Rule, RuleSet
 
 FORMAT = 1
+# The largest signed bundle the extension takes (MAX_BODY_BYTES in extension/background.js):
+# every browser refuses a bigger one at every sync, so the linter refuses rules that make one
+# (F009)
+MAX_SIGNED_BYTES = 1024 * 1024
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -58,6 +62,13 @@ def payload(ruleset: RuleSet) -> dict[str, Any]:
 
 def payload_bytes(ruleset: RuleSet) -> bytes:
     return canonical_json(payload(ruleset))
+
+
+def signed_size(payload: bytes) -> int:
+    """The length of the signed bundle of these payload bytes (api/signing.sign_bundle), with
+    any key: its key id is always 16 hex digits and its signature 88 base64 characters."""
+    return len(canonical_json({"format": "pwguard-bundle/1", "key_id": "0" * 16,
+                               "payload": payload.decode("utf-8"), "signature": "A" * 88}))
 
 
 def main(argv: list[str]) -> int:
