@@ -6,6 +6,7 @@ Starlette's TestClient now wants the `httpx2` package; httpx's own ASGITransport
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import os
 import sqlite3
@@ -23,7 +24,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import event
 
-from pwguard.api.app import RulesCache, create_app, etag_matches
+from pwguard.api.app import RulesCache, app_from_env, create_app, etag_matches
 from pwguard.api.serve import build_parser
 from pwguard.api.settings import (
     Settings,
@@ -382,6 +383,22 @@ def test_publish_and_rollback_while_another_process_holds_the_sqlite_lock_say_re
     assert c.post("/v1/admin/versions/aaaaaaaaaaaaaaaa/activate", headers=auth).status_code \
         == 200
     store.close()
+
+
+def test_a_server_worker_holds_the_active_bundle_from_its_start(tmp_path, monkeypatch):
+    # `pwguard serve` activates its rules, then its worker read them only at the first
+    # GET /v1/rules: /healthz said "serving": null until then, and a database lost before
+    # that first request left the new server with nothing to serve (503)
+    url = two_versions(tmp_path / "w.db")
+    seed = Ed25519PrivateKey.generate().private_bytes_raw()
+    for name, value in (("DATABASE_URL", url), ("RULES_DIR", ""),
+                        ("SIGNING_KEY", base64.b64encode(seed).decode())):
+        monkeypatch.setenv(f"PWGUARD_{name}", value)
+    app = app_from_env()
+    try:
+        assert Client(app).get("/healthz").json()["serving"] == "bbbbbbbbbbbbbbbb"
+    finally:
+        app.state.storage.close()
 
 
 def test_healthz_names_a_locked_database_as_the_admin_calls_do(tmp_path):

@@ -724,4 +724,8 @@ def app_from_env() -> FastAPI:
     """uvicorn factory for `pwguard serve` workers: settings from the environment."""
     settings = Settings()
     configure_logging(settings.log_level)  # worker processes start with bare logging
-    return create_app(settings)
+    app = create_app(settings)
+    # read the active bundle now, while the database answers (`pwguard serve` has just used
+    # it): served from memory if the database is lost before the first GET /v1/rules
+    app.state.cache.refresh()
+    return app
