@@ -62,9 +62,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       managed = { ...stored[M.STORE_POLICY] };
       console.error("pwguard: could not read the enterprise policy:", policy.unreadable);
       if (Object.keys(managed).length > 0) {
-        problems.push(`Enterprise policy: could not be read (${policy.unreadable}); the last ` +
+        problems.push(said("policyUnreadable", [policy.unreadable],
+          `Enterprise policy: could not be read (${policy.unreadable}); the last ` +
           "policy read is in force until it can be (restart the browser; see chrome://policy " +
-          "or about:policy)");
+          "or about:policy)"));
       }
     } else if (JSON.stringify(managed) !== JSON.stringify(stored[M.STORE_POLICY])) {
       // (kept for when it cannot be read; a failed write costs only that)
@@ -80,9 +81,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       managed.publicKey ??= "";
     }
     if (managed.serverUrl && splitKeys(managed.publicKey).length === 0) {
-      problems.push(`${POLICY_NAMES.publicKey}: empty or missing while the policy sets "serverUrl", ` +
+      problems.push(problem("policyNoKey", POLICY_NAMES.publicKey, [],
+        "empty or missing while the policy sets \"serverUrl\", " +
         "so no rules from that server can be trusted; set it to the output of `pwguard keygen` " +
-        "(a browser drops a policy value of the wrong type: see chrome://policy or about:policy)");
+        "(a browser drops a policy value of the wrong type: see chrome://policy or about:policy)"));
     }
     const local = stored[M.STORE_SETTINGS];
     const own = Object.fromEntries(Object.entries(local).filter(([key]) => !(key in managed)));
@@ -140,43 +142,59 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
 
   /** Keys given in another form than `pwguard keygen`'s, in the public key text `text`: PEM
    * text (`openssl pkey -pubout` writes it, from a private key the server reads too), the
-   * base64 inside it, a private key. {problems: a sentence for each, naming the setting and,
-   * for a public key, the very text to give; rest: the text without them}. A private key is
-   * never quoted. */
+   * base64 inside it, a private key. {problems: a sentence for each (see problem()), naming
+   * the setting and, for a public key, the very text to give; rest: the text without them}. A
+   * private key is never quoted. */
   function keyFormProblems(text, names) {
     const problems = [];
-    const keygen = `${names.publicKey}: give the key as \`pwguard keygen\` prints it, the base64 of its 32 bytes alone`;
-    const secret = `${names.publicKey}: that is a private key, which must stay secret (on the rules server); ` +
-      "give the public key, as `pwguard keygen` prints it";
+    const keygen = "give the key as `pwguard keygen` prints it, the base64 of its 32 bytes alone";
+    const secret = problem("settingKeyPrivate", names.publicKey, [], "that is a private key, which must " +
+      "stay secret (on the rules server); give the public key, as `pwguard keygen` prints it");
+    const giveRaw = (raw) => problem("settingKeyGiveRaw", names.publicKey, [raw], `${keygen}: ${raw}`);
     const spaced = String(text || "").replace(/\s+/g, " ");
     const unarmoured = spaced.replace(/-----BEGIN ([A-Z0-9 ]+?)-----(.*?)(-----END [A-Z0-9 ]+?-----|$)/g,
       (whole, kind, body) => {
         if (/PRIVATE/.test(kind)) problems.push(secret);
         else {
           const raw = rawOfSpki(body.replace(/ /g, ""));
-          problems.push(raw ? `${keygen}: ${raw}` : `${keygen}, not PEM text`);
+          problems.push(raw ? giveRaw(raw)
+            : problem("settingKeyNotPem", names.publicKey, [], `${keygen}, not PEM text`));
         }
         return " ";
       });
     const rest = splitKeys(unarmoured).filter((key) => {
       if (key.startsWith(PKCS8_ED25519)) problems.push(secret);
-      else if (rawOfSpki(key)) problems.push(`${keygen}: ${rawOfSpki(key)}`);
+      else if (rawOfSpki(key)) problems.push(giveRaw(rawOfSpki(key)));
       else return true;
       return false;
     });
-    return { problems: [...new Set(problems)], rest: rest.join(" ") };
+    // (each told once: a private key pasted twice, say)
+    const once = problems.filter((x, i) => problems.findIndex((y) => y.en === x.en) === i);
+    return { problems: once, rest: rest.join(" ") };
   }
 
   // how a problem names the setting: the options page's field by its label, as the page shows
-  // it (in the browser's language), or the policy's key
-  const label = (key, english) => `"${(ext.i18n && ext.i18n.getMessage(key)) || english}"`;
+  // it (in the browser's language), or the policy's key; `here` in the browser's language,
+  // `en` in English (see problem())
+  const localised = (key, subs) => (ext.i18n && ext.i18n.getMessage(key, subs)) || "";
+  const label = (key, english) => Object.freeze({ here: `"${localised(key) || english}"`, en: `"${english}"` });
   const FIELD_NAMES = Object.freeze({
     serverUrl: label("serverUrlLabel", "Rules server URL"),
     publicKey: label("publicKeyLabel", "Rules public key (base64; one per line)"),
     pollMinutes: label("pollMinutesLabel", "Check for new rules every (minutes)"),
   });
   const POLICY_NAMES = Object.freeze(Object.fromEntries(
-    Object.keys(DEFAULTS).map((key) => [key, `Enterprise policy "${key}" (ask your administrator)`])));
+    Object.keys(DEFAULTS).map((key) => {
+      const en = `Enterprise policy "${key}" (ask your administrator)`;
+      return [key, Object.freeze({ here: localised("policyName", [key]) || en, en })];
+    })));
+
+  /** A setting's problem, a sentence (see said()) that starts with the setting's name `name`
+   * (one of FIELD_NAMES', POLICY_NAMES'), its message's first placeholder: `key`, its message,
+   * `subs`, the texts for the others, and `en`, the English text after the name. */
+  function problem(key, name, subs, en) {
+    return said(key, [name.here, ...subs], `${name.en}: ${en}`);
+  }
 
   // a server URL that names the rules' own address (<server>/v1/rules, as curl fetches them)
   const RULES_PATH_RE = /\/v1\/rules\/*$/;
@@ -204,7 +222,7 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
   }
 
   /** Problems with the settings `s` holds (checked the same whether typed on the options page
-   * or set by policy), as sentences naming the setting and the fix. */
+   * or set by policy), as sentences (see problem()) naming the setting and the fix. */
   function settingsProblems(s, names = FIELD_NAMES) {
     const problems = [];
     if (s.serverUrl) {
@@ -215,19 +233,22 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
         /* reported below */
       }
       if (!url || !["https:", "http:"].includes(url.protocol)) {
-        problems.push(`${names.serverUrl}: give a full http(s) address such as https://rules.example.com/`);
+        problems.push(problem("settingServerUrlNotHttp", names.serverUrl, [],
+          "give a full http(s) address such as https://rules.example.com/"));
       } else if (url.username || url.password) {
-        problems.push(`${names.serverUrl}: leave the user name and password out of the address ` +
-          "(browsers refuse to fetch such an address, and the rules server needs none)");
+        problems.push(problem("settingServerUrlCredentials", names.serverUrl, [],
+          "leave the user name and password out of the address " +
+          "(browsers refuse to fetch such an address, and the rules server needs none)"));
       } else if (url.search || url.hash) {
-        problems.push(`${names.serverUrl}: leave the "?" or "#" part out of the address: the rules ` +
-          `are fetched from ${rulesUrl(s.serverUrl).href}, without it`);
+        const rules = rulesUrl(s.serverUrl).href;
+        problems.push(problem("settingServerUrlQuery", names.serverUrl, [rules],
+          `leave the "?" or "#" part out of the address: the rules are fetched from ${rules}, without it`));
       } else if (RULES_PATH_RE.test(url.pathname)) {
         // (the rules' address given for the server's: fetched from the server's, with the
         // problem told, as a policy's "?" part is)
-        problems.push(`${names.serverUrl}: leave "/v1/rules" out of the address, give ` +
-          `${serverBase(s.serverUrl).href} (the extension fetches the rules from ` +
-          `${rulesUrl(s.serverUrl).href})`);
+        const [base, rules] = [serverBase(s.serverUrl).href, rulesUrl(s.serverUrl).href];
+        problems.push(problem("settingServerUrlRulesPath", names.serverUrl, [base, rules],
+          `leave "/v1/rules" out of the address, give ${base} (the extension fetches the rules from ${rules})`));
       }
     }
     const forms = keyFormProblems(s.publicKey, names);
@@ -235,13 +256,16 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     const malformed = splitKeys(forms.rest).filter((key) => !wellFormedKey(key));
     if (malformed.length) {
       const which = malformed.map((key) => `"${key.slice(0, 12)}${key.length > 12 ? "…" : ""}"`).join(", ");
-      problems.push(`${names.publicKey}: ${which} ${malformed.length > 1 ? "are" : "is"} not base64 of 32 bytes; ` +
-        "give the output of `pwguard keygen`");
+      const [key, verb] = malformed.length > 1 ? ["settingKeysNotBase64", "are"]
+        : ["settingKeyNotBase64", "is"];
+      problems.push(problem(key, names.publicKey, [which],
+        `${which} ${verb} not base64 of 32 bytes; give the output of \`pwguard keygen\``));
     }
     if ("pollMinutes" in s) {
       const poll = pollNumber(s.pollMinutes);
       if (!Number.isFinite(poll) || poll < MIN_POLL || poll > MAX_POLL) {
-        problems.push(`${names.pollMinutes}: give a number from ${MIN_POLL} to ${MAX_POLL}`);
+        problems.push(problem("settingPollRange", names.pollMinutes, [MIN_POLL, MAX_POLL],
+          `give a number from ${MIN_POLL} to ${MAX_POLL}`));
       }
     }
     return problems;
@@ -556,16 +580,19 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
     // wrong settings (a policy's above all: nobody else checks them) are told at every sync,
     // ahead of its own error; the sync still uses what is usable of them. The error is stored
     // twice: lastError, the English text, and lastErrorSaid, its sentences (see said(); a
-    // setting's problem is English only), which the options page shows in its language
+    // setting's problem: see problem()), which the options page shows in its language
     const told = (...sentences) => {
-      const all = sentences.filter(Boolean).map((x) => (typeof x === "string" ? { en: x } : x));
+      const all = sentences.filter(Boolean);
       return { lastError: all.map((x) => x.en).join("; ") || null, lastErrorSaid: all.length ? all : null };
     };
     if (!s.serverUrl) {
       // no server: the bundled rules are the rules, with nothing left over from a server
       // (its error, its sync times); stored again if storage has none
       const error = told(...s.problems);
-      const clean = state === stored && state.source === "bundled" && state.lastError === error.lastError &&
+      // (the same error stored, in the same words: a setting's name is in the browser's language)
+      const clean = state === stored && state.source === "bundled" &&
+        JSON.stringify([state.lastError, state.lastErrorSaid ?? null]) ===
+          JSON.stringify([error.lastError, error.lastErrorSaid]) &&
         !state.lastAttempt && state.version === (await bundledPayload()).version;
       return clean ? state : putState({ ...(await bundledState()), ...error });
     }
@@ -914,7 +941,10 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       next.publicKey = splitKeys(next.publicKey).join("\n");
       next.pollMinutes = Number(next.pollMinutes);
       const problems = settingsProblems(next);
-      if (problems.length) return { ...(await status()), saveErrors: problems };
+      // (saveErrors, their English text; saveErrorsSaid, the sentences the page shows)
+      if (problems.length) {
+        return { ...(await status()), saveErrors: problems.map((x) => x.en), saveErrorsSaid: problems };
+      }
       for (const key of s.managed) delete next[key]; // the administrator's values win anyway
       await ext.storage.local.set({ [M.STORE_SETTINGS]: next });
       await schedule();

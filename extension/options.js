@@ -66,11 +66,11 @@
   }
 
   /** A sentence of the background's ({key, subs, en}: see said() in background.js) in the
-   * page's language; its English text when it has no key (a setting's problem). */
+   * page's language; its English text when it has no key (one stored by an older version). */
   const sentence = (x) => (x.key && t(x.key, "", x.subs)) || x.en || "";
 
   let busyNow = false; // a save or "sync now" is under way: the page is not ready
-  let saveErrors = []; // the last save's complaints, kept while the status is redrawn
+  let saveErrors = []; // the last save's complaints (sentences), kept while the status is redrawn
   let asked = 0; // statuses are drawn in the order they were asked for, never an older one
   let drawn = 0; // over a newer one
   let newest = null; // the status asked for last of those answered
@@ -109,10 +109,11 @@
       $(key).disabled = managed;
       document.querySelector(`.managed[data-for="${key}"]`).hidden = !managed;
     }
-    $("saveErrors").replaceChildren(...listItems(saveErrors));
+    $("saveErrors").replaceChildren(...listItems(saveErrors.map(sentence)));
     const { version, source, lastSync, lastAttempt, lastError, privateWindows } = status;
-    document.documentElement.dataset.status = JSON.stringify({ version, source,
-      from: status.from || "", lastSync, lastAttempt, lastError, saveErrors, unreachable, privateWindows });
+    // (lastError and saveErrors in English, as the background stores them)
+    document.documentElement.dataset.status = JSON.stringify({ version, source, from: status.from || "",
+      lastSync, lastAttempt, lastError, saveErrors: saveErrors.map((x) => x.en), unreachable, privateWindows });
     if (!busyNow) document.documentElement.dataset.ready = "true";
   }
 
@@ -154,7 +155,7 @@
     busy(true);
     draw(send(type, extra).then((status) => {
       busy(false);
-      saveErrors = status.saveErrors || [];
+      saveErrors = status.saveErrorsSaid || (status.saveErrors || []).map((en) => ({ en }));
       return status;
     })).catch(fail);
   }

@@ -18,7 +18,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.signing import public_key_b64
-from tests.browsers import REPO, Browser, ChromiumBrowser, FirefoxBrowser
+from tests.browsers import (
+    REPO,
+    Browser,
+    ChromiumBrowser,
+    FirefoxBrowser,
+    chromium_extension_id,
+    read_manifest,
+)
 from tests.test_browser_dom import MOBILE, page, row, rule, serve, squash, wait_banner
 from tests.zoho_mock import ALL_HOSTS, ZohoMock, free_port
 
@@ -103,8 +110,9 @@ def test_the_options_page_speaks_the_browser_interface_language(
         # a setting refused is named by its label as the page shows it
         with pytest.raises(ValueError) as refused:
             instance.configure(server_url=rules_server.url, public_key="not-a-key")
-        assert f'"{es["publicKeyLabel"]["message"]}": "not-a-key" is not base64' \
-            in str(refused.value), refused.value
+        said = filled(es["settingKeyNotBase64"],
+                      [f'"{es["publicKeyLabel"]["message"]}"', '"not-a-key"'])
+        assert repr([said]) in str(refused.value), refused.value
     finally:
         instance.close()
 
@@ -142,5 +150,80 @@ def test_the_options_page_tells_a_failed_sync_in_the_browser_interface_language(
             assert stored["en"].startswith(english), stored
             assert [x["key"] for x in stored["said"]] == [said], stored
             assert shown == filled(es[said], stored["said"][0]["subs"]), (shown, stored)
+    finally:
+        instance.close()
+
+
+def locale(language: str) -> dict[str, Any]:
+    """The extension's messages in ``language`` (_locales/<language>/messages.json)."""
+    path = REPO / "extension" / "_locales" / language / "messages.json"
+    return json.loads(path.read_text("utf-8"))  # type: ignore[no-any-return]
+
+
+# read from the options page: the Save errors shown, and data-status's (their English text)
+SAVE_ERRORS = """return {
+  shown: [...document.getElementById("saveErrors").children].map(li => li.textContent),
+  status: JSON.parse(document.documentElement.dataset.status).saveErrors};"""
+
+
+def test_the_options_page_tells_the_settings_it_refuses_in_the_browser_interface_language(
+        extension_dir: Path, tmp_path: Path) -> None:
+    """Save on the Spanish options page refuses a server URL that is the rules' own address
+    and a key that is no key in Spanish, naming each field by its Spanish label, as it shows
+    it; the page's data-status keeps their English text, word for word. Chromium only, as
+    above."""
+    es, en = locale("es"), locale("en")
+    instance = ChromiumBrowser(extension_dir, tmp_path, ALL_HOSTS, args=["--lang=es"])
+    base = "https://rules.example.com/pwguard/"
+    subs = [  # the sentence's key in _locales, its substitutions after the field's label
+        ("settingServerUrlRulesPath", "serverUrlLabel", [base, f"{base}v1/rules"]),
+        ("settingKeysNotBase64", "publicKeyLabel", ['"not-a-key", "neither-is-t…"'])]
+    try:
+        # two keys that are no keys (quoted as far as 12 characters)
+        with pytest.raises(ValueError):
+            instance.configure(server_url=f"{base}v1/rules",
+                               public_key="not-a-key neither-is-this", poll_minutes=1440)
+        errors = instance.js(SAVE_ERRORS)
+        assert errors["shown"] == [filled(es[key], [f'"{es[label]["message"]}"', *rest])
+                                   for key, label, rest in subs], errors
+        assert errors["status"] == [filled(en[key], [f'"{en[label]["message"]}"', *rest])
+                                    for key, label, rest in subs], errors
+        assert errors["status"][0] == (  # (word for word as before)
+            f'"Rules server URL": leave "/v1/rules" out of the address, give {base} (the '
+            f"extension fetches the rules from {base}v1/rules)"), errors
+        assert instance.extension_status()["source"] == "bundled"
+    finally:
+        instance.close()
+
+
+def test_the_options_page_tells_a_wrong_policy_in_the_browser_interface_language(
+        extension_dir: Path, tmp_path: Path) -> None:
+    """An enterprise policy that sets a server with a "?" part and no key: "Last error" on
+    the Spanish options page names the policy's keys and says what is wrong in Spanish,
+    ahead of the sync's own fault (no key); storage keeps the English text as well. Chromium
+    only, as above (its policy: see test_browser_policy.py)."""
+    es = locale("es")
+    server_url = "https://rules.example.com/?token=1"
+    extension_id = chromium_extension_id(read_manifest(extension_dir))
+    assert extension_id is not None
+    instance = ChromiumBrowser(extension_dir, tmp_path, ALL_HOSTS, args=["--lang=es"],
+                               policies={"3rdparty": {"extensions": {extension_id: {
+                                   "serverUrl": server_url}}}})
+    try:
+        instance.open_options()
+        shown = instance.wait("""const text = document.getElementById("status-lastError")
+            .textContent; return text.includes(arguments[0]) && text;""",
+                              es["syncNoKey"]["message"], timeout=30)
+        name = {key: filled(es["policyName"], [key]) for key in ("serverUrl", "publicKey")}
+        assert shown == "; ".join([
+            filled(es["policyNoKey"], [name["publicKey"]]),
+            filled(es["settingServerUrlQuery"], [name["serverUrl"], "https://rules.example.com/v1/rules"]),
+            es["syncNoKey"]["message"]]), shown
+        stored = instance.js(STORED_ERROR)
+        assert [x["key"] for x in stored["said"]] == [
+            "policyNoKey", "settingServerUrlQuery", "syncNoKey"], stored
+        assert stored["en"].startswith(
+            'Enterprise policy "publicKey" (ask your administrator): empty or missing while the '
+            'policy sets "serverUrl", so no rules from that server can be trusted; '), stored
     finally:
         instance.close()

@@ -140,6 +140,11 @@ def test_locales_cover_every_message_with_descriptions() -> None:
     used = set(re.findall(r"__MSG_(\w+)__", json.dumps(m)))
     used |= set(re.findall(r'data-i18n="(\w+)"', (EXT / "options.html").read_text()))
     used |= set(re.findall(r'\bt\("(\w+)"', (EXT / "options.js").read_text()))
+    # the background's sentences (said(), a setting's problem(): syncX, settingX, policyX) and
+    # the labels in them
+    background = (EXT / "background.js").read_text()
+    used |= set(re.findall(r'"((?:sync|setting|policy)[A-Z]\w*)"', background))
+    used |= set(re.findall(r'\b(?:label|localised)\("(\w+)"', background))
     assert used, "the manifest and options page must use the locales"
     assert used <= set(en), f"messages used but not in _locales/en: {used - set(en)}"
 
