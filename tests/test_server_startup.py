@@ -74,6 +74,15 @@ def test_serve_refuses_to_start_on_lint_errors_and_prints_the_findings(tmp_path)
     assert not re.search(r"R001 .*\(warning\)", proc.stderr)
     assert "lint error(s); fix them" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
+    # checked before anything is made: no SQLite file, no development key left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules"]
+
+
+def test_serve_refusing_its_rules_folder_leaves_no_database_or_key_behind(tmp_path):
+    # (a first `make run` in a folder without rules/ made pwguard.db and its key, then refused)
+    proc = serve(tmp_path, "--rules", str(tmp_path / "nope"))
+    assert proc.returncode == 2 and "not found" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_serve_refuses_a_missing_rules_folder_with_the_fix(tmp_path):

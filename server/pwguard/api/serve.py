@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from pwguard.api.build import build_dir, format_finding
+from pwguard.api.build import Built, build_dir, format_finding
 from pwguard.api.keys import key_file_warning, resolve_signing_key
 from pwguard.api.settings import (
     Settings,
@@ -212,6 +212,14 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
     problem = listen_problem(settings.host, settings.port, given)
     if problem:
         return fail(problem)
+    # before the key and the database: a rules folder that cannot be served leaves no new
+    # SQLite file or development key behind
+    built = None
+    if settings.rules_dir:
+        checked = check_rules_dir(Path(settings.rules_dir))
+        if isinstance(checked, int):
+            return checked
+        built = checked
     # before the key: in dev it is generated beside the SQLite file
     problem = sqlite_file_problem(settings.database_url)
     if problem:
@@ -238,10 +246,8 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
             log.warning("%s; until it is fixed, publishes and rollbacks answer 503",
                         as_given(database_problem(settings.database_url, exc, opening=False),
                                  given))
-        if settings.rules_dir:
-            code = load_rules_dir(Path(settings.rules_dir), storage, key)
-            if code:
-                return code
+        if built is not None:
+            store_rules(Path(settings.rules_dir), built, storage, key)
         elif storage.active_version() is None:
             log.warning("no rules folder and no active version: GET /v1/rules answers 503 "
                         "until a publish")
@@ -254,8 +260,8 @@ def prepare(settings: Settings, given: Mapping[str, str] | None = None) -> int:
     return 0
 
 
-def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) -> int:
-    """Lint the folder; store it (active) when new or when nothing is active yet."""
+def check_rules_dir(rules_dir: Path) -> Built | int:
+    """The folder's rules, linted; or an exit code after printing why they cannot be served."""
     if rules_dir.is_file():
         return fail(
             f"rules folder {str(rules_dir)!r} is a file, not a folder: pass --rules with the "
@@ -274,7 +280,11 @@ def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) ->
             f"{rules_dir}: {len(outcome.errors) or len(outcome.findings)} lint error(s); "
             "fix them (see `pwguard lint`) before serving"
         )
-    built = outcome.built
+    return outcome.built
+
+
+def store_rules(rules_dir: Path, built: Built, storage: Storage, key: Ed25519PrivateKey) -> None:
+    """Store the folder's rules (active) when new or when nothing is active yet."""
     known = storage.bundle_of(built.version) is not None
     # A restart must not undo a later publish or rollback: only new rules take over.
     activate = not known or storage.active_version() is None
@@ -285,7 +295,6 @@ def load_rules_dir(rules_dir: Path, storage: Storage, key: Ed25519PrivateKey) ->
     active = storage.active_version()
     log.info("rules %s: version %s (%s); active version %s", rules_dir, built.version,
              "new" if not known else "already stored", active)
-    return 0
 
 
 def main(argv: list[str]) -> int:
