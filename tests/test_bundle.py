@@ -109,3 +109,17 @@ def test_bundle_refuses_rules_with_lint_errors(
     assert "R001" in capsys.readouterr().err and not out.exists()
     assert main(["--rules", str(tmp_path / "none"), "--out", str(out)]) == 2
     assert main(["--out"]) == 2
+
+
+def test_bundle_of_a_rule_file_it_cannot_read_exits_2_as_lint_does(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # it exited 1 (lint findings) where `pwguard lint` exits 2 (an I/O error)
+    rules, out = tmp_path / "rules", tmp_path / "b.json"
+    rules.mkdir()
+    (rules / "r.yaml").symlink_to(tmp_path / "gone.yaml")
+    assert main(["--rules", str(rules), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert " F001 cannot read r.yaml: broken symbolic link" in err
+    assert f"pwguard bundle: cannot read the rules in {rules} (F001 above); nothing written" in err
+    assert not out.exists()

@@ -201,6 +201,23 @@ def test_export_refuses_rules_with_lint_errors_and_writes_nothing(
     assert not (tmp_path / "site").exists()
 
 
+def test_export_of_a_rule_file_it_cannot_read_exits_2_as_lint_does(
+    tmp_path, key_dir, monkeypatch, capsys
+):
+    # it exited 1 (lint findings) where `pwguard lint` exits 2 (an I/O error)
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "good.yaml").write_text(GOOD_TEXT)
+    (rules / "r.yaml").symlink_to(tmp_path / "gone.yaml")
+    code = run_export(monkeypatch, ["--out", str(tmp_path / "site"), "--rules", str(rules)],
+                      PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert " F001 cannot read r.yaml: broken symbolic link" in err
+    assert f"pwguard export: cannot read the rules in {rules} (F001 above); nothing written" in err
+    assert not (tmp_path / "site").exists()
+
+
 def test_export_from_an_empty_or_foreign_database_says_what_to_do(tmp_path, monkeypatch, capsys):
     empty = Storage(f"sqlite:///{tmp_path / 'empty.db'}")
     empty.create_schema()

@@ -339,6 +339,18 @@ def test_publish_of_a_missing_folder_exits_2(monkeypatch, capsys, tmp_path: Path
     assert "not found" in capsys.readouterr().err
 
 
+def test_publish_of_a_rule_file_it_cannot_read_exits_2_as_lint_does(
+    monkeypatch, capsys, tmp_path: Path
+):
+    # it exited 1 (lint findings) where `pwguard lint` exits 2 (an I/O error); nothing is sent
+    (tmp_path / "r.yaml").write_text(variant(29))
+    (tmp_path / "s.yaml").symlink_to(tmp_path / "gone.yaml")
+    assert run(monkeypatch, "t", str(tmp_path), "--server", "http://127.0.0.1:1") == 2
+    err = capsys.readouterr().err
+    assert " F001 cannot read s.yaml: broken symbolic link" in err
+    assert f"pwguard publish: cannot read the rules in {tmp_path} (F001 above); nothing sent" in err
+
+
 def test_a_request_the_server_refuses_is_shown_with_its_message_and_exits_2(
     publish_server, tmp_path, capsys
 ):

@@ -28,6 +28,7 @@ from pwguard.api.settings import (
 from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args, write_output
+from pwguard.lint import unreadable
 from pwguard.rules.files import write_atomic
 
 NGINX_SNIPPET = """\
@@ -154,6 +155,10 @@ def main(argv: list[str]) -> int:
         if outcome.built is None:
             for f in outcome.findings:
                 print(format_finding(f), file=sys.stderr)
+            if unreadable(outcome.findings):  # an I/O error, as `pwguard lint` exits on it
+                print(f"pwguard export: cannot read the rules in {rules_dir} (F001 above); "
+                      "nothing written", file=sys.stderr)
+                return 2
             print(f"pwguard export: {rules_dir} has lint errors; nothing written", file=sys.stderr)
             return 1
         try:

@@ -19,6 +19,7 @@ import httpx
 from pwguard.api.build import build_dir, format_finding
 from pwguard.api.request_body import BodyError, RequestBody, request_body
 from pwguard.cliargs import parse_args, write_output
+from pwguard.lint import unreadable
 from pwguard.rules import loader
 from pwguard.rules.finding import Finding, Severity
 
@@ -92,7 +93,8 @@ def main(argv: list[str]) -> int:
         description="Lint a rules folder, then publish it to a rules server as the new active "
         "version (PUT /v1/admin/rules). The token comes from PWGUARD_ADMIN_TOKEN. "
         "Exit 0 published, 1 lint findings (local or from the server), 2 usage, network or "
-        "authentication error, or a request the server refused (e.g. a note too long). A "
+        "authentication error, a rule file that cannot be read, or a request the server "
+        "refused (e.g. a note too long). A "
         f"busy server (503 or 429 with Retry-After) is asked again as it advises, up to "
         f"{MAX_ATTEMPTS} attempts and {MAX_WAIT_SECONDS} s of waiting in all.",
     )
@@ -148,6 +150,10 @@ def main(argv: list[str]) -> int:
     for f in outcome.findings:
         print(format_finding(f), file=sys.stderr)
     if outcome.built is None:
+        if unreadable(outcome.findings):  # an I/O error, as `pwguard lint` exits on it
+            print(f"pwguard publish: cannot read the rules in {args.dir} (F001 above); "
+                  "nothing sent", file=sys.stderr)
+            return 2
         print(f"pwguard publish: {args.dir} has lint errors; nothing sent", file=sys.stderr)
         return 1
     try:

@@ -33,7 +33,7 @@ from pwguard.rules.finding import Finding
 from pwguard.rules.loader import LoadResult, load_paths, load_text
 from pwguard.rules.model import RuleSet
 
-__all__ = ["Finding", "LintResult", "lint_paths", "lint_text"]
+__all__ = ["Finding", "LintResult", "lint_paths", "lint_text", "unreadable"]
 
 CHECKS = (check_sites, check_controls, check_messages, check_request, check_examples)
 DEFAULT_FIXTURES = Path(__file__).resolve().parents[3] / "rules" / "fixtures"
@@ -55,6 +55,12 @@ class LintResult:
 
     def to_dict(self) -> dict[str, object]:
         return {"findings": [f.to_dict() for f in self.findings], "errors": len(self.errors)}
+
+
+def unreadable(findings: Sequence[Finding]) -> bool:
+    """Whether a rule file could not be read (F001, never filtered out): every command that
+    reads rules then exits 2, an I/O error as `pwguard lint` says it, not 1 (lint findings)."""
+    return any(f.code == "F001" for f in findings)
 
 
 def selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:

@@ -8,7 +8,7 @@ import os
 import sys
 
 from pwguard.cliargs import parse_args, write_output
-from pwguard.lint import lint_paths
+from pwguard.lint import lint_paths, unreadable
 from pwguard.lint.codes import ALWAYS_REPORTED_NOTE, CODES, FAMILIES, always_reported
 from pwguard.lint.formatters import FORMATS, render
 from pwguard.rules.finding import printable
@@ -135,7 +135,7 @@ def main(argv: list[str]) -> int:
     failed = write_output(render(result.findings, args.format), "pwguard lint")
     if failed is not None:
         return failed
-    if any(f.code == "F001" for f in result.findings):  # never filtered out (ALWAYS_REPORTED)
+    if unreadable(result.findings):
         return 2  # a file could not be read: an I/O error, not a finding in a rule
     if not result.files:
         return 2  # nothing to lint (F008 says where): a usage error, not a finding in a rule

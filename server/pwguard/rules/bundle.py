@@ -84,7 +84,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(parser, argv)
     if isinstance(args, int):
         return args
-    from pwguard.lint import lint_paths
+    from pwguard.lint import lint_paths, unreadable
 
     if args.rules is None:
         if not Path("rules").exists():
@@ -98,6 +98,10 @@ def main(argv: list[str]) -> int:
     if result.ruleset is None or result.errors:
         for finding in result.errors:
             print(finding, file=sys.stderr)
+        if unreadable(result.errors):  # an I/O error, as `pwguard lint` exits on it
+            print(f"pwguard bundle: cannot read the rules in {args.rules} (F001 above); "
+                  "nothing written", file=sys.stderr)
+            return 2
         print(
             f"pwguard bundle: {args.rules} has lint errors; fix them (pwguard lint {args.rules})",
             file=sys.stderr,
