@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from pwguard.api import publish
+from pwguard.cli import COMMANDS
 from tests.serve import ROOT
 
 EXE = Path(sys.executable).with_name("pwguard")
@@ -147,3 +148,21 @@ def test_a_key_pair_keygen_cannot_write_whole_leaves_no_empty_key_behind(tmp_pat
     proc = subprocess.run([str(EXE), "keygen", "--out", str(tmp_path / "k")], env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_command_help_that_cannot_be_written_is_said_and_exits_2(tmp_path, name):
+    # `pwguard lint --help >/dev/full` exited 0: argparse ignores a failed write of its help
+    with open("/dev/full", "wb") as full, run([name, "--help"], tmp_path, full) as proc:
+        assert proc.stderr is not None
+        err = proc.stderr.read().decode()
+        code = proc.wait(120)
+    assert (code, err) == (2, f"pwguard {name}: cannot write the output: No space left on device\n")
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_a_command_help_is_written_to_stdout_and_exits_0(tmp_path, name):
+    with run([name, "--help"], tmp_path, subprocess.PIPE) as proc:
+        out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, err) == (0, b"")
+    assert out.startswith(f"usage: pwguard {name}".encode())

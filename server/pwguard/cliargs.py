@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -22,14 +24,20 @@ def parse_args(
 
     argparse exits the process on both; a `main(argv) -> int` returns the code instead, so
     tests call it directly. Callers: `args = parse_args(...)`, then return it if it is an int.
+    The help (or version) text is written as `write_output` writes: argparse ignores a failed
+    write, and `--help >/dev/full` exited 0 with nothing shown.
     """
+    shown = io.StringIO()
     try:
-        args = parser.parse_args(argv)
+        with contextlib.redirect_stdout(shown):
+            args = parser.parse_args(argv)
         problem = check(args) if check is not None else None
         if problem:
             parser.error(problem)
     except SystemExit as exc:
-        return 0 if exc.code == 0 else 2
+        if exc.code != 0:
+            return 2
+        return write_output(shown.getvalue(), parser.prog) or 0
     return args
 
 
