@@ -842,10 +842,17 @@ def test_folder_without_rule_files_exits_2_saying_what_to_name(
 ) -> None:
     # it was a finding (exit 1), as if the rules had a problem: it is the wrong folder
     assert main([str(tmp_path)]) == 2
+    # the folder, without a line: it was `DIR:0:0:`, a line 0 that no editor can go to
     assert capsys.readouterr().out == (
-        f"{tmp_path}:0:0: F008 no rule files (*.yaml, *.yml) here: name a folder that holds "
+        f"{tmp_path}: F008 no rule files (*.yaml, *.yml) here: name a folder that holds "
         "rule files, or a rule file\n"
     )
+    assert main([str(tmp_path), "--format", "github"]) == 2
+    assert capsys.readouterr().out.startswith(f"::error file={tmp_path},title=F008::F008 no ")
+    assert main([str(tmp_path), "--format", "sarif"]) == 2
+    [result] = json.loads(capsys.readouterr().out)["runs"][0]["results"]
+    where = {"artifactLocation": {"uri": str(tmp_path)}}  # no region
+    assert result["locations"] == [{"physicalLocation": where}]
     (tmp_path / "r.yaml").write_text("rules: []\n")  # a rule file without rules: a finding
     assert main([str(tmp_path)]) == 1
 

@@ -418,8 +418,8 @@ def test_odd_findings_in_a_422_are_shown_as_far_as_they_go_without_a_traceback(
     with answering(422, {"detail": detail}) as url:
         assert run(monkeypatch, "t", str(tmp_path), "--server", url) == 1
     err = capsys.readouterr().err
-    assert "request:0:0: X001 (no message)" in err
-    assert f"{tmp_path / 'r.yaml'}:0:4: X002 m" in err  # the line was not a number
+    assert "request: X001 (no message)" in err  # no line: line 0 is not shown
+    assert f"{tmp_path / 'r.yaml'}: X002 m" in err  # the line was not a number
     assert "3 finding(s) in the server's answer are not objects" in err
     assert "the server refused the rules: rules rejected" in err and "Traceback" not in err
 

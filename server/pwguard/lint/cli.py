@@ -42,7 +42,8 @@ def _usage_problem(args: argparse.Namespace) -> str | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pwguard lint",
-        description="Check pwguard rule files. Findings print as path:line:col: CODE message.",
+        description="Check pwguard rule files. Findings print as path:line:col: CODE message "
+        "(path: CODE message for a whole folder, e.g. one without rule files).",
         epilog="Silence one finding on its line with `# pwguard: ignore[CODE] reason`. F and S "
         "findings (the rules cannot be read or loaded) are always reported: neither a silence "
         "nor --select/--ignore hides them.",

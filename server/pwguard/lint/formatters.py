@@ -37,7 +37,9 @@ def github(findings: Sequence[Finding]) -> str:
     for f in findings:
         level = "error" if f.severity == "error" else "warning"
         path, message = printable(f.path), printable(f.message)
-        where = f"file={_gh_escape(path, True)},line={max(f.line, 1)},col={max(f.col, 1)}"
+        where = f"file={_gh_escape(path, True)}"
+        if f.line > 0:  # line 0: the whole folder or file, no line to annotate
+            where += f",line={f.line},col={max(f.col, 1)}"
         props = f"{where},title={f.code}"
         out.append(f"::{level} {props}::{_gh_escape(f'{f.code} {message}')}\n")
     return "".join(out)
@@ -50,6 +52,14 @@ def _uri(path: str) -> str:
     except UnicodeEncodeError:  # a lone surrogate that no file name decodes to
         raw = path.encode("utf-8", "backslashreplace")
     return quote(raw)
+
+
+def _location(f: Finding) -> dict[str, object]:
+    """A SARIF physicalLocation; line 0 (the whole folder or file) has no region."""
+    where: dict[str, object] = {"artifactLocation": {"uri": _uri(f.path)}}
+    if f.line > 0:
+        where["region"] = {"startLine": f.line, "startColumn": max(f.col, 1)}
+    return where
 
 
 def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
@@ -69,14 +79,7 @@ def sarif(findings: Sequence[Finding], tool: str = "pwguard-lint") -> str:
             "ruleId": f.code,
             "level": f.severity,
             "message": {"text": printable(f.message)},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": _uri(f.path)},
-                        "region": {"startLine": max(f.line, 1), "startColumn": max(f.col, 1)},
-                    }
-                }
-            ],
+            "locations": [{"physicalLocation": _location(f)}],
         }
         for f in findings
     ]

@@ -48,7 +48,11 @@ def cut(text: str, limit: int = SHOWN_CHARS) -> str:
 
 @dataclass(frozen=True)
 class Finding:
-    """`path:line:col: CODE message`; lines and columns count from 1 (0 = unknown)."""
+    """`path:line:col: CODE message`; lines and columns count from 1 (0 = unknown).
+
+    A finding about a whole folder or input (line 0: no rule files in a folder, a folder that
+    cannot be listed) shows as `path: CODE message`, without a line to go to.
+    """
 
     code: str
     path: str
@@ -72,4 +76,6 @@ class Finding:
 
     def __str__(self) -> str:
         path, message = printable(self.path), printable(self.message)
+        if self.line <= 0:
+            return f"{path}: {self.code} {message}"
         return f"{path}:{self.line}:{self.col}: {self.code} {message}"
