@@ -63,6 +63,20 @@ def test_repo_ruleset_is_clean() -> None:
     assert main(["rules"]) == 0
 
 
+def test_a_rule_file_with_windows_line_ends_has_no_carriage_return_in_its_messages(
+    tmp_path: Path,
+) -> None:
+    # M007 flags a carriage return in a message; YAML reads a CRLF file's line ends (and a
+    # folded block's) as line feeds, so a file saved on Windows stays clean
+    text = (CASES / "M007_message_carriage_return.yaml").read_text(encoding="utf-8")
+    text = text.replace("\\r", "").replace("  # expect: M007", "")
+    (tmp_path / "r.yaml").write_bytes(text.replace("\n", "\r\n").encode("utf-8"))
+    shutil.copytree(CASES / "fixtures", tmp_path / "fixtures")
+    result = lint_paths([tmp_path / "r.yaml"])
+    assert result.findings == [] and result.ruleset is not None
+    assert result.ruleset.rules[0].message["de"] == "Dieses Kästchen nicht ankreuzen.\n"
+
+
 # --- file-level problems ---------------------------------------------------------------
 
 

@@ -54,6 +54,15 @@ def check(ctx: Context) -> None:
                     f"{shown(lang)} is not a language tag like `en`, `es` or `pt-BR`",
                 )
             hidden(ctx, index, keys, f"message `{lang}`", text)
+            if "\r" in text:  # as in a title (M007); a line feed stays allowed (`message: >`)
+                ctx.report(
+                    "M007",
+                    index,
+                    keys,
+                    f"message `{lang}` holds a carriage return (U+000D at character "
+                    f"{text.index(chr(13)) + 1}): in a log or a terminal the text after it "
+                    "overwrites the text before; use a space",
+                )
             if not text.strip():
                 ctx.report("M005", index, keys, f"message `{lang}` is empty")
             elif m := MARKUP.search(text):
