@@ -28,6 +28,7 @@ from pwguard.api.signing import (
 from pwguard.api.storage import Storage
 from pwguard.lint import lint_paths
 from pwguard.rules.bundle import payload_bytes, version_of
+from pwguard.rules.files import PairWriteError, write_together
 from tests.serve import free_port, start_server, wait_until
 from tests.server_cases import GOOD_DIR, GOOD_TEXT
 
@@ -132,6 +133,130 @@ def test_export_from_a_rules_folder_serves_a_verifiable_bundle_from_a_static_ser
     tampered[tampered.index(b"Keep mobile")] ^= 0x20
     with pytest.raises(BundleError):
         verify_bundle(bytes(tampered), public)
+
+
+def fail_second_file_in(folder: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    """The second file the export writes in `folder` fails: its data does not fit (a full
+    disk: `write`), or its rename is refused (`rename`). What comes after is left alone."""
+    seen: list[str] = []
+
+    def second(path: str) -> bool:
+        if Path(path).parent != folder or Path(path).name.startswith(".rules.old"):
+            return False
+        seen.append(path)
+        return len(seen) == 2
+
+    real_fdopen, real_replace = os.fdopen, os.replace
+
+    class Full:
+        def __init__(self, fh):  # type: ignore[no-untyped-def]
+            self.fh = fh
+
+        def __enter__(self):  # type: ignore[no-untyped-def]
+            return self
+
+        def __exit__(self, *exc):  # type: ignore[no-untyped-def]
+            self.fh.close()
+
+        def __getattr__(self, name):  # type: ignore[no-untyped-def]
+            return getattr(self.fh, name)
+
+        def write(self, data):  # type: ignore[no-untyped-def]
+            raise OSError(28, "No space left on device")
+
+    def fdopen(fd, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fh = real_fdopen(fd, *args, **kwargs)
+        if how == "write" and second(os.readlink(f"/proc/self/fd/{fd}")):
+            return Full(fh)
+        return fh
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if how == "rename" and Path(src).name.startswith(".rules") and second(str(dst)):
+            raise OSError(1, "Operation not permitted")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(os, "replace", replace)
+
+
+@pytest.mark.parametrize("how", ["write", "rename"])
+def test_an_export_that_fails_halfway_leaves_the_previous_pair_as_it_was(
+    tmp_path, key_dir, monkeypatch, capsys, how
+):
+    # v1/rules was replaced, then writing v1/rules.json failed (a full disk): a static server
+    # served one version at /v1/rules and another at /v1/rules.json
+    out, v1 = tmp_path / "site", tmp_path / "site" / "v1"
+    v1.mkdir(parents=True)
+    (v1 / "rules").write_bytes(b"old bundle\n")
+    (v1 / "rules.json").write_bytes(b"old bundle\n")
+    env = {"PWGUARD_SIGNING_KEY": str(key_dir / keys.PRIVATE_NAME)}
+    with monkeypatch.context() as patched:
+        fail_second_file_in(v1, patched, how)
+        code = run_export(monkeypatch, ["--out", str(out), "--rules", str(GOOD_DIR)], **env)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert (v1 / "rules").read_bytes() == (v1 / "rules.json").read_bytes() == b"old bundle\n"
+    assert sorted(p.name for p in v1.iterdir()) == ["rules", "rules.json"]  # no temporary left
+    assert err.startswith(f"pwguard export: cannot write to {out}: ")
+    assert err.endswith(f"; {v1 / 'rules'} and rules.json are left as they were\n")
+    assert run_export(monkeypatch, ["--out", str(out), "--rules", str(GOOD_DIR)], **env) == 0
+    assert (v1 / "rules").read_bytes() == (v1 / "rules.json").read_bytes() != b"old bundle\n"
+
+
+def test_a_pair_that_cannot_be_put_back_says_which_file_changed(tmp_path, monkeypatch):
+    # the second rename fails, and so does putting the first file back: the error names it
+    paths = [tmp_path / "rules", tmp_path / "rules.json"]
+    for p in paths:
+        p.write_bytes(b"old")
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if Path(dst) == paths[1] or Path(src).name.startswith(".rules.old"):
+            raise OSError(1, "Operation not permitted")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", replace)
+        with pytest.raises(PairWriteError) as caught:
+            write_together(paths, b"new")
+    assert caught.value.changed == [paths[0]]
+    assert [p.read_bytes() for p in paths] == [b"new", b"old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
+
+
+def test_an_export_whose_pair_cannot_be_put_back_says_which_file_holds_what(
+    tmp_path, key_dir, monkeypatch, capsys
+):
+    out, v1 = tmp_path / "site", tmp_path / "site" / "v1"
+    v1.mkdir(parents=True)
+    for name in ("rules", "rules.json"):
+        (v1 / name).write_bytes(b"old")
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if Path(dst) == v1 / "rules.json" or Path(src).name.startswith(".rules.old"):
+            raise OSError(1, "Operation not permitted")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", replace)
+        code = run_export(monkeypatch, ["--out", str(out), "--rules", str(GOOD_DIR)],
+                          PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
+    assert code == 2
+    version = lint_paths([GOOD_DIR]).ruleset
+    assert version is not None
+    assert capsys.readouterr().err.endswith(
+        f"; only {v1 / 'rules'} holds version {version_of(version)} now: run the export again\n")
+    assert (v1 / "rules.json").read_bytes() == b"old" != (v1 / "rules").read_bytes()
+
+
+def test_a_pair_whose_second_file_links_to_the_first_is_written_once(tmp_path):
+    # both names led to the same file: two temporary files and two backups, one of each left
+    (tmp_path / "rules").write_bytes(b"old")
+    (tmp_path / "rules.json").symlink_to("rules")
+    write_together([tmp_path / "rules", tmp_path / "rules.json"], b"new")
+    assert (tmp_path / "rules.json").is_symlink() and (tmp_path / "rules").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
 
 
 def test_export_from_the_database_is_byte_for_byte_what_the_server_serves(

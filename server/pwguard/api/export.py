@@ -29,7 +29,7 @@ from pwguard.api.signing import SigningKeyError, key_id, sign_bundle, signed_by
 from pwguard.api.storage import Storage, driver_message, sqlite_file
 from pwguard.cliargs import parse_args, write_output
 from pwguard.lint import unreadable
-from pwguard.rules.files import write_atomic
+from pwguard.rules.files import PairWriteError, write_together
 
 NGINX_SNIPPET = """\
 location = /v1/rules {
@@ -44,10 +44,10 @@ location = /v1/rules {
 
 
 def write_bundle(out: Path, bundle: bytes) -> list[Path]:
-    """Write DIR/v1/rules and DIR/v1/rules.json (same bytes)."""
+    """Write DIR/v1/rules and DIR/v1/rules.json (same bytes) as a pair: a failure between
+    the two (a full disk) leaves both as they were, never one new bundle and one old."""
     paths = [out / "v1" / "rules", out / "v1" / "rules.json"]
-    for p in paths:
-        write_atomic(p, bundle)
+    write_together(paths, bundle)
     return paths
 
 
@@ -170,8 +170,14 @@ def main(argv: list[str]) -> int:
         source = f"{rules_dir} (key id {key_id(key)})"
     try:
         paths = write_bundle(args.out, bundle)
+    except PairWriteError as exc:
+        changed = ", ".join(map(str, exc.changed))
+        print(f"pwguard export: cannot write to {args.out}: {exc}; only {changed} holds version "
+              f"{version} now: run the export again", file=sys.stderr)
+        return 2
     except OSError as exc:
-        print(f"pwguard export: cannot write to {args.out}: {exc}", file=sys.stderr)
+        print(f"pwguard export: cannot write to {args.out}: {exc}; {args.out / 'v1' / 'rules'} "
+              "and rules.json are left as they were", file=sys.stderr)
         return 2
     return write_output(f"exported version {version} from {source}:\n"
                         + "".join(f"  {p}\n" for p in paths), "pwguard export") or 0

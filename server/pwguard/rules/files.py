@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import shutil
 import stat
 import tempfile
 from pathlib import Path
@@ -122,3 +123,85 @@ def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+class PairWriteError(OSError):
+    """`write_together` failed and could not put every file back: `changed` now hold the new
+    data while the others do not (only when a rename and then its undoing both failed)."""
+
+    def __init__(self, cause: OSError, changed: list[Path]) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause), cause.filename)
+        self.changed = changed
+
+
+def write_together(paths: list[Path], data: bytes) -> None:
+    """Replace every file of `paths` with `data` (mode 0644), all or none: each is written to
+    a temporary file beside it first, and only when all are written are they renamed over
+    their files. A failure (a full disk, a rename refused) leaves the files as they were: the
+    ones already renamed are put back from hard links kept of the old files (or removed when
+    they are new), and an OSError is raised; `PairWriteError` if that too failed. Symbolic
+    links are written through, as `write_atomic` does."""
+    # (once each: `rules.json` may be a link to `rules`)
+    targets = list(dict.fromkeys(Path(os.path.realpath(p)) if p.is_symlink() else p
+                                 for p in paths))
+    temps: dict[Path, Path] = {}
+    backups: dict[Path, Path | None] = {}  # target -> hard link to the old file, None: no file
+    replaced: list[Path] = []
+    try:
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            temps[target] = Path(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())  # a full disk fails here, before anything is renamed
+            os.chmod(tmp, 0o644)
+        for target in targets:
+            backups[target] = _hard_link_beside(target) if target.is_file() else None
+        for target in targets:
+            os.replace(temps[target], target)
+            del temps[target]
+            replaced.append(target)
+    except OSError as exc:
+        unrestored = []
+        for target in replaced:
+            backup = backups.get(target)
+            try:
+                if backup is None:
+                    target.unlink()
+                else:
+                    os.replace(backup, target)
+                    backups[target] = None
+            except OSError:
+                unrestored.append(target)
+        if unrestored:
+            raise PairWriteError(exc, unrestored) from exc
+        raise
+    finally:
+        for leftover in [*temps.values(), *(b for b in backups.values() if b is not None)]:
+            leftover.unlink(missing_ok=True)
+
+
+def _hard_link_beside(path: Path) -> Path:
+    """A new hard link to `path` in its folder (no data copied: a full disk does not stop it),
+    or a copy where the file system has no hard links."""
+    while True:
+        link = path.with_name(f".{path.name}.old-{os.urandom(6).hex()}")
+        try:
+            os.link(path, link)
+            return link
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+                raise
+            fd, copy = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.old-")
+            try:
+                with os.fdopen(fd, "wb") as fh, path.open("rb") as old:
+                    shutil.copyfileobj(old, fh)
+                os.chmod(copy, stat.S_IMODE(path.stat().st_mode))
+            except BaseException:
+                Path(copy).unlink(missing_ok=True)
+                raise
+            return Path(copy)
