@@ -327,7 +327,8 @@ def test_a_host_it_cannot_listen_on_exits_2_naming_pwguard_host_before_storing_a
 
 @pytest.mark.parametrize(
     ("given", "name", "fix"),
-    [("option", "--port", "give --port a free port, e.g. 8080"),
+    [("option", "--port", "give --port a free port, e.g. 8080 (`make run PORT=8080` when "
+      "`make run` started it)"),
      ("variable", "PWGUARD_PORT", "set PWGUARD_PORT (or --port) to a free port, e.g. 8080")],
 )
 def test_a_port_in_use_exits_2_naming_what_gave_it_and_the_running_server_keeps_its_rules(
@@ -370,7 +371,32 @@ def test_the_default_port_in_use_is_not_the_free_port_the_fix_suggests(given):
     finally:
         holder.close()
     assert problem is not None and "8080 is already in use" in problem, problem
-    assert problem.endswith("a free port, e.g. 8081"), problem
+    assert problem.endswith("a free port, e.g. 8081" + (
+        " (`make run PORT=8081` when `make run` started it)" if given else "")), problem
+
+
+def test_make_run_on_a_port_in_use_says_how_to_give_make_run_another(tmp_path):
+    # `make run` passes --port $(PORT): the fix said "give --port", which a `make run` user
+    # cannot; `make run PORT=N` is what they type
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PWGUARD_", "MAKE"))}
+        env["PWGUARD_DATABASE_URL"] = f"sqlite:///{tmp_path / 'db.sqlite'}"  # (never created)
+        proc = subprocess.run(
+            ["make", "-s", "-C", str(ROOT), "-o", "install", "run", f"PORT={port}",
+             f"BIN={Path(sys.executable).parent}"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )
+    finally:
+        holder.close()
+    assert proc.returncode != 0
+    assert (f"pwguard serve: --port {port} is already in use on '127.0.0.1' (another server "
+            "listens there): stop it or give --port a free port, e.g. 8080 (`make run PORT=8080` "
+            "when `make run` started it)") in proc.stderr.splitlines(), proc.stderr
+    assert not (tmp_path / "db.sqlite").exists()
 
 
 @pytest.mark.parametrize(

@@ -134,7 +134,11 @@ HOST_CHOICES = ("127.0.0.1 (this machine only), 0.0.0.0 (every interface) or ano
 def free_port_example(port: int) -> str:
     """The fix's example of a free port: 8080, or 8081 when 8080 is the port refused (the
     default, and `make run`'s: a second server there was told to take 8080)."""
-    return f"a free port, e.g. {8081 if port == 8080 else 8080}"
+    return f"a free port, e.g. {free_port_number(port)}"
+
+
+def free_port_number(port: int) -> int:
+    return 8081 if port == 8080 else 8080
 
 
 def given_options(args: argparse.Namespace) -> dict[str, str]:
@@ -163,6 +167,8 @@ def listen_problem(host: str, port: int, given: Mapping[str, str] | None = None)
     host_name, port_name = setting_name("host", given), setting_name("port", given)
     host_fix = setting_fix("host", given, HOST_CHOICES)
     port_fix = setting_fix("port", given, free_port_example(port))
+    if "port" in given:  # `make run` gives --port from its PORT: that is what its users set
+        port_fix += f" (`make run PORT={free_port_number(port)}` when `make run` started it)"
     try:
         infos = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
                                    flags=socket.AI_PASSIVE)
