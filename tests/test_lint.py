@@ -975,3 +975,28 @@ def test_a_silence_after_a_quoted_value_still_silences() -> None:
     clean = (CASES / "clean.yaml").read_text()
     text = clean.replace("method: PUT", 'method: "GET"  # pwguard: ignore[R001] legacy API', 1)
     assert lint_text(text, "x.yaml", CASES / "fixtures").findings == []
+
+
+def test_a_selector_that_cannot_match_a_checkbox_as_written_is_a_C005_warning() -> None:
+    from pwguard.lint.check_controls import control_problems
+    from pwguard.rules.engine import Page
+    from pwguard.rules.selectors import compile_selector
+
+    # `selector: "a"` or `label[for=ter_mob]` (the label, not its box) loaded and matched nothing
+    assert control_problems("div.toggle") == [
+        "selector 'div.toggle' matches a checkbox-like control only if that <div> has "
+        "role=checkbox or role=switch: if it has, say so (add [role=switch] or [role=checkbox]); "
+        "else select the box itself, e.g. input#ter_mob"
+    ]
+    assert control_problems("a[role=link]") == [
+        "selector 'a[role=link]' can never match a checkbox-like control (input[type=checkbox], "
+        "[role=checkbox], [role=switch]): its type or role says otherwise; select the box "
+        "itself, e.g. input#ter_mob"
+    ]
+    # the fix it names: the warning goes, and the selector matches such a control
+    assert control_problems("div.toggle[role=switch]") == []
+    page = Page('<div class="toggle" role="switch">Sign out of mobile apps</div>')
+    assert [c.get("class") for c in page.controls] == ["toggle"]
+    assert compile_selector("div.toggle[role=switch]")(page.controls[0])
+    finding = lint_paths([CASES / "C005_not_a_control.yaml"]).findings[0]
+    assert (finding.code, finding.severity) == ("C005", "warning")

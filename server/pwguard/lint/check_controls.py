@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import unicodedata
 
+import lxml.html
 import soupsieve
 
 from pwguard.lint.context import Context
 from pwguard.rules.engine import fold
 from pwguard.rules.finding import shown
-from pwguard.rules.selectors import SelectorError, compile_selector
+from pwguard.rules.selectors import SelectorError, Subject, compile_selector, subjects
 from pwguard.rules.vocab import load as load_vocab
 from pwguard.rules.vocab import words
 
@@ -19,6 +20,47 @@ MIN_PHRASE = 5  # after folding; wide (CJK) characters count 2
 
 def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _checkbox_input(subject: Subject) -> bool:
+    """Whether the subject can be an input[type=checkbox] (a control whatever its role: its
+    [role] selectors are left to the page)."""
+    if subject.tag not in (None, "input"):
+        return False
+    return subject.types(lxml.html.Element("input", {"type": "checkbox"}))
+
+
+def _role_control(subject: Subject) -> bool:
+    """Whether the subject can be an element with role=checkbox or role=switch (any element,
+    whatever its type attribute: its [type] selectors are left to the page)."""
+    return any(
+        subject.roles(lxml.html.Element("span", {"role": role}))  # (roles reads role only)
+        for role in ("checkbox", "switch")
+    )
+
+
+def control_problems(selector: str) -> list[str]:
+    """C005 messages for the alternatives of a (valid, portable) selector that cannot match
+    a checkbox-like control as written: each message names the alternative and the fix."""
+    problems = []
+    for subject in subjects(selector):
+        alt = shown(subject.alternative)
+        if _checkbox_input(subject):
+            continue  # an input[type=checkbox] (any element for `#id`, `.class`, `*`)
+        if not _role_control(subject):
+            problems.append(
+                f"selector {alt} can never match a checkbox-like control (input[type=checkbox], "
+                "[role=checkbox], [role=switch]): its type or role says otherwise; select the "
+                "box itself, e.g. input#ter_mob"
+            )
+        elif not subject.has_role:
+            problems.append(
+                f"selector {alt} matches a checkbox-like control only if that "
+                f"{f'<{subject.tag}>' if subject.tag else 'element'} has role=checkbox or "
+                "role=switch: if it has, say so (add [role=switch] or "
+                "[role=checkbox]); else select the box itself, e.g. input#ter_mob"
+            )
+    return problems
 
 
 def check(ctx: Context) -> None:
@@ -55,6 +97,8 @@ def check(ctx: Context) -> None:
                             f"{shown(control.selector)}: {exc.message}; {exc.hint}",
                         )
                     continue
+                for problem in control_problems(control.selector):
+                    ctx.report("C005", index, keys, problem)
                 hit = next((h for h in harmless if matcher(h.element)), None)
                 if hit:
                     ctx.report(

@@ -179,6 +179,18 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
     ),
     ("C004", _E, "no controls", "A rule without controls matches nothing."),
     (
+        "C005",
+        _W,
+        "selector that cannot match a checkbox-like control as written",
+        "A rule's selector is tested on checkbox-like controls only (input[type=checkbox], "
+        "[role=checkbox], [role=switch]). An alternative whose last compound names another "
+        "element (`a`, `div.toggle`, `label[for=ter_mob]`) matches a control only when that "
+        "element has role=checkbox or role=switch: say so with [role=switch] (or "
+        "[role=checkbox]) if it has, else select the box itself (input#ter_mob). An "
+        "alternative whose [type]/[role] selectors no control can meet (`input[type=radio]"
+        "[role=link]`) matches nothing. A warning: the rule still loads.",
+    ),
+    (
         "L001",
         _E,
         "empty label phrase",

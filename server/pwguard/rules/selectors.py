@@ -270,12 +270,26 @@ def _all(parts: list[Matcher]) -> Matcher:
     return lambda el: all(p(el) for p in parts)
 
 
+class Subject(NamedTuple):
+    """The rightmost compound of one alternative, as far as it decides whether the element it
+    matches can be a checkbox-like control (see `subjects`)."""
+
+    alternative: str  # the alternative's text
+    tag: str | None  # its type selector, lowercased; None for none or `*`
+    types: Matcher  # its [type...] attribute selectors (outside :not()), all of them
+    roles: Matcher  # its [role...] attribute selectors (outside :not()), all of them
+    has_role: bool  # whether it has a [role...] attribute selector (outside :not())
+
+
 @dataclass
 class _Parser:
     text: str
     pos: int = 0
     key: Key = None  # index key of the last compound parsed outside :not()
     only_id: str | None = None  # of that compound, if it is just #id (or *#id)
+    # of that compound: its tag, [type] and [role] selectors (see Subject)
+    identity: tuple[str | None, list[Matcher], list[Matcher]] = (None, [], [])
+    subjects: list[Subject] | None = None  # filled by complex() when a list is given
 
     def next(self) -> tuple[str, re.Match[str]] | None:
         if self.pos >= len(self.text):
@@ -291,6 +305,9 @@ class _Parser:
         seen_type = False
         key: Key = None
         kinds: list[str] = []
+        tag: str | None = None
+        types: list[Matcher] = []
+        roles: list[Matcher] = []
         while (tok := self.next()) is not None:
             kind, m = tok
             if kind == "type":
@@ -320,6 +337,12 @@ class _Parser:
                 break
             parts.append(_simple_matcher(kind, m))
             kinds.append(m.group(0) if kind == "type" else kind)
+            if kind == "type":
+                tag = None if m.group(0) == "*" else m.group(0).lower()
+            elif kind == "attr" and m.group("aname").lower() == "type":
+                types.append(parts[-1])
+            elif kind == "attr" and m.group("aname").lower() == "role":
+                roles.append(parts[-1])
             simple_key = _simple_key(kind, m)
             if simple_key is not None and (key is None or _RANK[simple_key[0]] < _RANK[key[0]]):
                 key = simple_key
@@ -327,6 +350,7 @@ class _Parser:
         if not inside_not:
             self.key = key
             self.only_id = key[1] if key and kinds in (["id"], ["*", "id"]) else None
+            self.identity = (tag, types, roles)
         return _all(parts) if parts else None
 
     def _skip_ws(self) -> None:
@@ -335,6 +359,7 @@ class _Parser:
 
     def complex(self) -> Alternative:
         self._skip_ws()
+        begin = self.pos
         first = self.compound()
         first_id = self.only_id
         if first is None:
@@ -365,6 +390,10 @@ class _Parser:
                     "complete or remove the combinator",
                 )
             chain.append((comb, nxt))
+        if self.subjects is not None:
+            tag, types, roles = self.identity
+            self.subjects.append(Subject(self.text[begin:self.pos].strip(_WS), tag,
+                                         _all(types), _all(roles), bool(roles)))
         if len(chain) == 2 and chain[1][0] == " " and first_id is not None:
             return Alternative(_chain_matcher(chain), self.key, first_id, chain[1][1])
         return Alternative(
@@ -524,3 +553,17 @@ def compile_alternatives(text: str) -> tuple[Alternative, ...]:
     if not text:
         raise SelectorError("empty selector", "write a selector such as input#ter_mob")
     return tuple(_Parser(text).selector_list())
+
+
+def subjects(text: str) -> list[Subject]:
+    """The rightmost compound of each alternative of a selector (the element it matches), as
+    far as it decides whether that element can be a checkbox-like control: its type selector
+    and its [type] and [role] attribute selectors (`:not()` is left out: what it excludes
+    only narrows, so a subject said to be a possible control may still match none);
+    SelectorError outside the subset."""
+    text = text.strip(_WS)
+    if not text:
+        raise SelectorError("empty selector", "write a selector such as input#ter_mob")
+    parser = _Parser(text, subjects=[])
+    parser.selector_list()
+    return parser.subjects or []
