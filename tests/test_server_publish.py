@@ -31,7 +31,7 @@ from pwguard.api.settings import Settings
 from pwguard.api.storage import Storage
 from pwguard.lint import lint_paths
 from pwguard.rules import loader
-from pwguard.rules.bundle import version_of
+from pwguard.rules.bundle import MAX_SIGNED_BYTES, payload_bytes, signed_size, version_of
 from tests.certs import CertFiles, make_cert
 from tests.serve import (
     ROOT,
@@ -542,31 +542,36 @@ def test_a_lint_clean_file_at_the_loaders_size_limit_is_accepted_by_a_default_se
                "--server", publish_server.url) == 0, capsys.readouterr().err
 
 
-def test_several_files_over_a_megabyte_of_utf8_are_accepted_by_a_default_server(
+def test_several_files_of_multibyte_text_near_the_extensions_limit_are_accepted(
     publish_server, tmp_path, monkeypatch, capsys
 ):
-    # merged into one request, the files' text may take up to 4 bytes a character
+    # merged into one request, the files' text may take up to 4 bytes a character: the
+    # server's body limit must not refuse rules the linter and the extension take (their
+    # signed bundle just under the extension's limit, F009)
     why = "why: Ticking it signs out every Zoho app"
-    long_why = f"{why} {'€' * 190_000}"
+    long_why = f"{why} {'€' * 165_000}"
     two_files(tmp_path, 66, first=(why, long_why), second=("why: Ticking it", long_why))
     result = lint_paths([tmp_path])
     assert result.ruleset is not None and not result.errors, result.errors
+    size = signed_size(payload_bytes(result.ruleset))
+    assert 0.9 * MAX_SIGNED_BYTES < size <= MAX_SIGNED_BYTES, size
     assert run(monkeypatch, publish_server.admin_token, str(tmp_path),
                "--server", publish_server.url) == 0, capsys.readouterr().err
     assert served_version(publish_server) == version_of(result.ruleset)
 
 
-def test_several_files_over_what_the_server_lints_at_once_are_refused_before_sending(
+def test_several_files_too_large_for_the_extension_are_refused_before_sending(
     tmp_path, monkeypatch, capsys
 ):
+    # together over the extension's limit (each file well under the linter's F003)
     long_why = f"why: Ticking it signs out every Zoho app {'x' * 600_000}"
     two_files(tmp_path, 67, first=("why: Ticking it signs out every Zoho app", long_why),
               second=("why: Ticking it", long_why))
-    assert not lint_paths([tmp_path]).errors
-    assert run(monkeypatch, "t", str(tmp_path), "--server", "http://127.0.0.1:1") == 2
+    assert run(monkeypatch, "t", str(tmp_path), "--server", "http://127.0.0.1:1") == 1
     err = capsys.readouterr().err
-    assert "the 2 rule files make one request of " in err
-    assert f"over the {loader.MAX_BYTES} a ruleset may have on the server" in err
+    assert re.search(r"a\.yaml:1:1: F009 the rules sign to a \d+-byte bundle, over the "
+                     rf"extension's {MAX_SIGNED_BYTES}-byte limit", err), err
+    assert "could not reach" not in err and "nothing sent" in err, err
 
 
 @contextmanager
