@@ -78,7 +78,7 @@ LONG = "a" * 300  # one name over the 255 bytes a file system allows (ENAMETOOLO
      (["export", "--rules", LONG, "--out", "site"], None),
      (["publish", LONG, "--server", "http://127.0.0.1:1"], None),
      (["serve", "--rules", LONG, "--port", "0"], None),
-     (["serve", "--port", "0"], f"sqlite:///{LONG}/x.db"),
+     (["serve", "--rules", "", "--port", "0"], f"sqlite:///{LONG}/x.db"),
      (["export", "--from-db", "--out", "site"], f"sqlite:///{LONG}")],
     ids=["keygen", "bundle", "export", "publish", "serve-rules", "serve-database", "export-db"],
 )
