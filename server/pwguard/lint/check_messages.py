@@ -17,6 +17,7 @@ NOT_IN_LINK = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 # break aside) and the bidirectional embeddings and overrides (U+202A-U+202E), which reorder
 # the characters after them ("Trojan Source"); marks and isolates (U+200E/F, U+2066-9) stay,
 # right-to-left languages need them
+LINE_BREAK = re.compile("[\n\r\u2028\u2029]")
 HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
 
 
@@ -35,8 +36,9 @@ def check(ctx: Context) -> None:
         for field in ("title", "why"):
             value: str = getattr(rule, field)
             # (a carriage return alone breaks the line too, which M008 leaves to this check: in
-            # a log or a terminal the text after it overwrites the text before)
-            if "\n" in value.strip() or "\r" in value.strip() or MARKUP.search(value):
+            # a log or a terminal the text after it overwrites the text before; so do Unicode's
+            # line and paragraph separators, in a banner and in JavaScript's own lines)
+            if LINE_BREAK.search(value.strip()) or MARKUP.search(value):
                 ctx.report("M007", index, (field,), f"`{field}` must be one line of plain text")
         if "en" not in rule.message:
             ctx.report(

@@ -255,7 +255,8 @@ _TABLE: list[tuple[str, Severity, str, str]] = [
         "M007",
         _E,
         "title or why is not one plain line, or a message holds a carriage return",
-        "Titles and whys are shown in the options page and logs as one line of text. A carriage "
+        "Titles and whys are shown in the options page and logs as one line of text: no line "
+        "feed, and no line or paragraph separator (U+2028, U+2029). A carriage "
         "return (U+000D), in them or in a message, makes a log or a terminal write the text "
         "after it over the text before: it would read other than the rule file does.",
     ),
