@@ -107,6 +107,10 @@ def test_a_closesession_with_only_rmwebses_goes_through(
     rec = zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
     assert rec.json == harmless and rec.method == "PUT" and rec.host == "accounts.zoho.eu"
     assert banners(browser) == []
+    # the control: the guard was in force on this page (a page without it sends anything)
+    dangerous = body(rmwebses=True, rmapitok=True)
+    assert browser.js(SEND[transport], URL, dangerous)["outcome"] == REFUSED[transport]
+    assert closesessions(zoho) == [harmless]
 
 
 @pytest.mark.parametrize("field", ["rmapitok", "rmappses", "removedevicesessions"])
