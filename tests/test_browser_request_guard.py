@@ -206,11 +206,11 @@ def test_a_streamed_body_is_read_to_its_end_and_judged(
         assert "pwguard" not in answer.get("error", ""), (url, answer)
 
 
-CHANGED_LATER = """const [url, harmless, dangerous] = arguments;
+CHANGED_LATER = """const [url, first, later] = arguments;
     const init = {method: "PUT", headers: {"Content-Type": "application/json"},
-                  body: new Blob([JSON.stringify(harmless)])};
+                  body: new Blob([JSON.stringify(first)])};
     const sent = fetch(url, init);   // the guard reads the Blob: it has to wait for it
-    init.body = JSON.stringify(dangerous);
+    init.body = JSON.stringify(later);
     return sent.then(r => "resolved " + r.status, e => "rejected " + e.message);"""
 
 
@@ -220,10 +220,15 @@ def test_what_fetch_judges_is_what_it_sends(
     them while the guard reads the body changes nothing that is sent."""
     browser = bundled
     browser.open(plain_page)
-    harmless = body(rmwebses=True)
-    answer = browser.js(CHANGED_LATER, URL, harmless, body(rmapitok=True))
+    harmless, dangerous = body(rmwebses=True), body(rmapitok=True)
+    answer = browser.js(CHANGED_LATER, URL, harmless, dangerous)
     assert answer == "resolved 200"
     zoho.wait_for(lambda r: r.path.endswith(CLOSESESSION_API), what="closesession")
+    assert closesessions(zoho) == [harmless]
+    # and the other way round: the dangerous body read is refused, whatever comes later
+    # (which also shows the guard judged the first one: without it anything goes through)
+    answer = browser.js(CHANGED_LATER, URL, dangerous, harmless)
+    assert answer.startswith("rejected pwguard refused PUT"), answer
     assert closesessions(zoho) == [harmless]
 
 
