@@ -30,7 +30,12 @@ LINT_ALLOWED = {
 }
 OPTIONS_IDS = ["serverUrl", "publicKey", "pollMinutes", "save", "syncNow", "status-version",
                "status-source", "status-lastSync", "status-lastError"]
-UNSAFE_DOM = re.compile(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write|"
+# every way a script turns text into markup: innerHTML and outerHTML set (`=` or `+=`, by
+# name or by a quoted key), the HTML-parsing calls, eval and its relatives
+UNSAFE_DOM = re.compile(r"\.(innerHTML|outerHTML)\s*\+?=(?!=)|"
+                        r"\[\s*['\"`](innerHTML|outerHTML)['\"`]|"
+                        r"insertAdjacentHTML|document\.write|"
+                        r"\.(setHTMLUnsafe|setHTML|createContextualFragment|parseFromString)\(|"
                         r"\beval\(|new Function\(|setTimeout\(\s*['\"`]")
 
 
