@@ -68,7 +68,11 @@ MARKER_PAGE = "/u/policy-marker"
 MARKER_HTML = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Zoho Accounts</title></head><body>
 <input type="checkbox" id="pwguard-policy-marker" name="marker">
-<label for="pwguard-policy-marker">Policy marker box</label></body></html>"""
+<label for="pwguard-policy-marker">Policy marker box</label>
+<div id="terminate_api_tok" class="checkbox_div"><input class="checkbox_check" id="ter_apiToken"
+  type="checkbox" name="clear_apiToken"><label class="session_label" for="ter_apiToken">
+  Revoke connected app's access to your account.</label></div>
+</body></html>"""
 MARKER_YAML = """
   - id: test-policy-marker
     title: Test marker box that only the policy server's rules block
@@ -268,6 +272,9 @@ def test_a_policy_server_url_left_empty_pins_the_bundled_rules(
                 sorted(answer["managed"])) == (
             "", "", "bundled", ["publicKey", "serverUrl"]), answer
         pinned.open(zoho.url("accounts.zoho.eu", MARKER_PAGE))
+        # the bundled rules judge this page (a box of theirs on it is blocked), and the marker
+        # box, which only the named server's rules block, is left as the page made it
+        assert_blocked(pinned, "#ter_apiToken")
         assert pinned.js(CONTROL, "#pwguard-policy-marker") == {
             "checked": False, "disabled": False, "mark": None}
         pinned.open(zoho.url("accounts.zoho.eu", STEP2))
