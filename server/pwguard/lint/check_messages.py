@@ -13,11 +13,12 @@ LANG_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 MARKUP = re.compile(r"<[A-Za-z/!?]|&(#\d+|#x[0-9A-Fa-f]+|[A-Za-z]+);")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 NOT_IN_LINK = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+# breaks a line wherever it is (a line feed only inside the text: `title: >` ends in one)
+LINE_BREAK = re.compile("[\r\u2028\u2029]")
 # what makes a shown text other than the text written: control characters (a tab or a line
 # break aside) and the bidirectional embeddings and overrides (U+202A-U+202E), which reorder
 # the characters after them ("Trojan Source"); marks and isolates (U+200E/F, U+2066-9) stay,
 # right-to-left languages need them
-LINE_BREAK = re.compile("[\n\r\u2028\u2029]")
 HIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e]")
 
 
@@ -37,8 +38,9 @@ def check(ctx: Context) -> None:
             value: str = getattr(rule, field)
             # (a carriage return alone breaks the line too, which M008 leaves to this check: in
             # a log or a terminal the text after it overwrites the text before; so do Unicode's
-            # line and paragraph separators, in a banner and in JavaScript's own lines)
-            if LINE_BREAK.search(value.strip()) or MARKUP.search(value):
+            # line and paragraph separators, in a banner and in JavaScript's own lines; those
+            # at either end too, which .strip() would take for spaces)
+            if "\n" in value.strip() or LINE_BREAK.search(value) or MARKUP.search(value):
                 ctx.report("M007", index, (field,), f"`{field}` must be one line of plain text")
         if "en" not in rule.message:
             ctx.report(
