@@ -259,6 +259,29 @@ def test_a_pair_whose_second_file_links_to_the_first_is_written_once(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
 
 
+def test_a_pair_given_as_relative_paths_whose_second_file_links_to_the_first_is_written_once(
+    tmp_path, monkeypatch
+):
+    # (`pwguard export --out public/`): the link was resolved to an absolute path and the
+    # other name left relative, so the one file was written, synced and renamed over twice
+    (tmp_path / "rules").write_bytes(b"old")
+    (tmp_path / "rules.json").symlink_to("rules")
+    monkeypatch.chdir(tmp_path)
+    renamed: list[str] = []
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        renamed.append(os.path.realpath(dst))
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", replace)
+        write_together([Path("rules"), Path("rules.json")], b"new")
+    assert renamed == [str((tmp_path / "rules").resolve())]
+    assert (tmp_path / "rules.json").is_symlink() and (tmp_path / "rules").read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
+
+
 def test_export_from_the_database_is_byte_for_byte_what_the_server_serves(
     tmp_path, monkeypatch, capsys
 ):

@@ -141,9 +141,12 @@ def write_together(paths: list[Path], data: bytes) -> None:
     ones already renamed are put back from hard links kept of the old files (or removed when
     they are new), and an OSError is raised; `PairWriteError` if that too failed. Symbolic
     links are written through, as `write_atomic` does."""
-    # (once each: `rules.json` may be a link to `rules`)
-    targets = list(dict.fromkeys(Path(os.path.realpath(p)) if p.is_symlink() else p
-                                 for p in paths))
+    # (once each: `rules.json` may be a link to `rules`; compared as real paths, since the
+    # names may be relative, or lead through a linked folder)
+    unique: dict[str, Path] = {}
+    for p in paths:
+        unique.setdefault(os.path.realpath(p), Path(os.path.realpath(p)) if p.is_symlink() else p)
+    targets = list(unique.values())
     temps: dict[Path, Path] = {}
     backups: dict[Path, Path | None] = {}  # target -> hard link to the old file, None: no file
     replaced: list[Path] = []
