@@ -250,6 +250,27 @@ def test_an_export_whose_pair_cannot_be_put_back_says_which_file_holds_what(
     assert (v1 / "rules.json").read_bytes() == b"old" != (v1 / "rules").read_bytes()
 
 
+def test_a_pair_interrupted_between_its_renames_is_put_back(tmp_path, monkeypatch):
+    # Ctrl-C (or any exception but OSError) after the first rename left the first file new
+    # and the second old, and removed the backup that could have put the first one back
+    paths = [tmp_path / "rules", tmp_path / "rules.json"]
+    for p in paths:
+        p.write_bytes(b"old")
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if Path(dst) == paths[1]:
+            raise KeyboardInterrupt
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", replace)
+        with pytest.raises(KeyboardInterrupt):
+            write_together(paths, b"new")
+    assert [p.read_bytes() for p in paths] == [b"old", b"old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
+
+
 def test_a_pair_whose_second_file_links_to_the_first_is_written_once(tmp_path):
     # both names led to the same file: two temporary files and two backups, one of each left
     (tmp_path / "rules").write_bytes(b"old")

@@ -137,10 +137,10 @@ class PairWriteError(OSError):
 def write_together(paths: list[Path], data: bytes) -> None:
     """Replace every file of `paths` with `data` (mode 0644), all or none: each is written to
     a temporary file beside it first, and only when all are written are they renamed over
-    their files. A failure (a full disk, a rename refused) leaves the files as they were: the
-    ones already renamed are put back from hard links kept of the old files (or removed when
-    they are new), and an OSError is raised; `PairWriteError` if that too failed. Symbolic
-    links are written through, as `write_atomic` does."""
+    their files. A failure (a full disk, a rename refused, Ctrl-C) leaves the files as they
+    were: the ones already renamed are put back from hard links kept of the old files (or
+    removed when they are new), and the error is raised again (an OSError: `PairWriteError`
+    if putting back failed too). Symbolic links are written through, as `write_atomic` does."""
     # (once each: `rules.json` may be a link to `rules`; compared as real paths, since the
     # names may be relative, or lead through a linked folder)
     unique: dict[str, Path] = {}
@@ -166,7 +166,7 @@ def write_together(paths: list[Path], data: bytes) -> None:
             os.replace(temps[target], target)
             del temps[target]
             replaced.append(target)
-    except OSError as exc:
+    except BaseException as exc:  # (Ctrl-C between the renames too: the pair is put back)
         unrestored = []
         for target in replaced:
             backup = backups.get(target)
@@ -178,7 +178,7 @@ def write_together(paths: list[Path], data: bytes) -> None:
                     backups[target] = None
             except OSError:
                 unrestored.append(target)
-        if unrestored:
+        if unrestored and isinstance(exc, OSError):
             raise PairWriteError(exc, unrestored) from exc
         raise
     finally:
