@@ -6,6 +6,7 @@ import base64
 import json
 import os
 import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from pwguard.api.signing import (
 from pwguard.api.storage import Storage
 from pwguard.lint import lint_paths
 from pwguard.rules.bundle import payload_bytes, version_of
-from pwguard.rules.files import PairWriteError, write_together
+from pwguard.rules.files import PairWriteError, write_atomic, write_together
 from tests.serve import free_port, start_server, wait_until
 from tests.server_cases import GOOD_DIR, GOOD_TEXT
 
@@ -484,3 +485,28 @@ def test_export_with_a_bad_database_url_option_names_the_setting_without_a_trace
         f"pwguard export: PWGUARD_DATABASE_URL {url!r} cannot be used (could not convert string "
         "to float: 'abc'): fix or remove the options after `?`\n")
     assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize("write", ["atomic", "together"])
+def test_new_files_are_on_disk_before_their_rename_and_the_rename_after_it(
+    tmp_path, monkeypatch, write
+):
+    # a power loss must leave the old file or the new one: the data synced before the rename
+    # (else a renamed, empty file), the folder after it (else the rename may be lost)
+    target = tmp_path / "v1" / "rules"
+    synced: list[tuple[str, bytes | None]] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        kind = "folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file"
+        synced.append((kind, target.read_bytes() if target.exists() else None))
+        real_fsync(fd)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "fsync", fsync)
+        if write == "atomic":
+            write_atomic(target, b"new")
+        else:
+            write_together([target, target.with_name("rules.json")], b"new")
+    files = 1 if write == "atomic" else 2
+    assert synced == [("file", None)] * files + [("folder", b"new")], synced

@@ -118,11 +118,28 @@ def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())  # (on disk before the rename: never an empty file after a crash)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Put the renames done in `folder` on disk (a power loss then keeps them), where the
+    system allows a folder to be synced."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):  # (some file systems refuse to sync a folder)
+            os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class PairWriteError(OSError):
@@ -166,6 +183,8 @@ def write_together(paths: list[Path], data: bytes) -> None:
             os.replace(temps[target], target)
             del temps[target]
             replaced.append(target)
+        for folder in dict.fromkeys(target.parent for target in targets):
+            sync_folder(folder)
     except BaseException as exc:  # (Ctrl-C between the renames too: the pair is put back)
         unrestored = []
         for target in replaced:
