@@ -256,6 +256,25 @@ def test_a_person_cannot_override_the_policy(
     assert_blocked(managed, "#pwguard-policy-marker")
 
 
+# read from an extension page: the extension's alarms as [name, period], null when it has none
+ALARMS = """const ext = globalThis.browser ?? globalThis.chrome;
+return ext.alarms.getAll().then(a => a.length ? a.map(x => [x.name, x.periodInMinutes]) : null);"""
+
+
+def test_the_policy_poll_interval_is_how_often_the_extension_syncs(
+        managed: Browser, policy_server: Any) -> None:
+    """The policy's pollMinutes is the period of the alarm that syncs, not only the number the
+    options page shows (the status's pollMinutes is read apart from the alarm); a save of the
+    person's own interval leaves it so."""
+    status_when(managed, lambda s: s["source"] == "server")
+    managed.open_options()
+    assert managed.wait(ALARMS) == [["pwguard-sync", POLL_MINUTES]]
+    answer = save_past_the_fields(managed, policy_server.url, policy_server.public_key)
+    assert answer["pollMinutes"] == POLL_MINUTES, answer  # (the person asked for 5)
+    managed.open_options()
+    assert managed.wait(ALARMS) == [["pwguard-sync", POLL_MINUTES]]
+
+
 def test_a_policy_server_url_left_empty_pins_the_bundled_rules(
         browser: Browser, extension_dir: Path, tmp_path: Path, policy_server: Any,
         zoho: ZohoMock) -> None:
