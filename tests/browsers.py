@@ -50,6 +50,11 @@ CHROMIUM_ETC = Path("/etc/chromium")  # Debian's chromium: policies/managed/*.js
 
 T = TypeVar("T")
 
+# read from an extension page: the extension's alarms as [name, period], null when it has none
+ALARMS = """const ext = globalThis.browser ?? globalThis.chrome;
+return ext.alarms.getAll().then(a => a.length ? a.map(x => [x.name, x.periodInMinutes]) : null);"""
+
+
 STATUS_IDS = {"version": "status-version", "source": "status-source", "from": "status-from",
               "lastSync": "status-lastSync", "lastError": "status-lastError"}
 

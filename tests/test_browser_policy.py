@@ -48,6 +48,7 @@ from typing import Any
 import pytest
 
 from tests.browsers import (
+    ALARMS,
     REPO,
     Browser,
     ChromiumBrowser,
@@ -254,11 +255,6 @@ def test_a_person_cannot_override_the_policy(
     zoho.add_page(MARKER_PAGE, MARKER_HTML)
     managed.open(zoho.url("accounts.zoho.jp", MARKER_PAGE))
     assert_blocked(managed, "#pwguard-policy-marker")
-
-
-# read from an extension page: the extension's alarms as [name, period], null when it has none
-ALARMS = """const ext = globalThis.browser ?? globalThis.chrome;
-return ext.alarms.getAll().then(a => a.length ? a.map(x => [x.name, x.periodInMinutes]) : null);"""
 
 
 def test_the_policy_poll_interval_is_how_often_the_extension_syncs(

@@ -24,7 +24,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pwguard.api.signing import public_key_b64, sign_bundle
-from tests.browsers import REPO, STATUS_IDS, Browser, ChromiumBrowser, FirefoxBrowser
+from tests.browsers import ALARMS, REPO, STATUS_IDS, Browser, ChromiumBrowser, FirefoxBrowser
 from tests.dom import BLOCKED, CONTROL, assert_blocked
 from tests.serve import default_rules_plus
 from tests.zoho_mock import ZOHO_HOSTS, ZohoMock, free_port
@@ -323,11 +323,6 @@ def assert_server_rules_in_force(browser: Browser, zoho: ZohoMock) -> None:
     browser.open(marker_url(zoho))
     assert_blocked(browser, "#pwguard-sync-marker")
     assert_blocked(browser, "#ter_apiToken")
-
-
-# read from an extension page: the extension's alarms, null when it has none
-ALARMS = """const ext = globalThis.browser ?? globalThis.chrome;
-return ext.alarms.getAll().then(a => a.length ? a.map(x => [x.name, x.periodInMinutes]) : null);"""
 
 
 def disable_and_enable(browser: Browser) -> None:
