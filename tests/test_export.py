@@ -204,22 +204,32 @@ def test_an_export_that_fails_halfway_leaves_the_previous_pair_as_it_was(
     assert (v1 / "rules").read_bytes() == (v1 / "rules.json").read_bytes() != b"old bundle\n"
 
 
+@contextmanager
+def renames_failing(monkeypatch: pytest.MonkeyPatch, onto: Path, error: BaseException,
+                    put_back_too: bool = False) -> Iterator[None]:
+    """os.replace raising `error` for a rename onto `onto` and, with `put_back_too`, for
+    putting back a kept old file (`.rules.old-*`) as well."""
+    real_replace = os.replace
+
+    def replace(src, dst):  # type: ignore[no-untyped-def]
+        if Path(dst) == onto or (put_back_too and Path(src).name.startswith(".rules.old")):
+            raise error
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", replace)
+        yield
+
+
 def test_a_pair_that_cannot_be_put_back_says_which_file_changed(tmp_path, monkeypatch):
     # the second rename fails, and so does putting the first file back: the error names it
     paths = [tmp_path / "rules", tmp_path / "rules.json"]
     for p in paths:
         p.write_bytes(b"old")
-    real_replace = os.replace
-
-    def replace(src, dst):  # type: ignore[no-untyped-def]
-        if Path(dst) == paths[1] or Path(src).name.startswith(".rules.old"):
-            raise OSError(1, "Operation not permitted")
-        return real_replace(src, dst)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "replace", replace)
-        with pytest.raises(PairWriteError) as caught:
-            write_together(paths, b"new")
+    refused = OSError(1, "Operation not permitted")
+    with renames_failing(monkeypatch, paths[1], refused, True), \
+            pytest.raises(PairWriteError) as caught:
+        write_together(paths, b"new")
     assert caught.value.changed == [paths[0]]
     assert [p.read_bytes() for p in paths] == [b"new", b"old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
@@ -232,15 +242,8 @@ def test_an_export_whose_pair_cannot_be_put_back_says_which_file_holds_what(
     v1.mkdir(parents=True)
     for name in ("rules", "rules.json"):
         (v1 / name).write_bytes(b"old")
-    real_replace = os.replace
-
-    def replace(src, dst):  # type: ignore[no-untyped-def]
-        if Path(dst) == v1 / "rules.json" or Path(src).name.startswith(".rules.old"):
-            raise OSError(1, "Operation not permitted")
-        return real_replace(src, dst)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "replace", replace)
+    error = OSError(1, "Operation not permitted")
+    with renames_failing(monkeypatch, v1 / "rules.json", error, put_back_too=True):
         code = run_export(monkeypatch, ["--out", str(out), "--rules", str(GOOD_DIR)],
                           PWGUARD_SIGNING_KEY=str(key_dir / keys.PRIVATE_NAME))
     assert code == 2
@@ -257,17 +260,9 @@ def test_a_pair_interrupted_between_its_renames_is_put_back(tmp_path, monkeypatc
     paths = [tmp_path / "rules", tmp_path / "rules.json"]
     for p in paths:
         p.write_bytes(b"old")
-    real_replace = os.replace
-
-    def replace(src, dst):  # type: ignore[no-untyped-def]
-        if Path(dst) == paths[1]:
-            raise KeyboardInterrupt
-        return real_replace(src, dst)
-
-    with monkeypatch.context() as patched:
-        patched.setattr(os, "replace", replace)
-        with pytest.raises(KeyboardInterrupt):
-            write_together(paths, b"new")
+    with renames_failing(monkeypatch, paths[1], KeyboardInterrupt()), \
+            pytest.raises(KeyboardInterrupt):
+        write_together(paths, b"new")
     assert [p.read_bytes() for p in paths] == [b"old", b"old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rules", "rules.json"]
 
