@@ -28,7 +28,13 @@ from pwguard.lint import check_controls, check_examples, check_messages, check_r
 from pwguard.lint.codes import always_reported
 from pwguard.lint.context import Context, Fixtures
 from pwguard.lint.silence import apply as apply_silences
-from pwguard.rules.bundle import MAX_SIGNED_BYTES, payload_bytes, signed_size
+from pwguard.rules.bundle import (
+    MAX_SIGNED_BYTES,
+    canonical_json,
+    payload_bytes,
+    rule_payload,
+    signed_size,
+)
 from pwguard.rules.finding import Finding
 from pwguard.rules.loader import LoadResult, load_paths, load_text
 from pwguard.rules.model import RuleSet
@@ -63,6 +69,24 @@ def unreadable(findings: Sequence[Finding]) -> bool:
     return any(f.code == "F001" for f in findings)
 
 
+def _check_bundle_size(load: LoadResult, ruleset: RuleSet, ctx: Context) -> None:
+    """F009, at the rule that takes the most of the bundle, when the signed bundle is over
+    what the extension takes."""
+    size = signed_size(payload_bytes(ruleset))
+    if size <= MAX_SIGNED_BYTES:
+        return
+    sizes = [len(canonical_json(rule_payload(rule))) for rule in ruleset.rules]
+    largest = max(range(len(sizes)), key=sizes.__getitem__)
+    path, line, col = (load.position(largest) if len(load.sources) == len(sizes)
+                       else (load.files[0], 1, 1))
+    ctx.findings.append(Finding.at(
+        path, line, col, "F009",
+        f"the rules sign to a {size}-byte bundle, over the extension's {MAX_SIGNED_BYTES}-byte "
+        "limit: every browser would refuse it and keep its last rules; remove rules or label "
+        "phrases (an alias `*name` repeats its anchor's list in the bundle); the largest rule, "
+        f"{ruleset.rules[largest].id} (here), takes {sizes[largest]} bytes of it"))
+
+
 def selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
     if always_reported(code):
         return True
@@ -82,14 +106,7 @@ def _run(
         check.check(ctx)
     ctx.report_fixture_problems()
     if load.ruleset is not None:
-        size = signed_size(payload_bytes(load.ruleset))
-        if size > MAX_SIGNED_BYTES:
-            ctx.findings.append(Finding.at(
-                load.files[0], 1, 1, "F009",
-                f"the rules sign to a {size}-byte bundle, over the extension's "
-                f"{MAX_SIGNED_BYTES}-byte limit: every browser would refuse it and keep its "
-                "last rules; remove rules or label phrases (an alias `*name` repeats its "
-                "anchor's list in the bundle)"))
+        _check_bundle_size(load, load.ruleset, ctx)
     findings = apply_silences(ctx.findings, load.texts)
     findings = sorted(
         {f for f in findings if selected(f.code, select, ignore)}, key=Finding.sort_key
