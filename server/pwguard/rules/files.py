@@ -107,25 +107,42 @@ def write_atomic(path: Path, data: bytes, *, keep_mode: bool = False) -> None:
     it replaces): a reader never sees half of it, and a write that fails (a full disk) leaves
     the file it replaces as it was. A symbolic link is written through, as an in-place write
     would, not replaced by a file."""
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = _through_link(path)
     mode = 0o644
     if keep_mode:
         with contextlib.suppress(FileNotFoundError):
             mode = stat.S_IMODE(path.stat().st_mode)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = _written_beside(path, data, mode)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    sync_folder(path.parent)
+
+
+def _through_link(path: Path) -> Path:
+    """The file a symbolic link leads to (written through, not replaced), else `path`."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _written_beside(path: Path, data: bytes, mode: int) -> Path:
+    """A new temporary file beside `path` (its folder made if need be) holding `data` with
+    `mode`, on disk before anything renames it (never an empty file after a crash); none is
+    left when this fails (a full disk)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())  # (on disk before the rename: never an empty file after a crash)
+            os.fsync(fh.fileno())
         os.chmod(tmp, mode)
-        os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-    sync_folder(path.parent)
+    return tmp
 
 
 def sync_folder(folder: Path) -> None:
@@ -162,21 +179,14 @@ def write_together(paths: list[Path], data: bytes) -> None:
     # names may be relative, or lead through a linked folder)
     unique: dict[str, Path] = {}
     for p in paths:
-        unique.setdefault(os.path.realpath(p), Path(os.path.realpath(p)) if p.is_symlink() else p)
+        unique.setdefault(os.path.realpath(p), _through_link(p))
     targets = list(unique.values())
     temps: dict[Path, Path] = {}
     backups: dict[Path, Path | None] = {}  # target -> hard link to the old file, None: no file
     replaced: list[Path] = []
     try:
-        for target in targets:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-            temps[target] = Path(tmp)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())  # a full disk fails here, before anything is renamed
-            os.chmod(tmp, 0o644)
+        for target in targets:  # (a full disk fails here, before anything is renamed)
+            temps[target] = _written_beside(target, data, 0o644)
         for target in targets:
             backups[target] = _hard_link_beside(target) if target.is_file() else None
         for target in targets:
