@@ -33,9 +33,8 @@ def hidden(ctx: Context, index: int, keys: tuple[str, ...], name: str, text: str
 def check(ctx: Context) -> None:
     for index, rule in ctx.rules():
         for field in ("title", "why"):
-            hidden(ctx, index, (field,), f"`{field}`", getattr(rule, field))
-        for field in ("title", "why"):
             value: str = getattr(rule, field)
+            hidden(ctx, index, (field,), f"`{field}`", value)
             # (a carriage return alone breaks the line too, which M008 leaves to this check: in
             # a log or a terminal the text after it overwrites the text before; so do Unicode's
             # line and paragraph separators, in a banner and in JavaScript's own lines; those
