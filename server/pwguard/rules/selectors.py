@@ -549,10 +549,15 @@ def compile_alternatives(text: str) -> tuple[Alternative, ...]:
     """The comma-separated alternatives of a selector, each a predicate (an element matches
     the selector when one of them is true) with the index `Key` its rightmost compound
     implies; SelectorError (with `.hint`) outside the subset."""
+    return tuple(_parser(text).selector_list())
+
+
+def _parser(text: str, subjects: list[Subject] | None = None) -> _Parser:
+    """A parser of the selector `text`, or SelectorError when it is empty."""
     text = text.strip(_WS)  # CSS white space only: a no-break space is an ident character
     if not text:
         raise SelectorError("empty selector", "write a selector such as input#ter_mob")
-    return tuple(_Parser(text).selector_list())
+    return _Parser(text, subjects=subjects)
 
 
 def subjects(text: str) -> list[Subject]:
@@ -561,9 +566,6 @@ def subjects(text: str) -> list[Subject]:
     and its [type] and [role] attribute selectors (`:not()` is left out: what it excludes
     only narrows, so a subject said to be a possible control may still match none);
     SelectorError outside the subset."""
-    text = text.strip(_WS)
-    if not text:
-        raise SelectorError("empty selector", "write a selector such as input#ter_mob")
-    parser = _Parser(text, subjects=[])
-    parser.selector_list()
-    return parser.subjects or []
+    found: list[Subject] = []
+    _parser(text, found).selector_list()
+    return found
