@@ -941,10 +941,8 @@ if (typeof importScripts === "function" && !globalThis.pwguardMessages) {
       next.publicKey = splitKeys(next.publicKey).join("\n");
       next.pollMinutes = Number(next.pollMinutes);
       const problems = settingsProblems(next);
-      // (saveErrors, their English text; saveErrorsSaid, the sentences the page shows)
-      if (problems.length) {
-        return { ...(await status()), saveErrors: problems.map((x) => x.en), saveErrorsSaid: problems };
-      }
+      // (saveErrors: the sentences, which the page shows in its language)
+      if (problems.length) return { ...(await status()), saveErrors: problems };
       for (const key of s.managed) delete next[key]; // the administrator's values win anyway
       await ext.storage.local.set({ [M.STORE_SETTINGS]: next });
       await schedule();

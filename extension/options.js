@@ -155,7 +155,7 @@
     busy(true);
     draw(send(type, extra).then((status) => {
       busy(false);
-      saveErrors = status.saveErrorsSaid || (status.saveErrors || []).map((en) => ({ en }));
+      saveErrors = status.saveErrors || [];
       return status;
     })).catch(fail);
   }
